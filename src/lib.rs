@@ -20,9 +20,14 @@
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+// `!(x > 0.0)` is how validation rejects NaN together with out-of-range values; keep it.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod constants;
 pub mod noise;
 pub mod protocol;
+pub mod report;
+pub mod scenario;
+pub mod simulate;
 pub mod spectrum;
 pub mod stz;

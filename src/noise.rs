@@ -51,7 +51,13 @@ impl NoiseModel {
     ///
     /// # Errors
     /// [`NoiseError`] naming the parameter.
-    pub fn new(sigma: f64, relative: f64, drift_per_s: f64, ar1_sigma: f64, ar1_rho: f64) -> Result<Self, NoiseError> {
+    pub fn new(
+        sigma: f64,
+        relative: f64,
+        drift_per_s: f64,
+        ar1_sigma: f64,
+        ar1_rho: f64,
+    ) -> Result<Self, NoiseError> {
         let check = |field, value: f64, ok: bool, requirement| {
             if value.is_finite() && ok {
                 Ok(())
@@ -67,7 +73,12 @@ impl NoiseModel {
         check("relative", relative, relative >= 0.0, "must be >= 0")?;
         check("drift_per_s", drift_per_s, true, "must be finite")?;
         check("ar1_sigma", ar1_sigma, ar1_sigma >= 0.0, "must be >= 0")?;
-        check("ar1_rho", ar1_rho, (0.0..1.0).contains(&ar1_rho), "must lie in [0, 1)")?;
+        check(
+            "ar1_rho",
+            ar1_rho,
+            (0.0..1.0).contains(&ar1_rho),
+            "must lie in [0, 1)",
+        )?;
         Ok(Self {
             sigma,
             relative,
@@ -79,7 +90,10 @@ impl NoiseModel {
 
     /// True when the model adds nothing.
     pub fn is_zero(&self) -> bool {
-        self.sigma == 0.0 && self.relative == 0.0 && self.drift_per_s == 0.0 && self.ar1_sigma == 0.0
+        self.sigma == 0.0
+            && self.relative == 0.0
+            && self.drift_per_s == 0.0
+            && self.ar1_sigma == 0.0
     }
 
     /// True when the model has a random part (and so a standard deviation to report).

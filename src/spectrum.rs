@@ -23,7 +23,12 @@ pub enum SpectrumError {
     Empty(&'static str),
 }
 
-fn check(field: &'static str, value: f64, ok: bool, req: &'static str) -> Result<(), SpectrumError> {
+fn check(
+    field: &'static str,
+    value: f64,
+    ok: bool,
+    req: &'static str,
+) -> Result<(), SpectrumError> {
     if value.is_finite() && ok {
         Ok(())
     } else {
@@ -50,7 +55,12 @@ impl LnTauGrid {
     /// [`SpectrumError::OutOfRange`].
     pub fn new(tau_min_s: f64, tau_max_s: f64, points: usize) -> Result<Self, SpectrumError> {
         check("tau_min_s", tau_min_s, tau_min_s > 0.0, "must be > 0")?;
-        check("tau_max_s", tau_max_s, tau_max_s > tau_min_s, "must exceed tau_min_s")?;
+        check(
+            "tau_max_s",
+            tau_max_s,
+            tau_max_s > tau_min_s,
+            "must exceed tau_min_s",
+        )?;
         check("points", points as f64, points >= 2, "must be >= 2")?;
         Ok(Self {
             ln_tau_min: tau_min_s.ln(),
@@ -64,10 +74,19 @@ impl LnTauGrid {
     ///
     /// # Errors
     /// As [`LnTauGrid::new`], and for `per_decade` <= 0.
-    pub fn with_density(tau_min_s: f64, tau_max_s: f64, per_decade: f64) -> Result<Self, SpectrumError> {
+    pub fn with_density(
+        tau_min_s: f64,
+        tau_max_s: f64,
+        per_decade: f64,
+    ) -> Result<Self, SpectrumError> {
         check("per_decade", per_decade, per_decade > 0.0, "must be > 0")?;
         check("tau_min_s", tau_min_s, tau_min_s > 0.0, "must be > 0")?;
-        check("tau_max_s", tau_max_s, tau_max_s > tau_min_s, "must exceed tau_min_s")?;
+        check(
+            "tau_max_s",
+            tau_max_s,
+            tau_max_s > tau_min_s,
+            "must exceed tau_min_s",
+        )?;
         let decades = (tau_max_s / tau_min_s).log10();
         let points = (decades * per_decade).ceil() as usize + 1;
         Self::new(tau_min_s, tau_max_s, points.max(2))
@@ -154,7 +173,12 @@ impl Spectrum {
         for p in &peaks {
             check("tau_s", p.ln_tau, true, "must be finite and > 0")?;
             check("area", p.area, p.area >= 0.0, "must be >= 0")?;
-            check("width", p.width_ln_tau, p.width_ln_tau >= 0.0, "must be >= 0")?;
+            check(
+                "width",
+                p.width_ln_tau,
+                p.width_ln_tau >= 0.0,
+                "must be >= 0",
+            )?;
         }
         Ok(Self { peaks })
     }
@@ -171,21 +195,30 @@ impl Spectrum {
 
     /// Smallest and largest ln tau that carry weight (Gaussians to +- 6 widths).
     pub fn ln_tau_range(&self) -> (f64, f64) {
-        self.peaks.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-            let h = GAUSS_HALF_SPAN_WIDTHS * p.width_ln_tau;
-            (lo.min(p.ln_tau - h), hi.max(p.ln_tau + h))
-        })
+        self.peaks
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                let h = GAUSS_HALF_SPAN_WIDTHS * p.width_ln_tau;
+                (lo.min(p.ln_tau - h), hi.max(p.ln_tau + h))
+            })
     }
 
     /// Discretizes the spectrum into Voigt units for the forward models: deltas become one unit,
     /// Gaussians a trapezoid quadrature normalized to the exact area. Zero-area peaks are dropped.
     pub fn units(&self) -> VoigtUnits {
+        self.units_by_peak().0
+    }
+
+    /// [`Spectrum::units`] together with the index of the peak each unit belongs to.
+    pub fn units_by_peak(&self) -> (VoigtUnits, Vec<usize>) {
         let mut tau_s = Vec::new();
         let mut c = Vec::new();
-        for p in self.peaks.iter().filter(|p| p.area > 0.0) {
+        let mut owner = Vec::new();
+        for (index, p) in self.peaks.iter().enumerate().filter(|(_, p)| p.area > 0.0) {
             if p.width_ln_tau == 0.0 {
                 tau_s.push(p.ln_tau.exp());
                 c.push(p.area);
+                owner.push(index);
                 continue;
             }
             let h = (GAUSS_STEP_PER_WIDTH * p.width_ln_tau).min(GAUSS_STEP_MAX_LN_TAU);
@@ -200,9 +233,10 @@ impl Spectrum {
             for (k, w) in (-k_max..=k_max).zip(weights) {
                 tau_s.push((p.ln_tau + k as f64 * h).exp());
                 c.push(p.area * w / total);
+                owner.push(index);
             }
         }
-        VoigtUnits { tau_s, c }
+        (VoigtUnits { tau_s, c }, owner)
     }
 
     /// Projects the spectrum onto `grid` with hat (linear-interpolation) functions: returns the
@@ -222,7 +256,15 @@ impl Spectrum {
                 weights[i + 1] += p.area * frac;
             } else {
                 for (i, w) in weights.iter_mut().enumerate() {
-                    *w += p.area * gaussian_hat_integral(p.ln_tau, p.width_ln_tau, grid.ln_tau(i), h, i == 0, i + 1 == n);
+                    *w += p.area
+                        * gaussian_hat_integral(
+                            p.ln_tau,
+                            p.width_ln_tau,
+                            grid.ln_tau(i),
+                            h,
+                            i == 0,
+                            i + 1 == n,
+                        );
                 }
             }
         }
@@ -242,7 +284,14 @@ fn phi_pdf(z: f64) -> f64 {
 
 /// Integral of the unit-area Gaussian N(m, w) against the hat function centred on `xj` with
 /// half-width `h`; an end hat extends as a constant 1 beyond its end.
-fn gaussian_hat_integral(m: f64, w: f64, xj: f64, h: f64, open_left: bool, open_right: bool) -> f64 {
+fn gaussian_hat_integral(
+    m: f64,
+    w: f64,
+    xj: f64,
+    h: f64,
+    open_left: bool,
+    open_right: bool,
+) -> f64 {
     // On [a, b]: int N = Phi(zb) - Phi(za); int (x - xj) N = w (phi(za) - phi(zb)) + (m - xj) (Phi(zb) - Phi(za)).
     let mass = |a: f64, b: f64| phi_cdf((b - m) / w) - phi_cdf((a - m) / w);
     let first = |a: f64, b: f64| {

@@ -24,7 +24,9 @@ fn rk4_constrained(units: &VoigtUnits, t_c: f64, h: f64, eps0: &[f64]) -> Vec<f6
     let steps = (t_c / h).round() as usize;
     let h = t_c / steps as f64;
     let mut e = eps0.to_vec();
-    let axpy = |e: &[f64], k: &[f64], s: f64| -> Vec<f64> { e.iter().zip(k).map(|(a, b)| a + s * b).collect() };
+    let axpy = |e: &[f64], k: &[f64], s: f64| -> Vec<f64> {
+        e.iter().zip(k).map(|(a, b)| a + s * b).collect()
+    };
     for _ in 0..steps {
         let k1 = rhs(&e);
         let k2 = rhs(&axpy(&e, &k1, h / 2.0));
@@ -40,7 +42,11 @@ fn rk4_constrained(units: &VoigtUnits, t_c: f64, h: f64, eps0: &[f64]) -> Vec<f6
 fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         let scale = x.abs().max(y.abs());
-        assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y} (rel {})", (x - y).abs() / scale);
+        assert!(
+            (x - y).abs() <= tol * scale,
+            "{what}[{i}]: {x} vs {y} (rel {})",
+            (x - y).abs() / scale
+        );
     }
 }
 
@@ -49,11 +55,17 @@ fn coupled_mandrel_matches_rk4_for_weak_and_strong_coupling() {
     let taus = vec![1.0, 3.0, 10.0, 30.0, 100.0];
     for total_c in [0.01, 0.5, 2.0] {
         let shape = [0.1, 0.15, 0.2, 0.25, 0.3];
-        let units = VoigtUnits::new(taus.clone(), shape.iter().map(|s| s * total_c).collect()).unwrap();
+        let units =
+            VoigtUnits::new(taus.clone(), shape.iter().map(|s| s * total_c).collect()).unwrap();
         for t_c in [0.5, 20.0, 150.0] {
             let exact = constrained_state(&units, t_c, None).unwrap();
-            let ode = rk4_constrained(&units, t_c, 2e-3, &vec![0.0; 5]);
-            assert_close(&exact, &ode, ODE_REL_TOL, &format!("sum c = {total_c}, t_c = {t_c}"));
+            let ode = rk4_constrained(&units, t_c, 2e-3, &[0.0; 5]);
+            assert_close(
+                &exact,
+                &ode,
+                ODE_REL_TOL,
+                &format!("sum c = {total_c}, t_c = {t_c}"),
+            );
         }
     }
 }
@@ -61,7 +73,11 @@ fn coupled_mandrel_matches_rk4_for_weak_and_strong_coupling() {
 #[test]
 fn coupled_mandrel_handles_equal_and_nearly_equal_times_and_a_prior_state() {
     // Two identical taus (merged into one mode plus a decoupled difference), two 1e-9 apart.
-    let units = VoigtUnits::new(vec![2.0, 2.0, 7.0, 7.0 * (1.0 + 1e-9), 40.0], vec![0.3, 0.1, 0.2, 0.25, 0.4]).unwrap();
+    let units = VoigtUnits::new(
+        vec![2.0, 2.0, 7.0, 7.0 * (1.0 + 1e-9), 40.0],
+        vec![0.3, 0.1, 0.2, 0.25, 0.4],
+    )
+    .unwrap();
     let prior = [0.05, -0.02, 0.01, 0.0, 0.1];
     for t_c in [1.0, 25.0] {
         let exact = constrained_state(&units, t_c, Some(&prior)).unwrap();
@@ -105,7 +121,11 @@ fn short_constraint_falls_short_and_the_uncoupled_error_is_measurable() {
     assert!(coupled.amplitudes[1] < 0.5 * 0.9);
     // The fast unit tracks the slowly falling elastic strain, eps_fast ~ c (eps_e - tau d eps_e/dt),
     // so its amplitude is c_fast up to a lag of order tau_fast / t_c = 1e-6.
-    assert!((coupled.amplitudes[0] - 0.5).abs() < 0.5 * 1e-5, "{}", coupled.amplitudes[0]);
+    assert!(
+        (coupled.amplitudes[0] - 0.5).abs() < 0.5 * 1e-5,
+        "{}",
+        coupled.amplitudes[0]
+    );
     assert!((coupled.amplitudes[1] - uncoupled.amplitudes[1]).abs() > 1e-3);
 }
 
@@ -132,10 +152,18 @@ fn exact_loss_modulus_tends_to_eq_7_as_sum_c_vanishes() {
     let omega: Vec<f64> = (0..40).map(|k| 10f64.powf(-3.0 + 0.2 * k as f64)).collect();
     let mut last_gap = f64::INFINITY;
     for scale in [1e-1, 1e-2, 1e-3, 1e-4] {
-        let units = VoigtUnits::new(vec![0.1, 10.0, 1000.0], vec![scale, 2.0 * scale, 3.0 * scale]).unwrap();
+        let units = VoigtUnits::new(
+            vec![0.1, 10.0, 1000.0],
+            vec![scale, 2.0 * scale, 3.0 * scale],
+        )
+        .unwrap();
         let exact = loss_modulus(&units, 70e9, &omega, LossModel::Exact);
         let eq7 = loss_modulus(&units, 70e9, &omega, LossModel::Eq7);
-        let gap = exact.iter().zip(&eq7).map(|(a, b)| (a / b - 1.0).abs()).fold(0.0, f64::max);
+        let gap = exact
+            .iter()
+            .zip(&eq7)
+            .map(|(a, b)| (a / b - 1.0).abs())
+            .fold(0.0, f64::max);
         // The relative gap is O(sum c): it must shrink in proportion.
         assert!(gap < 2.5 * 6.0 * scale, "scale {scale}: gap {gap}");
         assert!(gap < last_gap);
@@ -167,31 +195,66 @@ fn stretched_exponent_closed_form() {
 fn projection_preserves_area_and_centroid() {
     let grid = LnTauGrid::with_density(1e-3, 1e9, 5.0).unwrap();
     let spectrum = Spectrum::new(vec![
-        Peak { ln_tau: 3.3, area: 0.2, width_ln_tau: 0.0 },
-        Peak { ln_tau: 9.1, area: 0.5, width_ln_tau: 0.7 },
-        Peak { ln_tau: 12.0, area: 0.1, width_ln_tau: 0.05 },
+        Peak {
+            ln_tau: 3.3,
+            area: 0.2,
+            width_ln_tau: 0.0,
+        },
+        Peak {
+            ln_tau: 9.1,
+            area: 0.5,
+            width_ln_tau: 0.7,
+        },
+        Peak {
+            ln_tau: 12.0,
+            area: 0.1,
+            width_ln_tau: 0.05,
+        },
     ])
     .unwrap();
     let w = spectrum.project(&grid);
     let area: f64 = w.iter().sum();
-    let centroid: f64 = w.iter().enumerate().map(|(i, wi)| wi * grid.ln_tau(i)).sum::<f64>() / area;
+    let centroid: f64 = w
+        .iter()
+        .enumerate()
+        .map(|(i, wi)| wi * grid.ln_tau(i))
+        .sum::<f64>()
+        / area;
     assert!((area - 0.8).abs() < 1e-12);
     let expected = (0.2 * 3.3 + 0.5 * 9.1 + 0.1 * 12.0) / 0.8;
-    assert!((centroid - expected).abs() < 1e-9, "{centroid} vs {expected}");
+    assert!(
+        (centroid - expected).abs() < 1e-9,
+        "{centroid} vs {expected}"
+    );
     assert!(w.iter().all(|&x| x >= 0.0));
 }
 
 #[test]
 fn gaussian_discretization_reproduces_the_analytic_creep_of_a_narrow_peak() {
     // A narrow Gaussian behaves like its delta: compare creep curves.
-    let narrow = Spectrum::new(vec![Peak { ln_tau: 2.0, area: 1.0, width_ln_tau: 1e-3 }]).unwrap();
-    let delta = Spectrum::new(vec![Peak { ln_tau: 2.0, area: 1.0, width_ln_tau: 0.0 }]).unwrap();
+    let narrow = Spectrum::new(vec![Peak {
+        ln_tau: 2.0,
+        area: 1.0,
+        width_ln_tau: 1e-3,
+    }])
+    .unwrap();
+    let delta = Spectrum::new(vec![Peak {
+        ln_tau: 2.0,
+        area: 1.0,
+        width_ln_tau: 0.0,
+    }])
+    .unwrap();
     let t: Vec<f64> = (0..30).map(|k| 10f64.powf(-2.0 + 0.2 * k as f64)).collect();
     let a = cantilever::creep(&narrow.units(), &t);
     let b = cantilever::creep(&delta.units(), &t);
     assert_close(&a, &b, 1e-5, "narrow vs delta");
     // Mean of exp(-t/tau) over a log-normal in tau is not exp(-t/tau_median): a broad peak differs.
-    let broad = Spectrum::new(vec![Peak { ln_tau: 2.0, area: 1.0, width_ln_tau: 1.5 }]).unwrap();
+    let broad = Spectrum::new(vec![Peak {
+        ln_tau: 2.0,
+        area: 1.0,
+        width_ln_tau: 1.5,
+    }])
+    .unwrap();
     assert!((broad.units().total() - 1.0).abs() < 1e-14);
 }
 
@@ -268,14 +331,26 @@ fn noise_has_the_stated_standard_deviation_and_correlation() {
     let n = 200_000;
     let x: Vec<f64> = (1..=n).map(f64::from).collect();
     let y = vec![0.0; n as usize];
-    let white = NoiseModel::new(0.3, 0.0, 0.0, 0.0, 0.0).unwrap().apply(&x, &y, &mut rng_from_seed(7));
+    let white =
+        NoiseModel::new(0.3, 0.0, 0.0, 0.0, 0.0)
+            .unwrap()
+            .apply(&x, &y, &mut rng_from_seed(7));
     let sd = (white.y.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
-    assert!((sd - 0.3).abs() < 0.3 * 5.0 / (2.0 * n as f64).sqrt(), "sd {sd}");
-    let ar = NoiseModel::new(0.0, 0.0, 0.0, 0.5, 0.8).unwrap().apply(&x, &y, &mut rng_from_seed(8));
+    assert!(
+        (sd - 0.3).abs() < 0.3 * 5.0 / (2.0 * n as f64).sqrt(),
+        "sd {sd}"
+    );
+    let ar = NoiseModel::new(0.0, 0.0, 0.0, 0.5, 0.8)
+        .unwrap()
+        .apply(&x, &y, &mut rng_from_seed(8));
     let var = ar.y.iter().map(|v| v * v).sum::<f64>() / n as f64;
     let lag1 = ar.y.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / (n - 1) as f64;
     assert!((var.sqrt() - 0.5).abs() < 0.02, "sd {}", var.sqrt());
     assert!((lag1 / var - 0.8).abs() < 0.01, "rho {}", lag1 / var);
-    let drift = NoiseModel::new(0.0, 0.0, 2e-3, 0.0, 0.0).unwrap().apply(&x[..3], &y[..3], &mut rng_from_seed(9));
+    let drift = NoiseModel::new(0.0, 0.0, 2e-3, 0.0, 0.0).unwrap().apply(
+        &x[..3],
+        &y[..3],
+        &mut rng_from_seed(9),
+    );
     assert_eq!(drift.y, vec![2e-3, 4e-3, 6e-3]);
 }

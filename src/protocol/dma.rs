@@ -20,7 +20,12 @@ pub enum LossModel {
 /// # Formula
 /// J*(w) = (1/E0) (1 + sum_m c_m / (1 + i w tau_m)) = (A + i B) / E0 with
 /// A = 1 + sum c/(1 + (w tau)^2), B = -sum c w tau/(1 + (w tau)^2); E'' = Im(1/J*) = -E0 B / (A^2 + B^2).
-pub fn loss_modulus(units: &VoigtUnits, e0_pa: f64, omega_rad_s: &[f64], model: LossModel) -> Vec<f64> {
+pub fn loss_modulus(
+    units: &VoigtUnits,
+    e0_pa: f64,
+    omega_rad_s: &[f64],
+    model: LossModel,
+) -> Vec<f64> {
     omega_rad_s
         .iter()
         .map(|&w| {

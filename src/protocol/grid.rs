@@ -48,14 +48,21 @@ impl AxisGrid {
     ///
     /// # Errors
     /// [`AxisError`] when start or stop is not > 0, stop <= start, or points < 2.
-    pub fn spaced(start: f64, stop: f64, points: usize, spacing: Spacing) -> Result<Self, AxisError> {
+    pub fn spaced(
+        start: f64,
+        stop: f64,
+        points: usize,
+        spacing: Spacing,
+    ) -> Result<Self, AxisError> {
         if points < 2 {
             return Err(AxisError::TooFew(points));
         }
         let values = (0..points)
             .map(|i| {
                 let f = i as f64 / (points - 1) as f64;
-                if i + 1 == points {
+                if i == 0 {
+                    start
+                } else if i + 1 == points {
                     stop
                 } else {
                     match spacing {
@@ -104,5 +111,15 @@ impl AxisGrid {
     /// Last value.
     pub fn last(&self) -> f64 {
         self.values[self.values.len() - 1]
+    }
+}
+
+/// The list index an axis error refers to, when it names one.
+pub(crate) fn grid_error_index(e: &AxisError) -> Option<usize> {
+    match e {
+        AxisError::TooFew(_) => None,
+        AxisError::NotPositive { index, .. } | AxisError::NotIncreasing { index, .. } => {
+            Some(*index)
+        }
     }
 }

@@ -73,7 +73,11 @@ pub enum MandrelError {
 ///
 /// # Errors
 /// [`MandrelError`] for a bad prior state or constraint time.
-pub fn constrained_state(units: &VoigtUnits, t_c_s: f64, prior: Option<&[f64]>) -> Result<Vec<f64>, MandrelError> {
+pub fn constrained_state(
+    units: &VoigtUnits,
+    t_c_s: f64,
+    prior: Option<&[f64]>,
+) -> Result<Vec<f64>, MandrelError> {
     if !(t_c_s.is_finite() && t_c_s >= 0.0) {
         return Err(MandrelError::ConstraintTime(t_c_s));
     }
@@ -107,16 +111,28 @@ pub fn constrained_state(units: &VoigtUnits, t_c_s: f64, prior: Option<&[f64]>) 
         }
     }
     let tau_g: Vec<f64> = groups.iter().map(|g| units.tau_s[g[0]]).collect();
-    let c_g: Vec<f64> = groups.iter().map(|g| g.iter().map(|&i| units.c[i]).sum()).collect();
+    let c_g: Vec<f64> = groups
+        .iter()
+        .map(|g| g.iter().map(|&i| units.c[i]).sum())
+        .collect();
     let d: Vec<f64> = tau_g.iter().map(|t| 1.0 / t).collect();
     let q2: Vec<f64> = c_g.iter().zip(&d).map(|(c, d)| c * d).collect();
     let q: Vec<f64> = q2.iter().map(|v| v.sqrt()).collect();
     let total_c: f64 = c_g.iter().sum();
 
     // z = eps / q; equilibrium z* = q tau / (1 + sum c); start z0 from the prior group sums.
-    let eps0_g: Vec<f64> = groups.iter().map(|g| g.iter().map(|&i| eps0[i]).sum()).collect();
-    let z_star: Vec<f64> = q.iter().zip(&tau_g).map(|(q, t)| q * t / (1.0 + total_c)).collect();
-    let diff: Vec<f64> = (0..groups.len()).map(|j| eps0_g[j] / q[j] - z_star[j]).collect();
+    let eps0_g: Vec<f64> = groups
+        .iter()
+        .map(|g| g.iter().map(|&i| eps0[i]).sum())
+        .collect();
+    let z_star: Vec<f64> = q
+        .iter()
+        .zip(&tau_g)
+        .map(|(q, t)| q * t / (1.0 + total_c))
+        .collect();
+    let diff: Vec<f64> = (0..groups.len())
+        .map(|j| eps0_g[j] / q[j] - z_star[j])
+        .collect();
 
     let mut z = z_star.clone();
     let mut w = vec![0.0; groups.len()];
@@ -176,20 +192,28 @@ fn secular_root(d: &[f64], q2: &[f64], k: usize) -> (usize, f64) {
     } else {
         (k, 1.0, q2.iter().sum::<f64>())
     };
-    // h(a) = sign * F(sign * a) rises from -inf at the pole (a -> 0+) to >= 0 at a = span.
-    let h = |a: f64| {
-        let (v, s) = secular(origin, sign * a);
-        (sign * v, s)
+    // h(a) = sign * F(sign * a) rises from -inf at the pole (a -> 0+) to >= 0 at a = span, and
+    // h = -q_o^2 / a + (smooth). Newton runs on g(a) = a h(a), which has no pole (g(0) = -q_o^2),
+    // safeguarded by the bracket [lo, hi] with g(lo) < 0 <= g(hi).
+    let g = |a: f64| {
+        let (v, slope) = secular(origin, sign * a);
+        let h = sign * v;
+        (a * h, h + a * slope)
     };
     let (mut lo, mut hi) = (0.0_f64, span);
-    let mut x = span;
-    let (mut hx, mut sx) = h(x);
-    for _ in 0..500 {
-        if hx == 0.0 || hi - lo <= 2.0 * f64::EPSILON * hi {
+    let mut x = 0.5 * span;
+    for _ in 0..200 {
+        let (gx, dgx) = g(x);
+        if gx == 0.0 {
             break;
         }
-        let newton = x - hx / sx;
-        let next = if newton > lo && newton < hi && sx > 0.0 {
+        if gx < 0.0 {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        let newton = x - gx / dgx;
+        let next = if newton > lo && newton < hi {
             newton
         } else {
             let floor = lo.max(hi * 1e-200);
@@ -199,15 +223,10 @@ fn secular_root(d: &[f64], q2: &[f64], k: usize) -> (usize, f64) {
                 0.5 * (lo + hi)
             }
         };
-        if next == x {
-            break;
-        }
+        let converged = (next - x).abs() <= 4.0 * f64::EPSILON * x || hi - lo <= 2.0 * f64::EPSILON * hi;
         x = next;
-        (hx, sx) = h(x);
-        if hx < 0.0 {
-            lo = x;
-        } else {
-            hi = x;
+        if converged {
+            break;
         }
     }
     (origin, sign * x)
@@ -220,7 +239,11 @@ fn secular_root(d: &[f64], q2: &[f64], k: usize) -> (usize, f64) {
 ///
 /// # Errors
 /// [`MandrelError::ConstraintTime`] for a bad `t_c_s`.
-pub fn recovery_amplitudes(units: &VoigtUnits, t_c_s: f64, coupling: Coupling) -> Result<Recovery, MandrelError> {
+pub fn recovery_amplitudes(
+    units: &VoigtUnits,
+    t_c_s: f64,
+    coupling: Coupling,
+) -> Result<Recovery, MandrelError> {
     match coupling {
         Coupling::Coupled => {
             let eps = constrained_state(units, t_c_s, None)?;

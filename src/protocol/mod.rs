@@ -10,4 +10,5 @@ pub mod mandrel;
 
 mod grid;
 
-pub use grid::{AxisGrid, Spacing};
+pub(crate) use grid::grid_error_index;
+pub use grid::{AxisError, AxisGrid, Spacing};

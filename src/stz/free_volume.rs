@@ -55,7 +55,10 @@ impl FreeVolumeModel {
 
     /// Probability that an n-atom cluster holds more than v*(n).
     pub fn probability(&self, n: u32) -> f64 {
-        gamma_lr(self.threshold(n) + 1.0, f64::from(n) * self.mean_free_volume)
+        gamma_lr(
+            self.threshold(n) + 1.0,
+            f64::from(n) * self.mean_free_volume,
+        )
     }
 
     /// c_n for each size.

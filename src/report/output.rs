@@ -1,0 +1,118 @@
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why an output folder could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The folder has files and neither `--force` nor `--resume` was given.
+    #[error("{0}: output folder is not empty (use --force to overwrite)")]
+    NotEmpty(PathBuf),
+    /// The path exists and is not a folder.
+    #[error("{0}: exists and is not a folder")]
+    NotADirectory(PathBuf),
+    /// Any I/O failure, with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An output folder that refuses to overwrite unless asked, and writes every file atomically
+/// (a temporary file in the same folder, then a rename), so a reader never sees half a file.
+#[derive(Debug, Clone)]
+pub struct OutputDir {
+    path: PathBuf,
+}
+
+impl OutputDir {
+    /// Creates `path` (and parents) if needed. An existing non-empty folder is refused unless
+    /// `force`; with `force` existing files are overwritten one by one as new ones are written.
+    ///
+    /// # Errors
+    /// [`OutputError`].
+    pub fn prepare(path: &Path, force: bool) -> Result<Self, OutputError> {
+        if path.exists() {
+            if !path.is_dir() {
+                return Err(OutputError::NotADirectory(path.to_path_buf()));
+            }
+            let mut entries = fs::read_dir(path).map_err(io(path))?;
+            if entries.next().is_some() && !force {
+                return Err(OutputError::NotEmpty(path.to_path_buf()));
+            }
+        } else {
+            fs::create_dir_all(path).map_err(io(path))?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing or new folder without the emptiness check (for `--resume`).
+    ///
+    /// # Errors
+    /// [`OutputError`].
+    pub fn open(path: &Path) -> Result<Self, OutputError> {
+        if path.exists() && !path.is_dir() {
+            return Err(OutputError::NotADirectory(path.to_path_buf()));
+        }
+        fs::create_dir_all(path).map_err(io(path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of a file in the folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `bytes` to `name` atomically.
+    ///
+    /// # Errors
+    /// [`OutputError::Io`].
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, OutputError> {
+        let target = self.file(name);
+        let tmp = self.file(&format!(".{name}.{}.tmp", std::process::id()));
+        let result = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &target)
+        })();
+        if let Err(source) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(OutputError::Io {
+                path: target,
+                source,
+            });
+        }
+        Ok(target)
+    }
+
+    /// Writes several files, each atomically, after all of them have been produced in memory.
+    ///
+    /// # Errors
+    /// [`OutputError::Io`] at the first failure.
+    pub fn write_all(&self, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>, OutputError> {
+        files
+            .iter()
+            .map(|(name, bytes)| self.write(name, bytes))
+            .collect()
+    }
+}

@@ -1,0 +1,118 @@
+//! CSV tables. Headers carry units; numbers are written in Rust's shortest round-trip form.
+
+use std::fmt::Write;
+
+use crate::constants::j_to_ev;
+use crate::simulate::{DataKind, Simulation};
+
+/// A number in its shortest round-trip form: positional for moderate magnitudes, scientific otherwise.
+pub fn num(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || (1e-4..1e7).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_default()
+}
+
+/// `data.csv`: `t_s,y,sigma` for time-domain data, `temperature_k,omega_rad_s,loss_modulus_pa,sigma`
+/// for DMA. `sigma` (data units) is empty for noise-free data.
+pub fn data_csv(sim: &Simulation) -> String {
+    let mut out = String::new();
+    match sim.kind {
+        DataKind::Loss => out.push_str("temperature_k,omega_rad_s,loss_modulus_pa,sigma\n"),
+        _ => out.push_str("t_s,y,sigma\n"),
+    }
+    for s in &sim.series {
+        for i in 0..s.x.len() {
+            let sigma = opt(s.sigma.as_ref().map(|v| v[i]));
+            match sim.kind {
+                DataKind::Loss => {
+                    let _ = writeln!(
+                        out,
+                        "{},{},{},{}",
+                        opt(s.temperature_k),
+                        num(s.x[i]),
+                        num(s.y[i]),
+                        sigma
+                    );
+                }
+                _ => {
+                    let _ = writeln!(out, "{},{},{}", num(s.x[i]), num(s.y[i]), sigma);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `truth.csv`: `tau_s,ln_tau,density,weight` (density per unit ln tau, weight = area of the grid
+/// point); DMA with several temperatures adds a leading `temperature_k` column.
+pub fn truth_csv(sim: &Simulation) -> String {
+    let per_temperature = sim.kind == DataKind::Loss && sim.truth.len() > 1;
+    let mut out = String::from(if per_temperature {
+        "temperature_k,tau_s,ln_tau,density,weight\n"
+    } else {
+        "tau_s,ln_tau,density,weight\n"
+    });
+    for table in &sim.truth {
+        let step = table.grid.step();
+        for (i, &w) in table.weights.iter().enumerate() {
+            if per_temperature {
+                let _ = write!(out, "{},", opt(table.temperature_k));
+            }
+            let _ = writeln!(
+                out,
+                "{},{},{},{}",
+                num(table.grid.tau_s(i)),
+                num(table.grid.ln_tau(i)),
+                num(w / step),
+                num(w)
+            );
+        }
+    }
+    out
+}
+
+/// `truth_stz.csv` for hierarchies: `n,omega_m3,df_ev,tau_s,c,temperature_k` and, for the mandrel,
+/// `amplitude_coupled,amplitude_uncoupled` (the recovered peak areas with the exact and the
+/// uncoupled constraint phase).
+pub fn truth_stz_csv(sim: &Simulation) -> Option<String> {
+    if sim.stz.is_empty() {
+        return None;
+    }
+    let mandrel = sim.stz.iter().any(|r| r.amplitude_coupled.is_some());
+    let mut out = String::from("n,omega_m3,df_ev,tau_s,c,temperature_k");
+    out.push_str(if mandrel {
+        ",amplitude_coupled,amplitude_uncoupled\n"
+    } else {
+        "\n"
+    });
+    for r in &sim.stz {
+        let l = &r.level;
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            l.n,
+            num(l.omega_m3),
+            num(j_to_ev(l.df_j)),
+            num(l.tau_s),
+            num(l.c),
+            num(r.temperature_k)
+        );
+        if mandrel {
+            let _ = write!(
+                out,
+                ",{},{}",
+                opt(r.amplitude_coupled),
+                opt(r.amplitude_uncoupled)
+            );
+        }
+        out.push('\n');
+    }
+    Some(out)
+}

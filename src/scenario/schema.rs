@@ -1,0 +1,254 @@
+//! The scenario file as written (TOML, `version = 1`). Every field documents its unit; every table
+//! rejects unknown keys. [`super::Scenario`] is the validated form the engine runs; its `resolved`
+//! copy of this struct has every default filled in and is what `scenario.json` holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::dma::LossModel;
+use crate::protocol::mandrel::Coupling;
+use crate::protocol::Spacing;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// Scenario name (default: the file stem). Used for the default output folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Seed of every random draw (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// The glass (needed for hierarchies and for DMA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<MaterialSpec>,
+    /// The assumed spectrum (not used by the stretched-exponent protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<TruthSpec>,
+    /// The experiment.
+    pub protocol: ProtocolSpec,
+    /// Measurement noise (default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseSpec>,
+}
+
+/// `[material]`: Argon-model parameters (MODEL.md section 1).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialSpec {
+    /// Shear modulus at and below T_g, GPa.
+    pub mu_gpa: f64,
+    /// Poisson's ratio, in (0, 0.5).
+    pub nu: f64,
+    /// Unconstrained transformation shear strain gamma_T (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma_t: Option<f64>,
+    /// Dilatation factor beta (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// STZ shear resistance over mu (default 0.025).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma_stz_over_mu: Option<f64>,
+    /// Attempt frequency, Hz (default 1e13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nu_g_hz: Option<f64>,
+    /// Glass transition temperature, K; with `dmu_dt_gpa_per_k`, mu falls linearly above it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_g_k: Option<f64>,
+    /// Slope of mu above T_g, GPa/K (negative for softening).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dmu_dt_gpa_per_k: Option<f64>,
+}
+
+/// What the truth is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TruthKind {
+    /// An STZ hierarchy evaluated with the material at the protocol temperature(s).
+    Hierarchy,
+    /// Explicit peaks in tau.
+    Spectrum,
+}
+
+/// `[truth]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruthSpec {
+    /// `hierarchy` or `spectrum`.
+    pub kind: TruthKind,
+    /// Hierarchy: STZ sizes n (atoms), strictly increasing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<Vec<u32>>,
+    /// Hierarchy: volume fraction c_n of each size (or give `free_volume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<Vec<f64>>,
+    /// Hierarchy: c_n from the free-volume model instead of a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_volume: Option<FreeVolumeSpec>,
+    /// Hierarchy: atomic volume V_a, m^3 (Omega_n = n V_a).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic_volume_m3: Option<f64>,
+    /// Hierarchy, two regimes: size n_b above which the second atomic volume applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_break: Option<u32>,
+    /// Hierarchy, two regimes: atomic volume above n_b, m^3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic_volume2_m3: Option<f64>,
+    /// Hierarchy: Gaussian width of every peak, standard deviation in ln tau (default 0: deltas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+    /// Spectrum: the peaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peaks: Option<Vec<PeakSpec>>,
+}
+
+/// `[truth.free_volume]`: c_n = scale * P(Poisson(n mean_free_volume) > v1 n^p).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeVolumeSpec {
+    /// Threshold prefactor, free-volume quanta.
+    pub v1: f64,
+    /// Threshold exponent (default 0.22).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// Mean free volume per atom, quanta.
+    pub mean_free_volume: f64,
+    /// Proportionality constant (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+}
+
+/// One entry of `truth.peaks`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeakSpec {
+    /// Peak centre (median of the log-normal), s.
+    pub tau_s: f64,
+    /// Peak area c (normalized strain).
+    pub area: f64,
+    /// Standard deviation in ln tau (default 0: a delta).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+}
+
+/// The experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtocolKind {
+    /// Constrain for t_c, release, record the recovery (decay kernel).
+    Mandrel,
+    /// Fixed stress from t = 0 (creep kernel).
+    Cantilever,
+    /// Loss modulus against angular frequency at one or more temperatures.
+    Dma,
+    /// x0 exp(-((t + t0)/tau)^beta) (paper section 7).
+    StretchedExponent,
+}
+
+/// `[protocol]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolSpec {
+    /// `mandrel`, `cantilever`, `dma` or `stretched-exponent`.
+    pub kind: ProtocolKind,
+    /// Mandrel, cantilever: measurement temperature, K (default 295).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_k: Option<f64>,
+    /// DMA: temperatures, K.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperatures_k: Option<Vec<f64>>,
+    /// Mandrel: constraint time, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_c_s: Option<f64>,
+    /// Mandrel: `coupled` (exact, default) or `uncoupled` constraint phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupling: Option<Coupling>,
+    /// Time-domain protocols: the times after release / loading, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<TimesSpec>,
+    /// DMA: the angular frequencies, rad/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omega: Option<OmegaSpec>,
+    /// DMA: `exact` (Im 1/J*, default) or `eq7` (paper Eq. 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_model: Option<LossModel>,
+    /// Stretched exponent: amplitude x0 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x0: Option<f64>,
+    /// Stretched exponent: time shift t0, s (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t0_s: Option<f64>,
+    /// Stretched exponent: tau, s (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_s: Option<f64>,
+    /// Stretched exponent: exponent beta in (0, 1] (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+}
+
+/// `[protocol.times]`: `values_s`, or `start_s`, `stop_s`, `points` and `spacing`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimesSpec {
+    /// First time, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_s: Option<f64>,
+    /// Last time, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_s: Option<f64>,
+    /// Number of points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// `log` (default) or `linear`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing: Option<Spacing>,
+    /// Explicit times, s (instead of the four fields above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_s: Option<Vec<f64>>,
+}
+
+/// `[protocol.omega]`: `values_rad_s`, or `start_rad_s`, `stop_rad_s`, `points` and `spacing`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OmegaSpec {
+    /// Lowest angular frequency, rad/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_rad_s: Option<f64>,
+    /// Highest angular frequency, rad/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_rad_s: Option<f64>,
+    /// Number of points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// `log` (default) or `linear`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing: Option<Spacing>,
+    /// Explicit angular frequencies, rad/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_rad_s: Option<Vec<f64>>,
+}
+
+/// `[noise]`: all default to 0 (noise-free).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSpec {
+    /// White noise standard deviation, data units (normalized strain, or Pa for DMA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
+    /// White noise standard deviation relative to |y|.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative: Option<f64>,
+    /// Linear drift, data units per second of measurement time (time-domain protocols only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_per_s: Option<f64>,
+    /// AR(1) noise marginal standard deviation, data units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ar1_sigma: Option<f64>,
+    /// AR(1) lag-one correlation between consecutive points, in [0, 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ar1_rho: Option<f64>,
+}

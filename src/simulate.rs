@@ -1,0 +1,287 @@
+//! Scenario to data: evaluate the truth at the protocol temperature(s), run the forward model, add
+//! one noise realization, and tabulate the truth for comparison.
+
+use rand::Rng;
+use serde::Serialize;
+
+use crate::noise::{rng_from_seed, NoiseModel};
+use crate::protocol::mandrel::{recovery_amplitudes, recovery_curve, Coupling, MandrelError};
+use crate::protocol::{cantilever, dma, kww};
+use crate::scenario::{Protocol, Scenario, Truth};
+use crate::spectrum::{LnTauGrid, Spectrum, VoigtUnits};
+use crate::stz::{percolation, Percolation, StzLevel};
+
+/// Points per decade of the grid on which truths are tabulated.
+pub const TRUTH_GRID_PER_DECADE: f64 = 20.0;
+
+/// What the data are, which fixes the inversion kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataKind {
+    /// Recovery after release: kernel exp(-t/tau); x in s.
+    Decay,
+    /// Creep under load: kernel 1 - exp(-t/tau); x in s.
+    Creep,
+    /// Loss modulus: kernel w tau / (1 + (w tau)^2); x in rad/s, y in Pa.
+    Loss,
+}
+
+/// One measured curve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// Temperature, K (DMA; the protocol temperature for time-domain data; none for the stretched exponent).
+    pub temperature_k: Option<f64>,
+    /// Times (s) or angular frequencies (rad/s).
+    pub x: Vec<f64>,
+    /// Noise-free values.
+    pub y_clean: Vec<f64>,
+    /// Values with noise.
+    pub y: Vec<f64>,
+    /// Standard deviation of the random noise at each point; `None` for noise-free data.
+    pub sigma: Option<Vec<f64>>,
+}
+
+/// A truth tabulated on a grid at one temperature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthTable {
+    /// Temperature, K (none for an explicit spectrum measured without a material).
+    pub temperature_k: Option<f64>,
+    /// The grid.
+    pub grid: LnTauGrid,
+    /// Weight (area) of each grid point; density per unit ln tau = weight / grid step.
+    pub weights: Vec<f64>,
+    /// The spectrum itself.
+    pub spectrum: Spectrum,
+}
+
+/// One STZ size at one temperature, with what the mandrel achieves of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StzRow {
+    /// Temperature, K.
+    pub temperature_k: f64,
+    /// Size, volume, dF, tau and c.
+    pub level: StzLevel,
+    /// Mandrel: recovered amplitude of this peak with the exact coupled constraint phase.
+    pub amplitude_coupled: Option<f64>,
+    /// Mandrel: the same with the uncoupled approximation.
+    pub amplitude_uncoupled: Option<f64>,
+}
+
+/// Everything one simulation produces.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Simulation {
+    /// The kernel the data call for.
+    pub kind: DataKind,
+    /// One series (or one per DMA temperature).
+    pub series: Vec<Series>,
+    /// The truth on a grid, per temperature.
+    pub truth: Vec<TruthTable>,
+    /// STZ rows for hierarchy truths.
+    pub stz: Vec<StzRow>,
+    /// Percolation numbers per temperature for hierarchy truths, at the longest observation time
+    /// (last time; 1 / lowest angular frequency for DMA).
+    pub percolation: Vec<Percolation>,
+}
+
+/// Why a scenario could not be simulated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimulateError {
+    /// The mandrel solver rejected its input.
+    #[error(transparent)]
+    Mandrel(#[from] MandrelError),
+}
+
+/// Simulates the scenario with its own seed.
+///
+/// # Errors
+/// [`SimulateError`].
+pub fn simulate(scenario: &Scenario) -> Result<Simulation, SimulateError> {
+    let mut sim = simulate_clean(scenario)?;
+    add_noise(&mut sim, &scenario.noise, &mut rng_from_seed(scenario.seed));
+    Ok(sim)
+}
+
+/// Adds one noise realization to every series (in order), replacing `y` and `sigma`.
+pub fn add_noise<R: Rng + ?Sized>(sim: &mut Simulation, noise: &NoiseModel, rng: &mut R) {
+    for s in &mut sim.series {
+        if noise.is_zero() {
+            s.y = s.y_clean.clone();
+            s.sigma = None;
+        } else {
+            let noisy = noise.apply(&s.x, &s.y_clean, rng);
+            s.y = noisy.y;
+            s.sigma = noise.is_random().then_some(noisy.sigma);
+        }
+    }
+}
+
+/// The noise-free simulation (deterministic; noise is added by [`add_noise`]).
+///
+/// # Errors
+/// [`SimulateError`].
+pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> {
+    let (kind, x) = match &scenario.protocol {
+        Protocol::Mandrel { times, .. } => (DataKind::Decay, times.values().to_vec()),
+        Protocol::Cantilever { times, .. } => (DataKind::Creep, times.values().to_vec()),
+        Protocol::Dma { omega, .. } => (DataKind::Loss, omega.values().to_vec()),
+        Protocol::StretchedExponent { times, .. } => (DataKind::Decay, times.values().to_vec()),
+    };
+    let mut sim = Simulation {
+        kind,
+        series: Vec::new(),
+        truth: Vec::new(),
+        stz: Vec::new(),
+        percolation: Vec::new(),
+    };
+    if let Protocol::StretchedExponent {
+        x0,
+        t0_s,
+        tau_s,
+        beta,
+        ..
+    } = scenario.protocol
+    {
+        let y = kww::stretched_exponent(x0, t0_s, tau_s, beta, &x);
+        sim.series.push(series(None, x, y));
+        return Ok(sim);
+    }
+    let truth = scenario
+        .truth
+        .as_ref()
+        .expect("validated: every protocol but the stretched exponent has a truth");
+    // The data window in tau: [t_min, t_max], or [1/w_max, 1/w_min].
+    let (window_lo, window_hi) = match kind {
+        DataKind::Loss => (1.0 / x[x.len() - 1], 1.0 / x[0]),
+        _ => (x[0], x[x.len() - 1]),
+    };
+    let temperatures: Vec<Option<f64>> = match truth {
+        Truth::Hierarchy(_) => scenario
+            .protocol
+            .temperatures_k()
+            .into_iter()
+            .map(Some)
+            .collect(),
+        Truth::Spectrum(_) => match &scenario.protocol {
+            Protocol::Dma { temperatures_k, .. } => vec![Some(temperatures_k[0])],
+            _ => vec![scenario.protocol.temperatures_k().first().copied()],
+        },
+    };
+    for temperature_k in temperatures {
+        let (spectrum, levels) = match truth {
+            Truth::Hierarchy(h) => {
+                let material = scenario
+                    .material
+                    .as_ref()
+                    .expect("validated: hierarchies have a material");
+                let t = temperature_k.expect("hierarchy protocols have temperatures");
+                (h.spectrum(material, t), Some(h.levels(material, t)))
+            }
+            Truth::Spectrum(s) => (s.clone(), None),
+        };
+        let (units, owner) = spectrum.units_by_peak();
+        let y = match &scenario.protocol {
+            Protocol::Mandrel {
+                t_c_s, coupling, ..
+            } => {
+                let chosen = recovery_amplitudes(&units, *t_c_s, *coupling)?;
+                if let Some(levels) = &levels {
+                    let coupled = recovery_amplitudes(&units, *t_c_s, Coupling::Coupled)?;
+                    let uncoupled = recovery_amplitudes(&units, *t_c_s, Coupling::Uncoupled)?;
+                    let per_peak = |a: &[f64]| -> Vec<f64> {
+                        let mut sums = vec![0.0; levels.len()];
+                        for (amp, &peak) in a.iter().zip(&owner) {
+                            sums[peak] += amp;
+                        }
+                        sums
+                    };
+                    let (pc, pu) = (
+                        per_peak(&coupled.amplitudes),
+                        per_peak(&uncoupled.amplitudes),
+                    );
+                    push_stz_rows(&mut sim, temperature_k, levels, Some((&pc, &pu)));
+                }
+                recovery_curve(&units.tau_s, &chosen.amplitudes, &x)
+            }
+            Protocol::Cantilever { .. } => {
+                if let Some(levels) = &levels {
+                    push_stz_rows(&mut sim, temperature_k, levels, None);
+                }
+                cantilever::creep(&units, &x)
+            }
+            Protocol::Dma { loss_model, .. } => {
+                if let Some(levels) = &levels {
+                    push_stz_rows(&mut sim, temperature_k, levels, None);
+                }
+                let material = scenario
+                    .material
+                    .as_ref()
+                    .expect("validated: dma has a material");
+                let t = temperature_k.expect("dma has temperatures");
+                dma::loss_modulus(&units, material.e0_pa(t), &x, *loss_model)
+            }
+            Protocol::StretchedExponent { .. } => unreachable!("handled above"),
+        };
+        if let Some(levels) = &levels {
+            sim.percolation.push(percolation(levels, window_hi));
+        }
+        sim.series.push(series(temperature_k, x.clone(), y));
+        sim.truth.push(tabulate(
+            temperature_k,
+            spectrum,
+            &units,
+            window_lo,
+            window_hi,
+        ));
+    }
+    Ok(sim)
+}
+
+fn series(temperature_k: Option<f64>, x: Vec<f64>, y: Vec<f64>) -> Series {
+    Series {
+        temperature_k,
+        x,
+        y_clean: y.clone(),
+        y,
+        sigma: None,
+    }
+}
+
+fn push_stz_rows(
+    sim: &mut Simulation,
+    temperature_k: Option<f64>,
+    levels: &[StzLevel],
+    mandrel: Option<(&[f64], &[f64])>,
+) {
+    for (i, level) in levels.iter().enumerate() {
+        sim.stz.push(StzRow {
+            temperature_k: temperature_k.expect("hierarchy truths are evaluated at a temperature"),
+            level: *level,
+            amplitude_coupled: mandrel.map(|(c, _)| c[i]),
+            amplitude_uncoupled: mandrel.map(|(_, u)| u[i]),
+        });
+    }
+}
+
+/// Tabulates a spectrum on a grid covering the data window plus one decade each side and every peak.
+fn tabulate(
+    temperature_k: Option<f64>,
+    spectrum: Spectrum,
+    units: &VoigtUnits,
+    window_lo: f64,
+    window_hi: f64,
+) -> TruthTable {
+    let (mut lo, mut hi) = (window_lo / 10.0, window_hi * 10.0);
+    for &tau in &units.tau_s {
+        lo = lo.min(tau / 3.0);
+        hi = hi.max(tau * 3.0);
+    }
+    let grid = LnTauGrid::with_density(lo, hi, TRUTH_GRID_PER_DECADE)
+        .expect("window and units are positive");
+    let weights = spectrum.project(&grid);
+    TruthTable {
+        temperature_k,
+        grid,
+        weights,
+        spectrum,
+    }
+}

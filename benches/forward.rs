@@ -27,9 +27,13 @@ fn mandrel(c: &mut Criterion) {
     let mut group = c.benchmark_group("mandrel_coupled");
     for width in [0.0, 0.5, 1.5] {
         let units = hierarchy(width).units();
-        group.bench_with_input(BenchmarkId::new(format!("width{width}"), units.len()), &units, |b, units| {
-            b.iter(|| recovery_amplitudes(black_box(units), 2e6, Coupling::Coupled).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new(format!("width{width}"), units.len()),
+            &units,
+            |b, units| {
+                b.iter(|| recovery_amplitudes(black_box(units), 2e6, Coupling::Coupled).unwrap())
+            },
+        );
     }
     group.finish();
 }
@@ -38,7 +42,14 @@ fn dma(c: &mut Criterion) {
     let units = hierarchy(0.5).units();
     let omega: Vec<f64> = (0..41).map(|k| 10f64.powf(-2.0 + 0.1 * k as f64)).collect();
     c.bench_function(&format!("dma_exact/units{}/omega41", units.len()), |b| {
-        b.iter(|| loss_modulus(black_box(&units), 9.2e10, black_box(&omega), LossModel::Exact))
+        b.iter(|| {
+            loss_modulus(
+                black_box(&units),
+                9.2e10,
+                black_box(&omega),
+                LossModel::Exact,
+            )
+        })
     });
 }
 

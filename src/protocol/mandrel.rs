@@ -223,7 +223,8 @@ fn secular_root(d: &[f64], q2: &[f64], k: usize) -> (usize, f64) {
                 0.5 * (lo + hi)
             }
         };
-        let converged = (next - x).abs() <= 4.0 * f64::EPSILON * x || hi - lo <= 2.0 * f64::EPSILON * hi;
+        let converged =
+            (next - x).abs() <= 4.0 * f64::EPSILON * x || hi - lo <= 2.0 * f64::EPSILON * hi;
         x = next;
         if converged {
             break;

@@ -23,7 +23,11 @@
 // `!(x > 0.0)` is how validation rejects NaN together with out-of-range values; keep it.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod analysis;
 pub mod constants;
+pub mod data;
+pub mod inversion;
+pub mod invert;
 pub mod noise;
 pub mod protocol;
 pub mod report;

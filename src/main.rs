@@ -6,8 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use stzlab::report::{data_csv, truth_csv, truth_stz_csv, OutputDir, OutputError};
-use stzlab::scenario::{Scenario, ScenarioError};
+use stzlab::data::{read_data, DataError};
+use stzlab::inversion::{Baseline, Kernel, Rule, Workspace};
+use stzlab::invert::{invert_series, InvertError, InvertOptions};
+use stzlab::report::{
+    data_csv, fit_csv, path_csv, peaks_csv, spectrum_csv, stz_csv, truth_csv, truth_stz_csv,
+    OutputDir, OutputError,
+};
+use stzlab::scenario::{load_material, Scenario, ScenarioError};
 use stzlab::simulate::simulate;
 
 #[derive(Parser)]
@@ -34,6 +40,57 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Invert data (CSV: x, y[, sigma], or temperature_k, x, y[, sigma] with a header) to a spectrum.
+    Invert(InvertArgs),
+}
+
+#[derive(clap::Args)]
+struct InvertArgs {
+    /// Data file (CSV).
+    data: PathBuf,
+    /// Kernel: decay (recovery, x = t in s), creep (x = t in s), loss (x = omega in rad/s).
+    #[arg(long, value_parser = ["decay", "creep", "loss"])]
+    kind: String,
+    /// Output folder.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Overwrite files in a non-empty output folder.
+    #[arg(long)]
+    force: bool,
+    /// Rule for lambda: discrepancy, gcv, lcurve, ftest, r2-onset, or fixed=LAMBDA.
+    #[arg(long, default_value = "discrepancy")]
+    rule: String,
+    /// Number of tau grid points (default: 5 per decade).
+    #[arg(long)]
+    points: Option<usize>,
+    /// Grid start, s (default: one decade below the data window).
+    #[arg(long)]
+    tau_min: Option<f64>,
+    /// Grid end, s (default: one decade above the data window).
+    #[arg(long)]
+    tau_max: Option<f64>,
+    /// Baseline: none, constant, constant+linear (default: constant for decay, constant+linear
+    /// for creep, none for loss).
+    #[arg(long, value_parser = ["none", "constant", "constant+linear"])]
+    baseline: Option<String>,
+    /// Constrain the baseline coefficients to be >= 0.
+    #[arg(long)]
+    baseline_nonnegative: bool,
+    /// Order of the difference penalty (0, 1 or 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    order: u8,
+    /// Take the spectrum as zero beyond the grid ends (CONTIN).
+    #[arg(long)]
+    zero_boundary: bool,
+    /// Number of lambda values on the path.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(5..=10_000))]
+    lambda_points: u32,
+    /// Scenario-style file whose [material] gives the STZ back-analysis (stz.csv).
+    #[arg(long)]
+    material: Option<PathBuf>,
+    /// Measurement temperature for the back-analysis, K (DMA data carry their own).
+    #[arg(long)]
+    temperature_k: Option<f64>,
 }
 
 /// An error with the exit code it maps to.
@@ -68,6 +125,28 @@ impl From<OutputError> for Failure {
     }
 }
 
+impl From<DataError> for Failure {
+    fn from(e: DataError) -> Self {
+        Self {
+            code: 2,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<InvertError> for Failure {
+    fn from(e: InvertError) -> Self {
+        Self {
+            code: 2,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure { code: 2, message }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Self {
@@ -95,6 +174,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             output,
             force,
         } => simulate_command(&scenario, &output, force),
+        Command::Invert(args) => invert_command(&args),
     }
 }
 
@@ -138,6 +218,118 @@ fn simulate_command(
             p.active_sum_c,
             p.rigid_fraction
         );
+    }
+    for (name, _) in &files {
+        println!("  wrote {}", dir.file(name).display());
+    }
+    Ok(())
+}
+
+fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
+    let kernel = match args.kind.as_str() {
+        "decay" => Kernel::Decay,
+        "creep" => Kernel::Creep,
+        _ => Kernel::Loss,
+    };
+    let mut options = InvertOptions::new(kernel);
+    options.rule = Rule::parse(&args.rule).map_err(usage)?;
+    options.points = args.points;
+    options.tau_min_s = args.tau_min;
+    options.tau_max_s = args.tau_max;
+    options.baseline = args.baseline.as_deref().map(|b| match b {
+        "none" => Baseline::None,
+        "constant" => Baseline::Constant,
+        _ => Baseline::ConstantLinear,
+    });
+    options.baseline_nonnegative = args.baseline_nonnegative;
+    options.order = usize::from(args.order);
+    options.zero_boundary = args.zero_boundary;
+    options.lambda_points = args.lambda_points as usize;
+    if let Some(t) = args.temperature_k {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(usage(format!("--temperature-k {t}: must be > 0")));
+        }
+    }
+    let material = args.material.as_deref().map(load_material).transpose()?;
+    let series = read_data(&args.data)?;
+    let file = args.data.display().to_string();
+    let mut ws = Workspace::new();
+    let mut results = Vec::with_capacity(series.len());
+    for s in &series {
+        let temperature = s.temperature_k.or(args.temperature_k);
+        let stz_input = match (&material, temperature) {
+            (Some(m), Some(t)) => Some((&m.material, t)),
+            (Some(_), None) => {
+                return Err(usage(format!(
+                    "{file}: --material needs --temperature-k (the data have no temperature column)"
+                )))
+            }
+            (None, _) => None,
+        };
+        let inversion = invert_series(s, &options, stz_input, &mut ws).map_err(|e| {
+            let at = s
+                .temperature_k
+                .map(|t| format!(" at {t} K"))
+                .unwrap_or_default();
+            usage(format!("{file}{at}: {e}"))
+        })?;
+        results.push(inversion);
+    }
+    let atomic_volume = material.as_ref().and_then(|m| m.atomic_volume_m3);
+    let summaries: Vec<_> = results.iter().map(|r| r.summary(atomic_volume)).collect();
+    let mut summary = if summaries.len() == 1 {
+        serde_json::to_value(&summaries[0]).map_err(anyhow::Error::from)?
+    } else {
+        serde_json::json!({ "rule": options.rule.name(), "series": summaries })
+    };
+    summary["kind"] = serde_json::json!(kernel.name());
+    summary["data"] = serde_json::json!(file);
+    let mut files = vec![
+        (
+            "spectrum.csv".to_string(),
+            spectrum_csv(&results).into_bytes(),
+        ),
+        ("fit.csv".to_string(), fit_csv(&results).into_bytes()),
+        ("path.csv".to_string(), path_csv(&results).into_bytes()),
+        ("peaks.csv".to_string(), peaks_csv(&results).into_bytes()),
+        (
+            "summary.json".to_string(),
+            serde_json::to_string_pretty(&summary)
+                .map_err(anyhow::Error::from)?
+                .into_bytes(),
+        ),
+    ];
+    if let Some(stz) = stz_csv(&results, atomic_volume) {
+        files.push(("stz.csv".to_string(), stz.into_bytes()));
+    }
+    let dir = OutputDir::prepare(&args.output, args.force)?;
+    dir.write_all(&files)?;
+    for s in &summaries {
+        let at = s
+            .temperature_k
+            .map(|t| format!(" at {t} K"))
+            .unwrap_or_default();
+        println!(
+            "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {} peaks",
+            s.rule,
+            s.lambda,
+            s.r2,
+            s.chi2,
+            s.sigma,
+            s.points,
+            s.peaks.len()
+        );
+        if let Some(stz) = &s.stz {
+            if let (Some(v), e) = (
+                stz.omega_slope_atomic_volumes,
+                stz.omega_slope_stderr_atomic_volumes,
+            ) {
+                println!(
+                    "  Omega slope {v:.4} atomic volumes (standard error {})",
+                    e.map_or("n/a".into(), |e| format!("{e:.4}"))
+                );
+            }
+        }
     }
     for (name, _) in &files {
         println!("  wrote {}", dir.file(name).display());

@@ -203,55 +203,8 @@ impl Scenario {
     /// # Errors
     /// [`ScenarioError::Invalid`].
     pub fn from_toml(text: &str, file: &str, default_name: &str) -> Result<Self, ScenarioError> {
-        let at = |offset: Option<usize>, field: String, message: String| ScenarioError::Invalid {
-            file: file.to_string(),
-            position: offset.map(|o| locate::line_col(text, o)),
-            field,
-            message,
-        };
-        let doc = toml::de::DeTable::parse(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start);
-            at(
-                offset,
-                String::new(),
-                format!("TOML syntax: {}", e.message().trim()),
-            )
-        })?;
-        if let Some((path, offset)) = first_non_finite(doc.get_ref()) {
-            return Err(at(
-                Some(offset),
-                path,
-                "NaN and infinity are not allowed".into(),
-            ));
-        }
-        let spec: ScenarioFile = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start);
-            let mut field = offset
-                .and_then(|o| locate::path_at(text, o))
-                .unwrap_or_default();
-            let message = e.message().trim().to_string();
-            if let Some(missing) = message
-                .strip_prefix("missing field `")
-                .and_then(|m| m.split('`').next())
-            {
-                field = if field.is_empty() {
-                    missing.to_string()
-                } else {
-                    format!("{field}.{missing}")
-                };
-            }
-            at(offset, field, message)
-        })?;
-        Self::from_spec(spec, default_name).map_err(|e| {
-            let offset = locate::span_of(text, &e.field)
-                .or_else(|| {
-                    e.field
-                        .rsplit_once('.')
-                        .and_then(|(parent, _)| locate::span_of(text, parent))
-                })
-                .map(|s| s.start);
-            at(offset, e.field, e.message)
-        })
+        let spec: ScenarioFile = parse_located(text, file)?;
+        Self::from_spec(spec, default_name).map_err(|e| locate_invalid(text, file, e))
     }
 
     /// Validates a parsed scenario.
@@ -374,6 +327,124 @@ impl Scenario {
             resolved,
         })
     }
+}
+
+/// Deserializes TOML text into `T`, turning syntax, NaN/infinity and schema errors into located
+/// [`ScenarioError`]s.
+fn parse_located<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, ScenarioError> {
+    let at = |offset: Option<usize>, field: String, message: String| ScenarioError::Invalid {
+        file: file.to_string(),
+        position: offset.map(|o| locate::line_col(text, o)),
+        field,
+        message,
+    };
+    let doc = toml::de::DeTable::parse(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start);
+        at(
+            offset,
+            String::new(),
+            format!("TOML syntax: {}", e.message().trim()),
+        )
+    })?;
+    if let Some((path, offset)) = first_non_finite(doc.get_ref()) {
+        return Err(at(
+            Some(offset),
+            path,
+            "NaN and infinity are not allowed".into(),
+        ));
+    }
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start);
+        let mut field = offset
+            .and_then(|o| locate::path_at(text, o))
+            .unwrap_or_default();
+        let message = e.message().trim().to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            field = if field.is_empty() {
+                missing.to_string()
+            } else {
+                format!("{field}.{missing}")
+            };
+        }
+        at(offset, field, message)
+    })
+}
+
+/// Places a validation failure at its field's line in `text`.
+fn locate_invalid(text: &str, file: &str, e: Invalid) -> ScenarioError {
+    let offset = locate::span_of(text, &e.field)
+        .or_else(|| {
+            e.field
+                .rsplit_once('.')
+                .and_then(|(parent, _)| locate::span_of(text, parent))
+        })
+        .map(|s| s.start);
+    ScenarioError::Invalid {
+        file: file.to_string(),
+        position: offset.map(|o| locate::line_col(text, o)),
+        field: e.field,
+        message: e.message,
+    }
+}
+
+/// The material of a scenario-style file, for back-analysing measured data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaterialFile {
+    /// The validated `[material]` table.
+    pub material: Material,
+    /// `truth.atomic_volume_m3`, when the file has one (to express Omega slopes in atomic volumes).
+    pub atomic_volume_m3: Option<f64>,
+}
+
+/// Reads the `[material]` table (and `truth.atomic_volume_m3` if present) of a scenario-style file;
+/// other tables are not read.
+///
+/// # Errors
+/// [`ScenarioError`], located as for scenarios.
+pub fn load_material(path: &Path) -> Result<MaterialFile, ScenarioError> {
+    #[derive(serde::Deserialize)]
+    struct Partial {
+        material: Option<MaterialSpec>,
+        truth: Option<PartialTruth>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PartialTruth {
+        atomic_volume_m3: Option<f64>,
+    }
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let partial: Partial = parse_located(&text, &file)?;
+    let spec = partial.material.ok_or_else(|| {
+        locate_invalid(
+            &text,
+            &file,
+            invalid("material", "missing table [material]"),
+        )
+    })?;
+    let (_, material) = resolve_material(&spec).map_err(|e| locate_invalid(&text, &file, e))?;
+    let atomic_volume_m3 = partial.truth.and_then(|t| t.atomic_volume_m3);
+    if let Some(v) = atomic_volume_m3 {
+        if !(v > 0.0) {
+            return Err(locate_invalid(
+                &text,
+                &file,
+                invalid("truth.atomic_volume_m3", format!("{v} must be > 0")),
+            ));
+        }
+    }
+    Ok(MaterialFile {
+        material,
+        atomic_volume_m3,
+    })
 }
 
 fn resolve_material(m: &MaterialSpec) -> Result<(MaterialSpec, Material), Invalid> {

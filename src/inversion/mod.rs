@@ -1,0 +1,20 @@
+//! The inverse problem (MODEL.md section 4): kernels, the active-set NNLS, the lambda path and the
+//! rules that choose lambda on it.
+
+pub mod kernel;
+pub mod nnls;
+pub mod penalty;
+mod problem;
+
+pub use kernel::Kernel;
+pub use problem::{
+    Baseline, FitStats, InversionError, Problem, ProblemSettings, Solution, Workspace,
+};
+pub mod path;
+pub mod rules;
+
+pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
+pub use rules::{choose, Choice, PathScores, Rule};
+mod analyse;
+
+pub use analyse::{analyse, Analysis, RuleResult};

@@ -1,0 +1,79 @@
+//! The lambda path: one warm-started solve per lambda, from the penalty-dominated end to the
+//! data-dominated end, with the quantities every rule needs.
+
+use serde::Serialize;
+
+use super::{Problem, Solution, Workspace};
+use crate::analysis::{find_peaks, PeakParams};
+
+/// Default number of lambda values on the path.
+pub const DEFAULT_LAMBDA_POINTS: usize = 60;
+
+/// One point of the path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathPoint {
+    /// The solution at this lambda.
+    pub solution: Solution,
+    /// Number of peaks of the spectrum.
+    pub peaks: usize,
+}
+
+impl PathPoint {
+    /// lambda.
+    pub fn lambda(&self) -> f64 {
+        self.solution.lambda
+    }
+}
+
+/// Solutions on log-spaced lambda, stored in increasing lambda (index 0 is the weakest
+/// regularization).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LambdaPath {
+    /// The points.
+    pub points: Vec<PathPoint>,
+}
+
+impl LambdaPath {
+    /// Solves on `count` log-spaced lambda over the problem's range, warm-starting each solve from
+    /// the previous (stronger) one.
+    pub fn compute(
+        problem: &Problem,
+        count: usize,
+        peak_params: &PeakParams,
+        ws: &mut Workspace,
+    ) -> Self {
+        let (lo, hi) = problem.lambda_range();
+        let count = count.max(2);
+        let mut coef = problem.zeros();
+        let mut points: Vec<PathPoint> = (0..count)
+            .rev()
+            .map(|k| {
+                let lambda = (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp();
+                let solution = problem.solve(lambda, &mut coef, ws);
+                let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
+                PathPoint { solution, peaks }
+            })
+            .collect();
+        points.reverse();
+        Self { points }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// True for an empty path.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The coefficient vector (spectrum then internal baseline) of point `k`, for warm starts.
+    pub(crate) fn coefficients(&self, problem: &Problem, k: usize) -> Vec<f64> {
+        let s = &self.points[k].solution;
+        let mut c = s.amplitudes.clone();
+        c.extend(&s.baseline);
+        problem.to_internal(&mut c);
+        c
+    }
+}

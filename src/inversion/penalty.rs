@@ -1,0 +1,82 @@
+//! The regularizer L: the r-th difference operator on the spectrum amplitudes (MODEL.md section 4).
+
+/// Rows of the r-th difference operator on `n` amplitudes, as dense row-major (rows x n).
+///
+/// Without `zero_boundary` L has n - r rows (the plain difference, whose null space holds the
+/// polynomials of degree < r). With `zero_boundary` the amplitudes are taken as zero for r points
+/// beyond each end, as CONTIN assumes, giving n + r rows and no null space.
+pub fn difference_operator(n: usize, order: usize, zero_boundary: bool) -> (usize, Vec<f64>) {
+    // Binomial coefficients of the r-th difference: (-1)^(r-k) C(r, k).
+    let mut coef = vec![1.0f64];
+    for _ in 0..order {
+        let mut next = vec![0.0; coef.len() + 1];
+        for (k, c) in coef.iter().enumerate() {
+            next[k] -= c;
+            next[k + 1] += c;
+        }
+        coef = next;
+    }
+    // Row i applies coef to the extended index range [start, start + r].
+    let (first, rows) = if zero_boundary {
+        (-(order as isize), n + order)
+    } else {
+        (0, n.saturating_sub(order))
+    };
+    let mut l = vec![0.0; rows * n];
+    for row in 0..rows {
+        let start = first + row as isize;
+        for (k, &c) in coef.iter().enumerate() {
+            let j = start + k as isize;
+            if (0..n as isize).contains(&j) {
+                l[row * n + j as usize] = c;
+            }
+        }
+    }
+    (rows, l)
+}
+
+/// L^T L (n x n, row-major).
+pub fn gram_of(rows: usize, n: usize, l: &[f64]) -> Vec<f64> {
+    let mut g = vec![0.0; n * n];
+    for r in 0..rows {
+        let row = &l[r * n..(r + 1) * n];
+        for (i, &a) in row.iter().enumerate().filter(|(_, a)| **a != 0.0) {
+            for (j, &b) in row.iter().enumerate() {
+                g[i * n + j] += a * b;
+            }
+        }
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_difference_rows() {
+        let (rows, l) = difference_operator(5, 2, false);
+        assert_eq!(rows, 3);
+        assert_eq!(&l[0..5], &[1.0, -2.0, 1.0, 0.0, 0.0]);
+        assert_eq!(&l[10..15], &[0.0, 0.0, 1.0, -2.0, 1.0]);
+        let (rows, l) = difference_operator(4, 2, true);
+        assert_eq!(rows, 6);
+        // First row sees only the first amplitude: 0 - 2*0 + f0.
+        assert_eq!(&l[0..4], &[1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(&l[4..8], &[-2.0, 1.0, 0.0, 0.0]);
+        assert_eq!(&l[20..24], &[0.0, 0.0, 0.0, 1.0]);
+        let (rows, l) = difference_operator(3, 0, false);
+        assert_eq!(rows, 3);
+        assert_eq!(l, vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn polynomials_of_low_degree_are_not_penalized() {
+        let (rows, l) = difference_operator(8, 2, false);
+        let line: Vec<f64> = (0..8).map(|i| 3.0 + 0.5 * i as f64).collect();
+        for r in 0..rows {
+            let v: f64 = (0..8).map(|j| l[r * 8 + j] * line[j]).sum();
+            assert!(v.abs() < 1e-14);
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The discretized inverse problem: weighted design [W K, W B], its Gram matrix, the penalty and the
+//! scale of lambda, built once and solved for many lambda.
+
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+
+use super::kernel::Kernel;
+use super::nnls::{self, cholesky_solve, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
+use super::penalty::{difference_operator, gram_of};
+use crate::spectrum::LnTauGrid;
+
+/// Unregularized background terms fitted with the spectrum (MODEL.md section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Baseline {
+    /// No background.
+    None,
+    /// c_inf: processes far slower than the window (the paper's mandrel fit).
+    #[default]
+    Constant,
+    /// c_inf + B x: adds a linear term (the paper's cantilever fit).
+    #[serde(rename = "constant+linear")]
+    ConstantLinear,
+}
+
+impl Baseline {
+    /// Number of baseline columns.
+    pub fn columns(self) -> usize {
+        match self {
+            Self::None => 0,
+            Self::Constant => 1,
+            Self::ConstantLinear => 2,
+        }
+    }
+
+    /// Names of the coefficients, in column order, with units.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Self::None => &[],
+            Self::Constant => &["c_inf"],
+            Self::ConstantLinear => &["c_inf", "slope_per_x"],
+        }
+    }
+}
+
+/// Why a problem could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InversionError {
+    /// Data and settings do not fit together.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Settings of the discretization and the solver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemSettings {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// The tau grid.
+    pub grid: LnTauGrid,
+    /// Background terms.
+    pub baseline: Baseline,
+    /// Impose baseline coefficients >= 0.
+    pub baseline_nonnegative: bool,
+    /// Order r of the difference penalty (0, 1, 2).
+    pub order: usize,
+    /// Take the amplitudes as zero beyond the grid ends (CONTIN).
+    pub zero_boundary: bool,
+    /// NNLS settings.
+    pub nnls: NnlsParams,
+}
+
+/// The assembled problem.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    settings: ProblemSettings,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    weights: Vec<f64>,
+    sigma_given: bool,
+    design: Mat<f64>,
+    n_spec: usize,
+    n: usize,
+    gram: Vec<f64>,
+    aty: Vec<f64>,
+    yty: f64,
+    ss_tot: f64,
+    penalty_rows: usize,
+    penalty: Vec<f64>,
+    ltl: Vec<f64>,
+    constrained: Vec<bool>,
+    linear_scale: f64,
+    lambda_max: f64,
+    lambda_min: f64,
+}
+
+/// One solution at one lambda.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Solution {
+    /// lambda of the objective.
+    pub lambda: f64,
+    /// Spectrum amplitudes (weights of the grid points).
+    pub amplitudes: Vec<f64>,
+    /// Baseline coefficients in data units (c_inf; slope per unit x).
+    pub baseline: Vec<f64>,
+    /// Solver report.
+    pub info: NnlsInfo,
+    /// Fit statistics.
+    pub stats: FitStats,
+}
+
+/// Statistics of a fit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FitStats {
+    /// ||W r||, weighted residual norm (plain when no sigma is given).
+    pub residual_norm: f64,
+    /// ||W r||^2: chi-square when sigma is given.
+    pub weighted_ss: f64,
+    /// Coefficient of determination 1 - ||W r||^2 / ||W (y - weighted mean)||^2.
+    pub r2: f64,
+    /// ||L f||.
+    pub penalty_norm: f64,
+    /// Effective degrees of freedom: trace of the influence matrix on the free (non-zero) set.
+    pub dof: f64,
+}
+
+/// Multiple of the data-dominated scale below which lambda is not taken (penalty 1e-12 of the data
+/// term in the strongest direction).
+const LAMBDA_MIN_RATIO: f64 = 1e-12;
+/// Multiple at the penalty-dominated end: every penalized mode is damped tenfold beyond the data.
+const LAMBDA_MAX_RATIO: f64 = 10.0;
+
+impl Problem {
+    /// Builds the problem for data `y` at `x` with optional standard deviations `sigma`.
+    ///
+    /// # Errors
+    /// [`InversionError`] for mismatched lengths, too few points for the unknowns, or bad sigma.
+    pub fn new(
+        x: &[f64],
+        y: &[f64],
+        sigma: Option<&[f64]>,
+        settings: ProblemSettings,
+    ) -> Result<Self, InversionError> {
+        let m = x.len();
+        if y.len() != m || sigma.is_some_and(|s| s.len() != m) {
+            return Err(InversionError::Invalid(
+                "x, y and sigma must have equal lengths".into(),
+            ));
+        }
+        if settings.order > 2 {
+            return Err(InversionError::Invalid(format!(
+                "difference order {} must be 0, 1 or 2",
+                settings.order
+            )));
+        }
+        let n_spec = settings.grid.len();
+        let n_base = settings.baseline.columns();
+        let n = n_spec + n_base;
+        if m <= n_base + 1 {
+            return Err(InversionError::Invalid(format!(
+                "{m} points cannot determine {n_base} baseline terms and a spectrum"
+            )));
+        }
+        let weights: Vec<f64> = match sigma {
+            Some(s) => {
+                if let Some((i, v)) = s
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+                {
+                    return Err(InversionError::Invalid(format!(
+                        "sigma[{i}] = {v} must be > 0"
+                    )));
+                }
+                s.iter().map(|v| 1.0 / v).collect()
+            }
+            None => vec![1.0; m],
+        };
+        let linear_scale = x
+            .iter()
+            .fold(0.0f64, |a, v| a.max(v.abs()))
+            .max(f64::MIN_POSITIVE);
+        let taus = settings.grid.taus_s();
+        let design = Mat::<f64>::from_fn(m, n, |i, j| {
+            let v = if j < n_spec {
+                settings.kernel.eval(x[i], taus[j])
+            } else if j == n_spec {
+                1.0
+            } else {
+                x[i] / linear_scale
+            };
+            weights[i] * v
+        });
+        let g = design.transpose() * &design;
+        let gram: Vec<f64> = (0..n * n).map(|k| g[(k / n, k % n)]).collect();
+        let yw: Vec<f64> = y.iter().zip(&weights).map(|(a, w)| a * w).collect();
+        let aty: Vec<f64> = (0..n)
+            .map(|j| (0..m).map(|i| design[(i, j)] * yw[i]).sum())
+            .collect();
+        let yty: f64 = yw.iter().map(|v| v * v).sum();
+        let w2: f64 = weights.iter().map(|w| w * w).sum();
+        let mean = y.iter().zip(&weights).map(|(a, w)| a * w * w).sum::<f64>() / w2;
+        let ss_tot: f64 = y
+            .iter()
+            .zip(&weights)
+            .map(|(a, w)| (w * (a - mean)).powi(2))
+            .sum();
+
+        let (penalty_rows, l_spec) =
+            difference_operator(n_spec, settings.order, settings.zero_boundary);
+        let mut penalty = vec![0.0; penalty_rows * n];
+        for r in 0..penalty_rows {
+            penalty[r * n..r * n + n_spec].copy_from_slice(&l_spec[r * n_spec..(r + 1) * n_spec]);
+        }
+        let ltl = gram_of(penalty_rows, n, &penalty);
+
+        // lambda range from the spectra of the data and penalty Gram matrices.
+        let e_data = largest_eigenvalue(&gram, n, n_spec);
+        let ltl_spec: Mat<f64> = Mat::from_fn(n_spec, n_spec, |i, j| ltl[i * n + j]);
+        let eig = ltl_spec
+            .self_adjoint_eigenvalues(faer::Side::Lower)
+            .map_err(|_| InversionError::Invalid("eigenvalues of L^T L did not converge".into()))?;
+        let e_pen_max = eig.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
+        let e_pen_min = eig
+            .iter()
+            .copied()
+            .find(|v| *v > 1e-10 * e_pen_max)
+            .unwrap_or(e_pen_max);
+        if !(e_data > 0.0) {
+            return Err(InversionError::Invalid(
+                "the kernel is zero at every data point".into(),
+            ));
+        }
+        let lambda_max = (LAMBDA_MAX_RATIO * e_data / e_pen_min).sqrt();
+        let lambda_min = (LAMBDA_MIN_RATIO * e_data / e_pen_max).sqrt();
+
+        let constrained = (0..n)
+            .map(|j| j < n_spec || settings.baseline_nonnegative)
+            .collect();
+        Ok(Self {
+            settings,
+            x: x.to_vec(),
+            y: y.to_vec(),
+            weights,
+            sigma_given: sigma.is_some(),
+            design,
+            n_spec,
+            n,
+            gram,
+            aty,
+            yty,
+            ss_tot,
+            penalty_rows,
+            penalty,
+            ltl,
+            constrained,
+            linear_scale,
+            lambda_max,
+            lambda_min,
+        })
+    }
+
+    /// Settings the problem was built with.
+    pub fn settings(&self) -> &ProblemSettings {
+        &self.settings
+    }
+
+    /// The tau grid.
+    pub fn grid(&self) -> &LnTauGrid {
+        &self.settings.grid
+    }
+
+    /// Number of data points M.
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    /// Always false: a problem has data.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether sigma was given (the weighted sum of squares is then a chi-square).
+    pub fn sigma_given(&self) -> bool {
+        self.sigma_given
+    }
+
+    /// The data abscissae.
+    pub fn x(&self) -> &[f64] {
+        &self.x
+    }
+
+    /// The data.
+    pub fn y(&self) -> &[f64] {
+        &self.y
+    }
+
+    /// Weights 1/sigma (1 when no sigma is given).
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// The lambda range derived from the problem: (data-dominated end, penalty-dominated end).
+    pub fn lambda_range(&self) -> (f64, f64) {
+        (self.lambda_min, self.lambda_max)
+    }
+
+    /// A fresh coefficient vector (spectrum then baseline), all zero.
+    pub fn zeros(&self) -> Vec<f64> {
+        vec![0.0; self.n]
+    }
+
+    /// Solves at `lambda`, warm-started from `coef` (spectrum then baseline, internal scaling), which
+    /// receives the solution.
+    pub fn solve(&self, lambda: f64, coef: &mut [f64], ws: &mut Workspace) -> Solution {
+        let l2 = lambda * lambda;
+        ws.q.clear();
+        ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
+        let info = nnls::solve(
+            &ws.q,
+            &self.aty,
+            &self.constrained,
+            coef,
+            &self.settings.nnls,
+            &mut ws.nnls,
+        );
+        let stats = self.stats_with_q(coef, l2, ws);
+        self.solution(lambda, coef, info, stats)
+    }
+
+    fn solution(&self, lambda: f64, coef: &[f64], info: NnlsInfo, stats: FitStats) -> Solution {
+        let mut baseline = coef[self.n_spec..].to_vec();
+        if baseline.len() == 2 {
+            baseline[1] /= self.linear_scale;
+        }
+        Solution {
+            lambda,
+            amplitudes: coef[..self.n_spec].to_vec(),
+            baseline,
+            info,
+            stats,
+        }
+    }
+
+    /// Fit statistics of `coef` at lambda^2 = `l2`; `ws.q` must hold G + l2 L^T L.
+    fn stats_with_q(&self, coef: &[f64], l2: f64, ws: &mut Workspace) -> FitStats {
+        let n = self.n;
+        // ||W r||^2 = y'y - 2 x'h + x'Gx (cheap; exact enough above 1e-13 of ||W y||^2).
+        let mut xgx = 0.0;
+        for i in 0..n {
+            if coef[i] != 0.0 {
+                let row = &self.gram[i * n..(i + 1) * n];
+                xgx += coef[i] * row.iter().zip(coef).map(|(a, b)| a * b).sum::<f64>();
+            }
+        }
+        let xh: f64 = coef.iter().zip(&self.aty).map(|(a, b)| a * b).sum();
+        let weighted_ss = (self.yty - 2.0 * xh + xgx).max(0.0);
+        let penalty_norm = (0..self.penalty_rows)
+            .map(|r| {
+                let row = &self.penalty[r * n..(r + 1) * n];
+                row.iter()
+                    .zip(coef)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    .powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        // dof = trace((Q_PP)^-1 G_PP) = |P| - l2 trace((Q_PP)^-1 (L^T L)_PP) on the free set P.
+        ws.idx.clear();
+        ws.idx
+            .extend((0..n).filter(|&j| !self.constrained[j] || coef[j] > 0.0));
+        let k = ws.idx.len();
+        let mut dof = k as f64;
+        if k > 0 && l2 > 0.0 {
+            ws.chol.resize(k * k, 0.0);
+            factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
+            let mut trace = 0.0;
+            ws.col.resize(k, 0.0);
+            for a in 0..k {
+                for b in 0..k {
+                    ws.col[b] = self.ltl[ws.idx[b] * n + ws.idx[a]];
+                }
+                cholesky_solve(&ws.chol, k, &mut ws.col);
+                trace += ws.col[a];
+            }
+            dof -= l2 * trace;
+        }
+        FitStats {
+            residual_norm: weighted_ss.sqrt(),
+            weighted_ss,
+            r2: if self.ss_tot > 0.0 {
+                1.0 - weighted_ss / self.ss_tot
+            } else {
+                f64::NAN
+            },
+            penalty_norm,
+            dof,
+        }
+    }
+
+    /// Converts a coefficient vector from data units (slope per unit x) to the internal scaling.
+    pub(crate) fn to_internal(&self, coef: &mut [f64]) {
+        if coef.len() == self.n_spec + 2 {
+            coef[self.n_spec + 1] *= self.linear_scale;
+        }
+    }
+
+    /// Model values K f + B b at the data points (unweighted), for a solution.
+    pub fn fitted(&self, solution: &Solution) -> Vec<f64> {
+        let mut coef = solution.amplitudes.clone();
+        coef.extend(&solution.baseline);
+        self.to_internal(&mut coef);
+        (0..self.len())
+            .map(|i| {
+                (0..self.n)
+                    .map(|j| self.design[(i, j)] * coef[j])
+                    .sum::<f64>()
+                    / self.weights[i]
+            })
+            .collect()
+    }
+}
+
+/// Largest eigenvalue of the leading `k` x `k` block of a symmetric positive semidefinite matrix, by
+/// power iteration (a scale, not a precise number).
+fn largest_eigenvalue(a: &[f64], n: usize, k: usize) -> f64 {
+    let mut v = vec![1.0 / (k as f64).sqrt(); k];
+    let mut value = 0.0;
+    for _ in 0..100 {
+        let w: Vec<f64> = (0..k)
+            .map(|i| (0..k).map(|j| a[i * n + j] * v[j]).sum())
+            .collect();
+        let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return 0.0;
+        }
+        let converged = (norm - value).abs() <= 1e-6 * norm;
+        value = norm;
+        v = w.into_iter().map(|x| x / norm).collect();
+        if converged {
+            break;
+        }
+    }
+    value
+}
+
+/// Per-thread buffers for [`Problem::solve`].
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    q: Vec<f64>,
+    chol: Vec<f64>,
+    col: Vec<f64>,
+    idx: Vec<usize>,
+    nnls: NnlsWorkspace,
+}
+
+impl Workspace {
+    /// Empty buffers; they grow to the problem size on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}

@@ -1,0 +1,175 @@
+//! Tables written by `stzlab invert`. With several series (DMA temperatures) every table gains a
+//! leading `temperature_k` column.
+
+use std::fmt::Write;
+
+use super::tables::num;
+use crate::invert::SeriesInversion;
+
+fn lead(multi: bool, s: &SeriesInversion) -> String {
+    if multi {
+        format!("{},", s.temperature_k.map(num).unwrap_or_default())
+    } else {
+        String::new()
+    }
+}
+
+fn header(multi: bool, columns: &str) -> String {
+    if multi {
+        format!("temperature_k,{columns}\n")
+    } else {
+        format!("{columns}\n")
+    }
+}
+
+/// `spectrum.csv`: `tau_s,ln_tau,density,weight` of the chosen solution (density per unit ln tau).
+pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
+    let multi = series.len() > 1;
+    let mut out = header(multi, "tau_s,ln_tau,density,weight");
+    for s in series {
+        let grid = s.problem.grid();
+        let step = grid.step();
+        for (j, &w) in s.analysis.results[0]
+            .choice
+            .solution
+            .amplitudes
+            .iter()
+            .enumerate()
+        {
+            let _ = writeln!(
+                out,
+                "{}{},{},{},{}",
+                lead(multi, s),
+                num(grid.tau_s(j)),
+                num(grid.ln_tau(j)),
+                num(w / step),
+                num(w)
+            );
+        }
+    }
+    out
+}
+
+/// `fit.csv`: `x,y,fit,residual` (x in s or rad/s, y in data units).
+pub fn fit_csv(series: &[SeriesInversion]) -> String {
+    let multi = series.len() > 1;
+    let mut out = header(multi, "x,y,fit,residual");
+    for s in series {
+        let fit = s.problem.fitted(&s.analysis.results[0].choice.solution);
+        for ((x, y), f) in s.problem.x().iter().zip(s.problem.y()).zip(&fit) {
+            let _ = writeln!(
+                out,
+                "{}{},{},{},{}",
+                lead(multi, s),
+                num(*x),
+                num(*y),
+                num(*f),
+                num(y - f)
+            );
+        }
+    }
+    out
+}
+
+/// `path.csv`: one row per lambda with the fit quantities and every rule's score; `chosen_by` names
+/// the rules that picked that point.
+pub fn path_csv(series: &[SeriesInversion]) -> String {
+    let multi = series.len() > 1;
+    let mut out = header(
+        multi,
+        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,chosen_by",
+    );
+    for s in series {
+        let sc = &s.analysis.scores;
+        for (k, p) in s.analysis.path.points.iter().enumerate() {
+            let st = &p.solution.stats;
+            let chosen: Vec<String> = s
+                .analysis
+                .results
+                .iter()
+                .filter(|r| r.choice.index == Some(k))
+                .map(|r| r.choice.rule.name())
+                .collect();
+            let _ = writeln!(
+                out,
+                "{}{},{},{},{},{},{},{},{},{},{},{},{}",
+                lead(multi, s),
+                num(p.lambda()),
+                num(st.residual_norm),
+                num(sc.chi2[k]),
+                num(st.r2),
+                num(st.penalty_norm),
+                num(st.dof),
+                p.peaks,
+                num(sc.gcv[k]),
+                nan_empty(sc.lcurve_curvature[k]),
+                nan_empty(sc.ftest_prob1[k]),
+                nan_empty(sc.r2_rise[k]),
+                chosen.join(";")
+            );
+        }
+    }
+    out
+}
+
+fn nan_empty(v: f64) -> String {
+    if v.is_finite() {
+        num(v)
+    } else {
+        String::new()
+    }
+}
+
+/// `peaks.csv`: `peak,tau_s,tau_median_s,ln_tau,area,height` of the chosen spectrum (tau in s).
+pub fn peaks_csv(series: &[SeriesInversion]) -> String {
+    let multi = series.len() > 1;
+    let mut out = header(multi, "peak,tau_s,tau_median_s,ln_tau,area,height");
+    for s in series {
+        for (i, p) in s.analysis.results[0].peaks.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{}{},{},{},{},{},{}",
+                lead(multi, s),
+                i + 1,
+                num(p.tau_s()),
+                num(p.tau_median_s()),
+                num(p.ln_tau_centroid),
+                num(p.area),
+                num(p.height)
+            );
+        }
+    }
+    out
+}
+
+/// `stz.csv`: `m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window`.
+pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Option<String> {
+    let multi = series.len() > 1;
+    let mut out = header(
+        multi,
+        "m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window",
+    );
+    let mut any = false;
+    for s in series {
+        let Some(b) = &s.stz else { continue };
+        any = true;
+        for e in &b.estimates {
+            let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{}{},{},{},{},{},{},{},{},{}",
+                lead(multi, s),
+                e.m,
+                num(e.tau_s),
+                num(e.c),
+                num(e.e_prime_pa),
+                num(e.eta_prime_pa_s),
+                opt(e.omega_m3),
+                opt(e.omega_m3.zip(atomic_volume_m3).map(|(o, v)| o / v)),
+                opt(e.df_ev),
+                e.in_window
+            );
+        }
+    }
+    any.then_some(out)
+}

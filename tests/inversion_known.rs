@@ -43,12 +43,10 @@ fn noise_free_on_grid_amplitudes_come_back_at_tiny_lambda() {
         let (lmin, _) = p.lambda_range();
         let mut coef = p.zeros();
         let sol = p.solve(lmin, &mut coef, &mut Workspace::new());
-        for j in 0..grid.len() {
+        for (j, (got, want)) in sol.amplitudes.iter().zip(&truth).enumerate() {
             assert!(
-                (sol.amplitudes[j] - truth[j]).abs() < 1e-6,
-                "{kernel:?} j = {j}: {} vs {}",
-                sol.amplitudes[j],
-                truth[j]
+                (got - want).abs() < 1e-6,
+                "{kernel:?} j = {j}: {got} vs {want}"
             );
         }
         assert!(sol.info.kkt_residual < 1e-9, "{:?}", sol.info);

@@ -127,13 +127,14 @@ mod tests {
     fn slope_and_standard_error_of_a_known_line() {
         let (s, e) = linear_slope(&[(1.0, 2.0), (2.0, 4.0), (3.0, 6.0)]);
         assert!((s.unwrap() - 2.0).abs() < 1e-15 && e.unwrap().abs() < 1e-15);
-        // Residuals +-1 about y = x: sse = 4/3*... check against the textbook formula.
+        // By hand: x̄ = ȳ = 1.5, Sxy = 3, Sxx = 5, so slope 0.6 and intercept 0.6;
+        // the standard error is sqrt(SSE / (n - 2) / Sxx).
         let (s, e) = linear_slope(&[(0.0, 1.0), (1.0, 0.0), (2.0, 3.0), (3.0, 2.0)]);
-        assert!((s.unwrap() - 0.8).abs() < 1e-15);
+        assert!((s.unwrap() - 0.6).abs() < 1e-12);
         let sse: f64 = [(0.0, 1.0), (1.0, 0.0), (2.0, 3.0), (3.0, 2.0)]
             .iter()
-            .map(|(x, y): &(f64, f64)| (y - (0.3 + 0.8 * x)).powi(2))
+            .map(|(x, y): &(f64, f64)| (y - (0.6 + 0.6 * x)).powi(2))
             .sum();
-        assert!((e.unwrap() - (sse / 2.0 / 5.0).sqrt()).abs() < 1e-15);
+        assert!((e.unwrap() - (sse / 2.0 / 5.0).sqrt()).abs() < 1e-12);
     }
 }

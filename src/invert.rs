@@ -199,8 +199,14 @@ pub struct SeriesSummary {
     pub temperature_k: Option<f64>,
     /// The rule.
     pub rule: String,
-    /// Chosen lambda.
+    /// Chosen lambda (0 for the iterative mode, whose objective has no penalty).
     pub lambda: f64,
+    /// The iterative mode's chosen stopping tolerance (relative objective decrease per iteration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopping_tolerance: Option<f64>,
+    /// The iterative mode's iterations up to that tolerance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<usize>,
     /// The path's lambda range (data-dominated end, penalty-dominated end).
     pub lambda_range: [f64; 2],
     /// R^2 of the chosen fit.
@@ -282,6 +288,8 @@ impl SeriesInversion {
             temperature_k: self.temperature_k,
             rule: chosen.choice.rule.name(),
             lambda: sol.lambda,
+            stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
+            iterations: chosen.choice.stopping.map(|s| s.1),
             lambda_range: [lo, hi],
             r2: sol.stats.r2,
             chi2: sol.stats.weighted_ss / scores.sigma2,

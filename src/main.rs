@@ -203,6 +203,10 @@ fn simulate_command(
     }
     let dir = OutputDir::prepare(output, force)?;
     dir.write_all(&files)?;
+    dir.remove_stale(
+        &["data.csv", "scenario.json", "truth.csv", "truth_stz.csv"],
+        &files,
+    )?;
     let points: usize = sim.series.iter().map(|s| s.x.len()).sum();
     println!(
         "simulated {} ({} series, {points} points) -> {}",
@@ -224,6 +228,16 @@ fn simulate_command(
     }
     Ok(())
 }
+
+/// Every file `stzlab invert` may write.
+const INVERT_OUTPUTS: &[&str] = &[
+    "spectrum.csv",
+    "fit.csv",
+    "path.csv",
+    "peaks.csv",
+    "stz.csv",
+    "summary.json",
+];
 
 fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
     let kernel = match args.kind.as_str() {
@@ -304,6 +318,7 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
     }
     let dir = OutputDir::prepare(&args.output, args.force)?;
     dir.write_all(&files)?;
+    dir.remove_stale(INVERT_OUTPUTS, &files)?;
     for s in &summaries {
         let at = s
             .temperature_k

@@ -233,7 +233,8 @@ fn every_rule_is_scale_free() {
             settings(grid, Baseline::Constant),
         )
         .unwrap();
-        let rules = Rule::all_defaults();
+        let mut rules = Rule::all_defaults();
+        rules.push(Rule::parse("iterative").unwrap());
         analyse(
             &p,
             60,
@@ -244,21 +245,34 @@ fn every_rule_is_scale_free() {
     };
     for with_sigma in [true, false] {
         let (a, b) = (run(1.0, with_sigma), run(100.0, with_sigma));
-        assert_eq!(a.results.len(), 5);
+        assert_eq!(a.results.len(), 6);
         for (ra, rb) in a.results.iter().zip(&b.results) {
             let name = ra.choice.rule.name();
             assert_eq!(
                 ra.choice.index, rb.choice.index,
                 "{name} (sigma given: {with_sigma})"
             );
-            // With sigma scaled too the weights shrink by 100 and so does lambda; without sigma
-            // the weights are 1 and lambda stays.
-            let lambda_ratio = if with_sigma { 0.01 } else { 1.0 };
-            let ratio = rb.choice.solution.lambda / ra.choice.solution.lambda;
-            assert!(
-                (ratio / lambda_ratio - 1.0).abs() < 1e-6,
-                "{name}: lambda ratio {ratio}"
+            assert_eq!(
+                ra.choice.stopping, rb.choice.stopping,
+                "{name} (sigma given: {with_sigma})"
             );
+            if name == "iterative" {
+                // No penalty: lambda is 0 on both; the choice is the stopping tolerance above.
+                assert!(ra.choice.stopping.is_some());
+                assert_eq!(
+                    (ra.choice.solution.lambda, rb.choice.solution.lambda),
+                    (0.0, 0.0)
+                );
+            } else {
+                // With sigma scaled too the weights shrink by 100 and so does lambda; without sigma
+                // the weights are 1 and lambda stays.
+                let lambda_ratio = if with_sigma { 0.01 } else { 1.0 };
+                let ratio = rb.choice.solution.lambda / ra.choice.solution.lambda;
+                assert!(
+                    (ratio / lambda_ratio - 1.0).abs() < 1e-6,
+                    "{name}: lambda ratio {ratio}"
+                );
+            }
             let peak = ra
                 .choice
                 .solution

@@ -66,6 +66,8 @@ pub struct NnlsWorkspace {
     s: Vec<f64>,
     w: Vec<f64>,
     idx: Vec<usize>,
+    /// Whether `chol` holds the factor of Q on `idx` for the solution's passive set.
+    factor_valid: bool,
 }
 
 impl NnlsWorkspace {
@@ -77,6 +79,7 @@ impl NnlsWorkspace {
             s: vec![0.0; n],
             w: vec![0.0; n],
             idx: Vec::with_capacity(n),
+            factor_valid: false,
         }
     }
 
@@ -90,25 +93,52 @@ impl NnlsWorkspace {
 /// In-place Cholesky of the k x k leading block of `a` (row-major, stride k). Returns false when a
 /// pivot is not positive.
 fn cholesky(a: &mut [f64], k: usize) -> bool {
+    let a = &mut a[..k * k];
     for j in 0..k {
-        let mut d = a[j * k + j];
-        for p in 0..j {
-            d -= a[j * k + p] * a[j * k + p];
-        }
+        // Row j, then the rows below it (row-major, lower triangle).
+        let (row_j, below) = a[j * k..].split_at_mut(k);
+        let d = row_j[j] - dot(&row_j[..j], &row_j[..j]);
         if d.is_nan() || d <= 0.0 {
             return false;
         }
         let d = d.sqrt();
-        a[j * k + j] = d;
-        for i in j + 1..k {
-            let mut v = a[i * k + j];
-            for p in 0..j {
-                v -= a[i * k + p] * a[j * k + p];
-            }
-            a[i * k + j] = v / d;
+        row_j[j] = d;
+        for row_i in below.chunks_exact_mut(k) {
+            row_i[j] = (row_i[j] - dot(&row_i[..j], &row_j[..j])) / d;
         }
     }
     true
+}
+
+/// Dot product with four accumulators (lets the compiler vectorize the reduction).
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let chunks = n / 4;
+    for c in 0..chunks {
+        let (x, y) = (&a[4 * c..4 * c + 4], &b[4 * c..4 * c + 4]);
+        acc[0] += x[0] * y[0];
+        acc[1] += x[1] * y[1];
+        acc[2] += x[2] * y[2];
+        acc[3] += x[3] * y[3];
+    }
+    let mut tail = 0.0;
+    for i in 4 * chunks..n {
+        tail += a[i] * b[i];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+impl NnlsWorkspace {
+    /// The Cholesky factor (k x k, row-major, lower) of Q on the passive set of the last
+    /// [`solve`], with that set in increasing order, when the solve ended with it factored.
+    pub(crate) fn last_factor(&self) -> Option<(&[usize], &[f64])> {
+        let k = self.idx.len();
+        self.factor_valid
+            .then(|| (&self.idx[..], &self.chol[..k * k]))
+    }
 }
 
 /// Solves (L L^T) x = b in place with the factor from [`cholesky`].
@@ -185,6 +215,7 @@ pub fn solve(
         jitter: 0.0,
     };
     let max_iter = params.max_iterations_per_variable * n.max(1);
+    ws.factor_valid = false;
     let mut entering: Option<usize> = None;
     loop {
         // Inner loop: solve on the passive set, stepping back toward x until feasible.
@@ -257,7 +288,11 @@ pub fn solve(
                 best = Some((i, ws.w[i]));
             }
         }
-        let Some((t, _)) = best else { break };
+        let Some((t, _)) = best else {
+            // The last inner solve factored exactly the final passive set.
+            ws.factor_valid = info.jitter == 0.0;
+            break;
+        };
         if info.iterations >= max_iter {
             info.status = NnlsStatus::MaxIterations;
             break;

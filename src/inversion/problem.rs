@@ -5,7 +5,7 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::kernel::Kernel;
-use super::nnls::{self, cholesky_solve, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
+use super::nnls::{self, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
 use super::penalty::{difference_operator, gram_of};
 use crate::spectrum::LnTauGrid;
 
@@ -367,22 +367,40 @@ impl Problem {
             .sum::<f64>()
             .sqrt();
         // dof = trace((Q_PP)^-1 G_PP) = |P| - l2 trace((Q_PP)^-1 (L^T L)_PP) on the free set P.
+        // With Q_PP = C C^T and (L^T L)_PP = L_P^T L_P the trace is ||C^-1 L_P^T||_F^2: one forward
+        // substitution per penalty row, started at the row's first non-zero (rows are banded).
         ws.idx.clear();
         ws.idx
             .extend((0..n).filter(|&j| !self.constrained[j] || coef[j] > 0.0));
         let k = ws.idx.len();
         let mut dof = k as f64;
         if k > 0 && l2 > 0.0 {
-            ws.chol.resize(k * k, 0.0);
-            factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
+            // The solver's last factor is the one needed when its passive set is the free set.
+            let reused = ws.nnls.last_factor().filter(|(idx, _)| *idx == &ws.idx[..]);
+            let chol: &[f64] = match reused {
+                Some((_, factor)) => factor,
+                None => {
+                    ws.chol.resize(k * k, 0.0);
+                    factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
+                    &ws.chol
+                }
+            };
             let mut trace = 0.0;
             ws.col.resize(k, 0.0);
-            for a in 0..k {
-                for b in 0..k {
-                    ws.col[b] = self.ltl[ws.idx[b] * n + ws.idx[a]];
+            for r in 0..self.penalty_rows {
+                let row = &self.penalty[r * n..(r + 1) * n];
+                let Some(start) = ws.idx.iter().position(|&j| row[j] != 0.0) else {
+                    continue;
+                };
+                for a in start..k {
+                    let mut v = row[ws.idx[a]];
+                    for p in start..a {
+                        v -= chol[a * k + p] * ws.col[p];
+                    }
+                    let z = v / chol[a * k + a];
+                    ws.col[a] = z;
+                    trace += z * z;
                 }
-                cholesky_solve(&ws.chol, k, &mut ws.col);
-                trace += ws.col[a];
             }
             dof -= l2 * trace;
         }
@@ -397,6 +415,46 @@ impl Problem {
             penalty_norm,
             dof,
         }
+    }
+
+    /// Gram matrix A^T A of the weighted design (row-major, n x n; spectrum then baseline).
+    pub(crate) fn gram(&self) -> &[f64] {
+        &self.gram
+    }
+
+    /// A^T W y.
+    pub(crate) fn aty(&self) -> &[f64] {
+        &self.aty
+    }
+
+    /// Which coefficients are constrained >= 0.
+    pub(crate) fn constrained(&self) -> &[bool] {
+        &self.constrained
+    }
+
+    /// ||W y||^2 and the weighted total sum of squares about the weighted mean.
+    pub(crate) fn sums_of_squares(&self) -> (f64, f64) {
+        (self.yty, self.ss_tot)
+    }
+
+    /// Number of spectrum amplitudes.
+    pub(crate) fn n_spec(&self) -> usize {
+        self.n_spec
+    }
+
+    /// A solution for given coefficients (internal scaling) of the unpenalized objective, as produced
+    /// by a method other than the penalized NNLS (the iterative mode): lambda is 0 and the degrees of
+    /// freedom count the free coefficients.
+    pub(crate) fn unpenalized_solution(
+        &self,
+        coef: &[f64],
+        info: NnlsInfo,
+        ws: &mut Workspace,
+    ) -> Solution {
+        ws.q.clear();
+        ws.q.extend_from_slice(&self.gram);
+        let stats = self.stats_with_q(coef, 0.0, ws);
+        self.solution(0.0, coef, info, stats)
     }
 
     /// Converts a coefficient vector from data units (slope per unit x) to the internal scaling.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, FisherSnedecor};
 
+use super::iterative::{iterative_scan, IterativeParams};
 use super::path::LambdaPath;
 use super::{Problem, Solution, Workspace};
 
@@ -38,6 +39,13 @@ pub enum Rule {
         /// Relative rise threshold.
         threshold: f64,
     },
+    /// The paper's practice: no penalty, an iterative non-negative fit from a flat start stopped at a
+    /// tolerance that is scanned from loose to tight; the R^2-onset rule with `threshold` picks it.
+    /// It uses the data, not the path ([`super::iterative`]).
+    Iterative {
+        /// Relative rise threshold of the R^2-onset rule.
+        threshold: f64,
+    },
 }
 
 /// Default discrepancy factor tau_d.
@@ -57,6 +65,7 @@ impl Rule {
             Self::Lcurve => "lcurve".into(),
             Self::Ftest { .. } => "ftest".into(),
             Self::R2Onset { .. } => "r2-onset".into(),
+            Self::Iterative { .. } => "iterative".into(),
         }
     }
 
@@ -78,16 +87,19 @@ impl Rule {
             "r2-onset" => Ok(Self::R2Onset {
                 threshold: DEFAULT_R2_THRESHOLD,
             }),
+            "iterative" => Ok(Self::Iterative {
+                threshold: DEFAULT_R2_THRESHOLD,
+            }),
             _ => match text.strip_prefix("fixed=").map(str::parse::<f64>) {
                 Some(Ok(lambda)) if lambda.is_finite() && lambda >= 0.0 => Ok(Self::Fixed { lambda }),
                 _ => Err(format!(
-                    "unknown rule {text:?}: use gcv, lcurve, discrepancy, ftest, r2-onset or fixed=LAMBDA (lambda >= 0)"
+                    "unknown rule {text:?}: use gcv, lcurve, discrepancy, ftest, r2-onset, iterative or fixed=LAMBDA (lambda >= 0)"
                 )),
             },
         }
     }
 
-    /// Every rule with default parameters, except `fixed`.
+    /// Every rule on the path with default parameters (not `fixed`, not the iterative mode).
     pub fn all_defaults() -> Vec<Self> {
         ["discrepancy", "gcv", "lcurve", "ftest", "r2-onset"]
             .iter()
@@ -219,6 +231,9 @@ pub struct Choice {
     pub index: Option<usize>,
     /// The solution.
     pub solution: Solution,
+    /// The iterative mode's stopping tolerance and iteration count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopping: Option<(f64, usize)>,
 }
 
 /// Applies `rule` to a computed path. Returns `None` when the rule's score is undefined everywhere.
@@ -233,6 +248,7 @@ pub fn choose(
         rule,
         index: Some(k),
         solution: path.points[k].solution.clone(),
+        stopping: None,
     };
     let argbest = |v: &[f64], better: fn(f64, f64) -> bool| -> Option<usize> {
         v.iter()
@@ -260,6 +276,21 @@ pub fn choose(
                 rule,
                 index: None,
                 solution: problem.solve(lambda, &mut coef, ws),
+                stopping: None,
+            })
+        }
+        Rule::Iterative { threshold } => {
+            let params = IterativeParams {
+                threshold,
+                ..IterativeParams::default()
+            };
+            let scan = iterative_scan(problem, &params, ws);
+            let point = &scan.points[scan.chosen];
+            Some(Choice {
+                rule,
+                index: None,
+                solution: point.solution.clone(),
+                stopping: Some((point.tolerance, point.iterations)),
             })
         }
         Rule::Gcv => argbest(&scores.gcv, |a, b| a < b).map(at),
@@ -313,6 +344,7 @@ pub fn choose(
                         rule,
                         index: None,
                         solution: best,
+                        stopping: None,
                     })
                 }
             }

@@ -105,6 +105,28 @@ impl OutputDir {
         Ok(target)
     }
 
+    /// Removes those of `owned` (names this command may write) that exist but are not in `written`,
+    /// so a `--force` rerun leaves no stale output from an earlier run. Other files are left alone.
+    ///
+    /// # Errors
+    /// [`OutputError::Io`].
+    pub fn remove_stale(
+        &self,
+        owned: &[&str],
+        written: &[(String, Vec<u8>)],
+    ) -> Result<(), OutputError> {
+        for name in owned {
+            if written.iter().any(|(w, _)| w == name) {
+                continue;
+            }
+            let path = self.file(name);
+            if path.is_file() {
+                fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes several files, each atomically, after all of them have been produced in memory.
     ///
     /// # Errors

@@ -1,0 +1,92 @@
+//! The inversion's hot path (issue 3 targets, single-threaded): one NNLS solve at a fixed lambda with
+//! N = 60 grid points and M = 1000 data, and one full analysis (kernel and Gram matrix, a 60-point
+//! lambda path, every rule on it, peaks). The iterative mode is benchmarked separately: it is an
+//! option, not part of the standard analysis.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use stzlab::analysis::PeakParams;
+use stzlab::inversion::iterative::{iterative_scan, IterativeParams};
+use stzlab::inversion::nnls::NnlsParams;
+use stzlab::inversion::{analyse, Baseline, Kernel, Problem, ProblemSettings, Rule, Workspace};
+use stzlab::noise::{rng_from_seed, NoiseModel};
+use stzlab::spectrum::LnTauGrid;
+
+const M: usize = 1000;
+const N: usize = 60;
+
+/// Al-Ni-Y-like recovery data: eight quantized decays, 10 s .. 1e8 s, white noise 1e-4.
+fn data() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let c = [0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03, 0.05];
+    let t: Vec<f64> = (0..M)
+        .map(|i| 10f64 * 1e7f64.powf(i as f64 / (M - 1) as f64))
+        .collect();
+    let clean: Vec<f64> = t
+        .iter()
+        .map(|&ti| {
+            c.iter()
+                .enumerate()
+                .map(|(k, a)| a * (-ti / (1.83 * 10f64.powi(k as i32))).exp())
+                .sum()
+        })
+        .collect();
+    let noise = NoiseModel::new(1e-4, 0.0, 0.0, 0.0, 0.0).unwrap();
+    let noisy = noise.apply(&t, &clean, &mut rng_from_seed(7));
+    (t, noisy.y, noisy.sigma)
+}
+
+fn problem(t: &[f64], y: &[f64], sigma: &[f64]) -> Problem {
+    // One decade beyond the data on each side, N points.
+    let grid = LnTauGrid::new(1.0, 1e9, N).unwrap();
+    Problem::new(
+        t,
+        y,
+        Some(sigma),
+        ProblemSettings {
+            kernel: Kernel::Decay,
+            grid,
+            baseline: Baseline::Constant,
+            baseline_nonnegative: false,
+            order: 2,
+            zero_boundary: false,
+            nnls: NnlsParams::default(),
+        },
+    )
+    .unwrap()
+}
+
+fn inversion(c: &mut Criterion) {
+    let (t, y, sigma) = data();
+    let p = problem(&t, &y, &sigma);
+    let mut ws = Workspace::new();
+    // The lambda the discrepancy rule picks for these data: a typical operating point.
+    let rules = [Rule::parse("discrepancy").unwrap()];
+    let a = analyse(&p, 60, &rules, &PeakParams::default(), &mut ws);
+    let lambda = a.results[0].choice.solution.lambda;
+
+    c.bench_function("nnls_solve_fixed_lambda_n60_m1000_cold", |b| {
+        b.iter(|| {
+            let mut coef = p.zeros();
+            black_box(p.solve(black_box(lambda), &mut coef, &mut ws))
+        })
+    });
+
+    let all = Rule::all_defaults();
+    c.bench_function("full_analysis_n60_m1000_path60_all_rules", |b| {
+        b.iter(|| {
+            let p = problem(black_box(&t), black_box(&y), &sigma);
+            black_box(analyse(&p, 60, &all, &PeakParams::default(), &mut ws))
+        })
+    });
+
+    let mut group = c.benchmark_group("iterative_mode");
+    group.sample_size(10);
+    group.bench_function("scan_n60_m1000", |b| {
+        b.iter(|| black_box(iterative_scan(&p, &IterativeParams::default(), &mut ws)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, inversion);
+criterion_main!(benches);

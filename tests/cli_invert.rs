@@ -1,0 +1,246 @@
+//! `stzlab invert` run as a user would: bad files, a mandrel recovery with the STZ table, and DMA data
+//! with a temperature column.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn stzlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stzlab"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = stzlab().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_bad_data_file_fails_with_exit_2_and_its_one_line_message() {
+    let dir = repo("tests/fixtures/bad");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 14, "{} bad data fixtures", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines = text.lines();
+        let expect = lines
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{}: first line must be '# expect: '", file.display()));
+        let extra: Vec<&str> = lines
+            .next()
+            .and_then(|l| l.strip_prefix("# args: "))
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = stzlab()
+            .args(["invert", file.to_str().unwrap(), "--kind", "decay", "-o"])
+            .arg(out_dir.path().join("out"))
+            .args(&extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", file.display());
+        assert_eq!(
+            stderr.trim_end(),
+            format!("error: {}{expect}", file.display()),
+            "{}",
+            file.display()
+        );
+        assert!(!out_dir.path().join("out").exists(), "{}", file.display());
+    }
+}
+
+fn read_table(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    let inv = tmp.path().join("inv");
+    let scenario = repo("scenarios/al-ni-y-mandrel.toml");
+    run_ok(&[
+        "simulate",
+        scenario.to_str().unwrap(),
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    let data = sim.join("data.csv");
+    let stdout = run_ok(&[
+        "invert",
+        data.to_str().unwrap(),
+        "--kind",
+        "decay",
+        "-o",
+        inv.to_str().unwrap(),
+        "--material",
+        scenario.to_str().unwrap(),
+        "--temperature-k",
+        "295",
+    ]);
+    assert!(stdout.contains("rule discrepancy"), "{stdout}");
+
+    let (h, spectrum) = read_csv(&inv.join("spectrum.csv"));
+    assert_eq!(h, ["tau_s", "ln_tau", "density", "weight"]);
+    for r in &spectrum {
+        assert!((r[0].ln() - r[1]).abs() < 1e-9 && r[2] >= 0.0 && r[3] >= 0.0);
+    }
+    let (h, fit) = read_csv(&inv.join("fit.csv"));
+    assert_eq!(h, ["x", "y", "fit", "residual"]);
+    assert_eq!(fit.len(), 200);
+    for r in &fit {
+        assert!((r[1] - r[2] - r[3]).abs() < 1e-12);
+    }
+    let (h, path) = read_table(&inv.join("path.csv"));
+    for col in [
+        "lambda",
+        "residual_norm",
+        "chi2",
+        "r2",
+        "penalty_norm",
+        "dof",
+        "peaks",
+        "gcv",
+    ] {
+        assert!(h.iter().any(|c| c == col), "path.csv lacks {col}: {h:?}");
+    }
+    assert_eq!(path.len(), 60);
+    let chosen = h.iter().position(|c| c == "chosen_by").unwrap();
+    assert!(path.iter().any(|r| r[chosen].contains("gcv")));
+    let (h, _) = read_table(&inv.join("peaks.csv"));
+    assert_eq!(h[..5], ["peak", "tau_s", "tau_median_s", "ln_tau", "area"]);
+    assert!(inv.join("stz.csv").exists());
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(inv.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["rule"], "discrepancy");
+    for key in ["lambda", "r2", "chi2"] {
+        assert!(summary[key].is_f64(), "{key}");
+    }
+    // chi^2 = M at the discrepancy choice with sigma given.
+    assert!((summary["chi2"].as_f64().unwrap() / 200.0 - 1.0).abs() < 1e-3);
+    assert!(summary["baseline"]["c_inf"].is_f64());
+    let peaks = summary["peaks"].as_array().unwrap();
+    assert!(peaks.len() >= 7, "{} peaks", peaks.len());
+    for p in peaks {
+        for key in ["tau_s", "tau_median_s", "area"] {
+            assert!(p[key].as_f64().unwrap() > 0.0, "{key}");
+        }
+    }
+    let slope = summary["stz"]["omega_slope_atomic_volumes"]
+        .as_f64()
+        .unwrap();
+    assert!((slope - 1.0).abs() < 0.03, "slope {slope}");
+
+    // The iterative mode reports its stopping tolerance; an existing directory is not overwritten.
+    let out = stzlab()
+        .args(["invert", data.to_str().unwrap(), "--kind", "decay", "-o"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    run_ok(&[
+        "invert",
+        data.to_str().unwrap(),
+        "--kind",
+        "decay",
+        "-o",
+        inv.to_str().unwrap(),
+        "--force",
+        "--rule",
+        "iterative",
+    ]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(inv.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["rule"], "iterative");
+    assert!(summary["stopping_tolerance"].as_f64().unwrap() > 0.0);
+    assert!(
+        !inv.join("stz.csv").exists(),
+        "stale stz.csv survived --force"
+    );
+}
+
+#[test]
+fn dma_data_are_inverted_temperature_by_temperature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    let inv = tmp.path().join("inv");
+    let scenario = repo("scenarios/zr-dma.toml");
+    run_ok(&[
+        "simulate",
+        scenario.to_str().unwrap(),
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    let data = sim.join("data.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let temperatures: std::collections::BTreeSet<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert!(temperatures.len() >= 2);
+    run_ok(&[
+        "invert",
+        data.to_str().unwrap(),
+        "--kind",
+        "loss",
+        "-o",
+        inv.to_str().unwrap(),
+        "--rule",
+        "gcv",
+    ]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(inv.join("summary.json")).unwrap()).unwrap();
+    let series = summary["series"].as_array().unwrap();
+    assert_eq!(series.len(), temperatures.len());
+    for s in series {
+        assert!(s["temperature_k"].as_f64().unwrap() > 0.0);
+        assert_eq!(s["rule"], "gcv");
+        assert!(s["r2"].as_f64().unwrap() > 0.9);
+    }
+    let (h, _) = read_table(&inv.join("spectrum.csv"));
+    assert_eq!(h[0], "temperature_k");
+}

@@ -57,7 +57,8 @@ struct InvertArgs {
     /// Overwrite files in a non-empty output folder.
     #[arg(long)]
     force: bool,
-    /// Rule for lambda: discrepancy, gcv, lcurve, ftest, r2-onset, or fixed=LAMBDA.
+    /// Rule for lambda: discrepancy, gcv, lcurve, ftest, r2-onset, fixed=LAMBDA, or iterative (the
+    /// paper's practice: no penalty, an iterative fit stopped at a scanned tolerance).
     #[arg(long, default_value = "discrepancy")]
     rule: String,
     /// Number of tau grid points (default: 5 per decade).

@@ -141,6 +141,31 @@ pub enum InvertError {
     Invalid(String),
 }
 
+/// The discretized problem for data `y` (with optional `sigma`) at increasing `x` under `options`.
+///
+/// # Errors
+/// [`InvertError`] for an unusable grid or problem.
+pub fn build_problem(
+    x: &[f64],
+    y: &[f64],
+    sigma: Option<&[f64]>,
+    options: &InvertOptions,
+) -> Result<Problem, InvertError> {
+    let grid = options
+        .grid(x[0], x[x.len() - 1])
+        .map_err(InvertError::Invalid)?;
+    let settings = ProblemSettings {
+        kernel: options.kernel,
+        grid,
+        baseline: options.baseline(),
+        baseline_nonnegative: options.baseline_nonnegative,
+        order: options.order,
+        zero_boundary: options.zero_boundary,
+        nnls: NnlsParams::default(),
+    };
+    Problem::new(x, y, sigma, settings).map_err(|e| InvertError::Invalid(e.to_string()))
+}
+
 /// Inverts one series. `material` with the temperature gives the STZ table.
 ///
 /// # Errors
@@ -152,18 +177,7 @@ pub fn invert_series(
     ws: &mut Workspace,
 ) -> Result<SeriesInversion, InvertError> {
     let (x_min, x_max) = (series.x[0], series.x[series.x.len() - 1]);
-    let grid = options.grid(x_min, x_max).map_err(InvertError::Invalid)?;
-    let settings = ProblemSettings {
-        kernel: options.kernel,
-        grid,
-        baseline: options.baseline(),
-        baseline_nonnegative: options.baseline_nonnegative,
-        order: options.order,
-        zero_boundary: options.zero_boundary,
-        nnls: NnlsParams::default(),
-    };
-    let problem = Problem::new(&series.x, &series.y, series.sigma.as_deref(), settings)
-        .map_err(|e| InvertError::Invalid(e.to_string()))?;
+    let problem = build_problem(&series.x, &series.y, series.sigma.as_deref(), options)?;
     let analysis = analyse(
         &problem,
         options.lambda_points,
@@ -182,7 +196,20 @@ pub fn invert_series(
         )));
     }
     let window = options.kernel.window_s(x_min, x_max);
-    let stz = material.map(|(m, t)| back_analysis(&analysis.results[0].peaks, m, t, Some(window)));
+    // Peak areas are in data units: volume fractions for strain, E0(T) c in Pa for the loss modulus.
+    let stz = material.map(|(m, t)| {
+        let area_per_c = match options.kernel {
+            Kernel::Loss => m.e0_pa(t),
+            Kernel::Decay | Kernel::Creep => 1.0,
+        };
+        back_analysis(
+            &analysis.results[0].peaks,
+            m,
+            t,
+            Some(window),
+            area_per_c,
+        )
+    });
     Ok(SeriesInversion {
         temperature_k: series.temperature_k,
         problem,

@@ -35,3 +35,4 @@ pub mod scenario;
 pub mod simulate;
 pub mod spectrum;
 pub mod stz;
+pub mod sweep;

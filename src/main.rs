@@ -42,6 +42,47 @@ enum Command {
     },
     /// Invert data (CSV: x, y[, sigma], or temperature_k, x, y[, sigma] with a header) to a spectrum.
     Invert(InvertArgs),
+    /// Run a scenario's sweep: many noisy inversions scored against the known truth.
+    Run(RunArgs),
+    /// Join the folders of a sharded run into what the unsharded run writes.
+    Merge {
+        /// Shard folders (each written by `stzlab run --shard k/N`).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Overwrite files in a non-empty output folder.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (TOML) with optional [inversion] and [sweep] sections.
+    scenario: PathBuf,
+    /// Output folder (default: results/<scenario name>, or results/<name>/shard-k-of-N with --shard).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Run only shard k of N (1-based): the runs whose index modulo N is k - 1.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Continue an interrupted run in the output folder.
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
+    /// Overwrite files in a non-empty output folder.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar and no summary table on stdout.
+    #[arg(long)]
+    quiet: bool,
+    /// Override a scenario value, e.g. --set noise.sigma=1e-3 --set sweep.repeats=200 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -176,6 +217,129 @@ fn run(cli: Cli) -> Result<(), Failure> {
             force,
         } => simulate_command(&scenario, &output, force),
         Command::Invert(args) => invert_command(&args),
+        Command::Run(args) => run_command(&args),
+        Command::Merge {
+            dirs,
+            output,
+            force,
+        } => {
+            let files = stzlab::sweep::merge(&dirs, &output, force)?;
+            println!("merged {} shards -> {}", dirs.len(), output.display());
+            for f in files {
+                println!("  wrote {}", f.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+impl From<stzlab::sweep::RunError> for Failure {
+    fn from(e: stzlab::sweep::RunError) -> Self {
+        let code = match &e {
+            stzlab::sweep::RunError::Usage(_) => 2,
+            stzlab::sweep::RunError::Output(o) => match o {
+                OutputError::NotEmpty(_) | OutputError::NotADirectory(_) => 2,
+                OutputError::Io { .. } => 1,
+            },
+            stzlab::sweep::RunError::Other(_) => 1,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    let shard = match &args.shard {
+        None => (1, 1),
+        Some(text) => {
+            let parsed = text
+                .split_once('/')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+            match parsed {
+                Some((k, n)) if k >= 1 && k <= n => (k, n),
+                _ => {
+                    return Err(usage(format!(
+                        "--shard {text}: expected k/N with 1 <= k <= N, e.g. 2/8"
+                    )))
+                }
+            }
+        }
+    };
+    let plan = stzlab::sweep::Plan::load(&args.scenario, &args.sets)?;
+    let output = args.output.clone().unwrap_or_else(|| {
+        let base = PathBuf::from("results").join(&plan.name);
+        if shard.1 > 1 {
+            base.join(format!("shard-{}-of-{}", shard.0, shard.1))
+        } else {
+            base
+        }
+    });
+    if !args.quiet {
+        println!(
+            "{}: {} cells x {} repeats = {} runs{}",
+            plan.name,
+            plan.cells.len(),
+            plan.repeats,
+            plan.runs(),
+            if shard.1 > 1 {
+                format!(", shard {}/{}", shard.0, shard.1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let options = stzlab::sweep::RunOptions {
+        output: output.clone(),
+        threads: args.threads,
+        shard,
+        resume: args.resume,
+        force: args.force,
+        quiet: args.quiet,
+    };
+    let report = stzlab::sweep::run(&plan, &options)?;
+    if !args.quiet {
+        println!(
+            "ran {} runs in {:.2} s{} -> {}",
+            report.executed,
+            report.seconds,
+            if report.resumed > 0 {
+                format!(" ({} already done)", report.resumed)
+            } else {
+                String::new()
+            },
+            output.display()
+        );
+        print_best(&report.summary);
+    }
+    Ok(())
+}
+
+/// A short table: each cell's best rule by median regret.
+fn print_best(summary: &serde_json::Value) {
+    let Some(best) = summary["best_rule"].as_array() else {
+        return;
+    };
+    let shown = best.len().min(40);
+    println!("best rule per cell (median regret = rule's spectrum L1 error / oracle's):");
+    for b in &best[..shown] {
+        let axes: Vec<String> = b["axes"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+            .unwrap_or_default();
+        println!(
+            "  cell {:>4}  {:<40}  {:<12} {}",
+            b["cell"],
+            axes.join(" "),
+            b["rule"].as_str().unwrap_or("-"),
+            b["median_regret"]
+                .as_f64()
+                .map_or("-".to_string(), |r| format!("{r:.3}"))
+        );
+    }
+    if best.len() > shown {
+        println!("  ... {} more cells in summary.json", best.len() - shown);
     }
 }
 

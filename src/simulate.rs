@@ -39,6 +39,59 @@ pub struct Series {
     pub y: Vec<f64>,
     /// Standard deviation of the random noise at each point; `None` for noise-free data.
     pub sigma: Option<Vec<f64>>,
+    /// The spectrum as the inversion kernel sees it in these data (none for the stretched exponent).
+    #[serde(skip)]
+    pub effective: Option<EffectiveTruth>,
+}
+
+/// The truth as the data's kernel sees it, in data units: for the mandrel the amplitudes the
+/// recovery actually shows (a_m, short of c_m for slow units), for creep c_m, for DMA E0(T) c_m (the
+/// linear reading of paper Eq. 7; the exact 1/J* loss differs from it by the coupling of the units).
+/// This is what a perfect inversion would return, and what `stzlab run` scores against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveTruth {
+    /// Units: relaxation times (s) and amplitudes (data units).
+    pub units: VoigtUnits,
+    /// Index of the truth peak each unit belongs to.
+    pub owner: Vec<usize>,
+    /// Centre (median in ln tau) of each truth peak, s.
+    pub peak_tau_s: Vec<f64>,
+    /// Effective area of each truth peak (sum of its units), data units.
+    pub peak_area: Vec<f64>,
+}
+
+impl EffectiveTruth {
+    fn new(units: VoigtUnits, owner: Vec<usize>, spectrum: &Spectrum) -> Self {
+        let mut peak_area = vec![0.0; spectrum.peaks().len()];
+        for (a, &p) in units.c.iter().zip(&owner) {
+            peak_area[p] += a;
+        }
+        Self {
+            peak_tau_s: spectrum.peaks().iter().map(|p| p.ln_tau.exp()).collect(),
+            peak_area,
+            units,
+            owner,
+        }
+    }
+
+    /// Weights on `grid` (hat-function projection of the units, area and centroid exact).
+    pub fn weights_on(&self, grid: &LnTauGrid) -> Vec<f64> {
+        let peaks = self
+            .units
+            .tau_s
+            .iter()
+            .zip(&self.units.c)
+            .map(|(t, a)| crate::spectrum::Peak {
+                ln_tau: t.ln(),
+                area: *a,
+                width_ln_tau: 0.0,
+            })
+            .collect();
+        match Spectrum::new(peaks) {
+            Ok(s) => s.project(grid),
+            Err(_) => vec![0.0; grid.len()],
+        }
+    }
 }
 
 /// A truth tabulated on a grid at one temperature.
@@ -179,6 +232,7 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
             Truth::Spectrum(s) => (s.clone(), None),
         };
         let (units, owner) = spectrum.units_by_peak();
+        let effective: Option<VoigtUnits>;
         let y = match &scenario.protocol {
             Protocol::Mandrel {
                 t_c_s, coupling, ..
@@ -200,12 +254,17 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
                     );
                     push_stz_rows(&mut sim, temperature_k, levels, Some((&pc, &pu)));
                 }
+                effective = Some(VoigtUnits {
+                    tau_s: units.tau_s.clone(),
+                    c: chosen.amplitudes.clone(),
+                });
                 recovery_curve(&units.tau_s, &chosen.amplitudes, &x)
             }
             Protocol::Cantilever { .. } => {
                 if let Some(levels) = &levels {
                     push_stz_rows(&mut sim, temperature_k, levels, None);
                 }
+                effective = Some(units.clone());
                 cantilever::creep(&units, &x)
             }
             Protocol::Dma { loss_model, .. } => {
@@ -217,14 +276,21 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
                     .as_ref()
                     .expect("validated: dma has a material");
                 let t = temperature_k.expect("dma has temperatures");
-                dma::loss_modulus(&units, material.e0_pa(t), &x, *loss_model)
+                let e0 = material.e0_pa(t);
+                effective = Some(VoigtUnits {
+                    tau_s: units.tau_s.clone(),
+                    c: units.c.iter().map(|c| e0 * c).collect(),
+                });
+                dma::loss_modulus(&units, e0, &x, *loss_model)
             }
             Protocol::StretchedExponent { .. } => unreachable!("handled above"),
         };
         if let Some(levels) = &levels {
             sim.percolation.push(percolation(levels, window_hi));
         }
-        sim.series.push(series(temperature_k, x.clone(), y));
+        let mut s = series(temperature_k, x.clone(), y);
+        s.effective = effective.map(|u| EffectiveTruth::new(u, owner.clone(), &spectrum));
+        sim.series.push(s);
         sim.truth.push(tabulate(
             temperature_k,
             spectrum,
@@ -243,6 +309,7 @@ fn series(temperature_k: Option<f64>, x: Vec<f64>, y: Vec<f64>) -> Series {
         y_clean: y.clone(),
         y,
         sigma: None,
+        effective: None,
     }
 }
 

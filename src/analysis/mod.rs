@@ -5,4 +5,4 @@ pub mod peaks;
 pub mod stz;
 
 pub use peaks::{find_peaks, PeakParams, SpectrumPeak};
-pub use stz::{back_analysis, BackAnalysis, StzEstimate};
+pub use stz::{back_analysis, linear_slope, BackAnalysis, StzEstimate};

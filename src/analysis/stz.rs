@@ -57,11 +57,14 @@ impl BackAnalysis {
 ///
 /// Only peaks whose tau lies inside `window_s` (when given) enter the slope of Omega_m against m:
 /// a peak at the edge of the window collects everything faster or slower than the data can resolve.
+/// `area_per_c` converts a peak area (data units) to a volume fraction: 1 for normalized strain,
+/// E0(T) for loss moduli in Pa (paper Eq. 7).
 pub fn back_analysis(
     peaks: &[SpectrumPeak],
     material: &Material,
     temperature_k: f64,
     window_s: Option<(f64, f64)>,
+    area_per_c: f64,
 ) -> BackAnalysis {
     let e0 = material.e0_pa(temperature_k);
     let estimates: Vec<StzEstimate> = peaks
@@ -69,12 +72,13 @@ pub fn back_analysis(
         .enumerate()
         .map(|(i, p)| {
             let tau = p.tau_s();
-            let e_prime = e0 / p.area;
+            let c = p.area / area_per_c;
+            let e_prime = e0 / c;
             let omega = material.omega_from_tau(tau, temperature_k);
             StzEstimate {
                 m: i + 1,
                 tau_s: tau,
-                c: p.area,
+                c,
                 e_prime_pa: e_prime,
                 eta_prime_pa_s: e_prime * tau / 3.0,
                 omega_m3: omega,

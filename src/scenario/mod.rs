@@ -10,11 +10,13 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use schema::{
-    FreeVolumeSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind, ProtocolSpec,
-    ScenarioFile, TimesSpec, TruthKind, TruthSpec,
+    FreeVolumeSpec, InversionSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind, ProtocolSpec,
+    ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
 };
 
 use crate::constants::PA_PER_GPA;
+use crate::inversion::{Kernel, Rule};
+use crate::invert::InvertOptions;
 use crate::noise::NoiseModel;
 use crate::protocol::dma::LossModel;
 use crate::protocol::mandrel::Coupling;
@@ -176,6 +178,12 @@ pub struct Scenario {
     pub protocol: Protocol,
     /// Measurement noise.
     pub noise: NoiseModel,
+    /// How `stzlab run` inverts each run (kernel from the protocol).
+    pub inversion: InvertOptions,
+    /// The rules `stzlab run` evaluates, in order.
+    pub rules: Vec<Rule>,
+    /// Peak matching radius, decades.
+    pub match_decades: f64,
     /// The file's content with every default filled in (what `scenario.json` holds).
     pub resolved: ScenarioFile,
 }
@@ -205,6 +213,28 @@ impl Scenario {
     pub fn from_toml(text: &str, file: &str, default_name: &str) -> Result<Self, ScenarioError> {
         let spec: ScenarioFile = parse_located(text, file)?;
         Self::from_spec(spec, default_name).map_err(|e| locate_invalid(text, file, e))
+    }
+
+    /// Validates a scenario given as a TOML table (a file's document after overrides); errors name
+    /// the field but no line.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Invalid`] without a position.
+    pub fn from_table(
+        table: toml::Table,
+        file: &str,
+        default_name: &str,
+    ) -> Result<Self, ScenarioError> {
+        let at = |field: String, message: String| ScenarioError::Invalid {
+            file: file.to_string(),
+            position: None,
+            field,
+            message,
+        };
+        let spec: ScenarioFile = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| at(String::new(), e.message().trim().to_string()))?;
+        Self::from_spec(spec, default_name).map_err(|e| at(e.field, e.message))
     }
 
     /// Validates a parsed scenario.
@@ -317,6 +347,10 @@ impl Scenario {
         }
         resolved.noise = Some(filled_noise);
 
+        let (filled_inversion, inversion, rules, match_decades) =
+            resolve_inversion(spec.inversion.as_ref(), &protocol)?;
+        resolved.inversion = Some(filled_inversion);
+
         Ok(Self {
             name,
             seed: resolved.seed.unwrap_or(DEFAULT_SEED),
@@ -324,9 +358,128 @@ impl Scenario {
             truth,
             protocol,
             noise,
+            inversion,
+            rules,
+            match_decades,
             resolved,
         })
     }
+}
+
+/// Default peak matching radius, decades.
+pub const DEFAULT_MATCH_DECADES: f64 = 0.5;
+
+type ResolvedInversion = (InversionSpec, InvertOptions, Vec<Rule>, f64);
+
+fn resolve_inversion(
+    spec: Option<&InversionSpec>,
+    protocol: &Protocol,
+) -> Result<ResolvedInversion, Invalid> {
+    let spec = spec.cloned().unwrap_or_default();
+    let kernel = match protocol {
+        Protocol::Mandrel { .. } | Protocol::StretchedExponent { .. } => Kernel::Decay,
+        Protocol::Cantilever { .. } => Kernel::Creep,
+        Protocol::Dma { .. } => Kernel::Loss,
+    };
+    let mut o = InvertOptions::new(kernel);
+    let names = spec.rules.clone().unwrap_or_else(|| {
+        Rule::all_defaults().iter().map(Rule::name).collect()
+    });
+    if names.is_empty() {
+        return Err(invalid("inversion.rules", "name at least one rule"));
+    }
+    let mut rules = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let rule = Rule::parse(name).map_err(|e| invalid(format!("inversion.rules[{i}]"), e))?;
+        if rules.iter().any(|r: &Rule| r.name() == rule.name()) {
+            return Err(invalid(
+                format!("inversion.rules[{i}]"),
+                format!("{name} is listed twice"),
+            ));
+        }
+        rules.push(rule);
+    }
+    o.rule = rules[0];
+    if let Some(p) = spec.points {
+        if p < 3 {
+            return Err(invalid("inversion.points", format!("{p} points: at least 3 are needed")));
+        }
+        o.points = Some(p);
+    }
+    if let Some(d) = spec.per_decade {
+        if !(d.is_finite() && d >= crate::inversion::kernel::MIN_POINTS_PER_DECADE) {
+            return Err(invalid(
+                "inversion.per_decade",
+                format!(
+                    "{d}: must be at least {}",
+                    crate::inversion::kernel::MIN_POINTS_PER_DECADE
+                ),
+            ));
+        }
+        o.per_decade = d;
+    }
+    for (field, v) in [("tau_min_s", spec.tau_min_s), ("tau_max_s", spec.tau_max_s)] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(format!("inversion.{field}"), format!("{v}: must be > 0 s")));
+            }
+        }
+    }
+    if let (Some(a), Some(b)) = (spec.tau_min_s, spec.tau_max_s) {
+        if a >= b {
+            return Err(invalid("inversion.tau_max_s", format!("{b} s must exceed tau_min_s = {a} s")));
+        }
+    }
+    o.tau_min_s = spec.tau_min_s;
+    o.tau_max_s = spec.tau_max_s;
+    o.baseline = spec.baseline;
+    o.baseline_nonnegative = spec.baseline_nonnegative.unwrap_or(false);
+    o.order = spec.order.unwrap_or(2);
+    if o.order > 2 {
+        return Err(invalid("inversion.order", format!("{}: must be 0, 1 or 2", o.order)));
+    }
+    o.zero_boundary = spec.zero_boundary.unwrap_or(false);
+    o.lambda_points = spec
+        .lambda_points
+        .unwrap_or(crate::inversion::DEFAULT_LAMBDA_POINTS);
+    if o.lambda_points < 5 {
+        return Err(invalid(
+            "inversion.lambda_points",
+            format!("{}: at least 5 are needed", o.lambda_points),
+        ));
+    }
+    if let Some(d) = spec.min_dip {
+        if !(0.0..1.0).contains(&d) {
+            return Err(invalid("inversion.min_dip", format!("{d}: must lie in [0, 1)")));
+        }
+        o.peaks.min_dip = d;
+    }
+    if let Some(a) = spec.min_area_fraction {
+        if !(0.0..1.0).contains(&a) {
+            return Err(invalid("inversion.min_area_fraction", format!("{a}: must lie in [0, 1)")));
+        }
+        o.peaks.min_area_fraction = a;
+    }
+    let match_decades = spec.match_decades.unwrap_or(DEFAULT_MATCH_DECADES);
+    if !(match_decades.is_finite() && match_decades > 0.0) {
+        return Err(invalid("inversion.match_decades", format!("{match_decades}: must be > 0")));
+    }
+    let filled = InversionSpec {
+        rules: Some(rules.iter().map(Rule::name).collect()),
+        points: o.points,
+        per_decade: Some(o.per_decade),
+        tau_min_s: o.tau_min_s,
+        tau_max_s: o.tau_max_s,
+        baseline: Some(o.baseline()),
+        baseline_nonnegative: Some(o.baseline_nonnegative),
+        order: Some(o.order),
+        zero_boundary: Some(o.zero_boundary),
+        lambda_points: Some(o.lambda_points),
+        min_dip: Some(o.peaks.min_dip),
+        min_area_fraction: Some(o.peaks.min_area_fraction),
+        match_decades: Some(match_decades),
+    };
+    Ok((filled, o, rules, match_decades))
 }
 
 /// Deserializes TOML text into `T`, turning syntax, NaN/infinity and schema errors into located

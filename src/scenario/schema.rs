@@ -34,6 +34,74 @@ pub struct ScenarioFile {
     /// Measurement noise (default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<NoiseSpec>,
+    /// How `stzlab run` inverts the data (defaults as `stzlab invert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inversion: Option<InversionSpec>,
+    /// The grid of conditions `stzlab run` sweeps (default: one cell, one repeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSpec>,
+}
+
+/// `[inversion]`: the analysis of every run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InversionSpec {
+    /// Rules to evaluate on each run's path (default: discrepancy, gcv, lcurve, ftest, r2-onset);
+    /// `iterative` and `fixed=LAMBDA` are accepted too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
+    /// Number of tau grid points (default: `per_decade` points per decade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// Grid density, points per decade (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_decade: Option<f64>,
+    /// Grid start, s (default: one decade below the data window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_min_s: Option<f64>,
+    /// Grid end, s (default: one decade above the data window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_max_s: Option<f64>,
+    /// `none`, `constant` or `constant+linear` (default by kernel: constant for decay,
+    /// constant+linear for creep, none for loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::inversion::Baseline>,
+    /// Constrain baseline coefficients >= 0 (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_nonnegative: Option<bool>,
+    /// Difference order of the penalty, 0, 1 or 2 (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<usize>,
+    /// Zero boundary beyond the grid ends (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero_boundary: Option<bool>,
+    /// Points on the lambda path (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_points: Option<usize>,
+    /// Peak splitting: relative dip below which a minimum does not split (default 0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_dip: Option<f64>,
+    /// Peak splitting: smallest peak area as a fraction of the total (default 0.001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_area_fraction: Option<f64>,
+    /// Peak matching radius, decades: a recovered peak farther than this from a true one does not
+    /// match it (default 0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_decades: Option<f64>,
+}
+
+/// `[sweep]`: axes over scenario parameters and noise repeats.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Noise realizations per cell (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<u32>,
+    /// `[sweep.axes]`: a dotted scenario path mapped to the list of values it takes, e.g.
+    /// `"noise.sigma" = [1e-5, 1e-4]`. A value may be a whole table (e.g. for `"truth"`), with an
+    /// optional `label` key naming it in outputs. Cells are the Cartesian product, first axis slowest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axes: Option<toml::Table>,
 }
 
 /// `[material]`: Argon-model parameters (MODEL.md section 1).

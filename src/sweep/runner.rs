@@ -1,0 +1,452 @@
+//! Executing a sweep: runs in parallel chunks, rows appended to `runs.csv` in run order as each
+//! chunk finishes (so the file is always a valid prefix), representative spectra, resume, shards.
+
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::metrics::{run_once, RunResult, SeriesSpectra};
+use super::plan::Plan;
+use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
+use crate::inversion::Workspace;
+use crate::report::{num, OutputDir, OutputError};
+use crate::simulate::{simulate_clean, Simulation};
+
+/// How to run a sweep.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Output folder.
+    pub output: PathBuf,
+    /// Worker threads (0: all cores).
+    pub threads: usize,
+    /// This shard, 1-based, and the number of shards.
+    pub shard: (usize, usize),
+    /// Continue an interrupted run in `output`.
+    pub resume: bool,
+    /// Overwrite a non-empty `output`.
+    pub force: bool,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+/// What a finished sweep reports.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Runs executed now (not counting resumed ones).
+    pub executed: usize,
+    /// Runs already present when resuming.
+    pub resumed: usize,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// The summary.
+    pub summary: serde_json::Value,
+}
+
+/// Why a sweep failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad options or an output folder that does not belong to this sweep.
+    #[error("{0}")]
+    Usage(String),
+    /// Output folder.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Anything else (I/O, simulation).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs per parallel chunk and thread: rows reach the file at least this often.
+const CHUNK_PER_THREAD: usize = 16;
+
+/// The content of `scenario.json`.
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    let mut v = serde_json::to_value(plan.record()).unwrap_or_default();
+    // Axis values as JSON (numbers stay numbers; tables are kept whole).
+    if let Some(axes) = v["axes"].as_array_mut() {
+        for (a, axis) in axes.iter_mut().zip(&plan.axes) {
+            a["values"] = serde_json::Value::Array(
+                axis.values
+                    .iter()
+                    .map(|x| serde_json::to_value(x).unwrap_or_default())
+                    .collect(),
+            );
+        }
+    }
+    v
+}
+
+/// Runs the sweep (or this shard of it).
+///
+/// # Errors
+/// [`RunError`].
+pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    let (k, n) = options.shard;
+    if n == 0 || k == 0 || k > n {
+        return Err(RunError::Usage(format!(
+            "--shard {k}/{n}: expected k/N with 1 <= k <= N"
+        )));
+    }
+    let record = plan_json(plan);
+    let record_text = serde_json::to_string_pretty(&record).map_err(|e| RunError::Other(e.to_string()))?;
+    let shard_text = (n > 1).then(|| {
+        serde_json::to_string_pretty(&serde_json::json!({ "shard": k, "shards": n }))
+            .unwrap_or_default()
+    });
+    let dir = if options.resume {
+        let dir = OutputDir::open(&options.output)?;
+        check_same(&dir, "scenario.json", &record_text)?;
+        if let Some(s) = &shard_text {
+            check_same(&dir, "shard.json", s)?;
+        } else if dir.file("shard.json").exists() {
+            return Err(RunError::Usage(format!(
+                "{}: holds a shard; resume it with its --shard",
+                options.output.display()
+            )));
+        }
+        dir
+    } else {
+        OutputDir::prepare(&options.output, options.force)?
+    };
+    let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
+    if let Some(s) = &shard_text {
+        files.push(dir.write("shard.json", s.as_bytes())?);
+    }
+
+    let layout = Layout {
+        axes: plan.axes.iter().map(|a| a.path.clone()).collect(),
+    };
+    let header = csv_line(&layout.header());
+    let mine: Vec<usize> = (0..plan.runs()).filter(|r| r % n == k - 1).collect();
+    let runs_path = dir.file("runs.csv");
+    let mut done = 0usize;
+    if options.resume && runs_path.exists() {
+        let text = std::fs::read(&runs_path)
+            .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
+        let rows_per_run = rows_per_run(plan);
+        let (end, runs) = complete_prefix(&text, header.trim_end(), rows_per_run)
+            .map_err(|m| RunError::Usage(format!("{}: {m}", runs_path.display())))?;
+        if runs.iter().zip(&mine).any(|(a, b)| a != b) || runs.len() > mine.len() {
+            return Err(RunError::Usage(format!(
+                "{}: its runs are not this sweep's (or this shard's) in order",
+                runs_path.display()
+            )));
+        }
+        done = runs.len();
+        dir.write("runs.csv", &text[..end])?;
+    } else {
+        dir.write("runs.csv", header.as_bytes())?;
+    }
+    let resumed = done;
+
+    // Noise-free data of every cell, once.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| RunError::Other(e.to_string()))?;
+    let clean: Vec<Simulation> = pool.install(|| {
+        plan.cells
+            .par_iter()
+            .map(|c| simulate_clean(&c.scenario))
+            .collect::<Result<_, _>>()
+    })
+    .map_err(|e| RunError::Other(format!("{}: {e}", plan.file)))?;
+
+    let chunk = CHUNK_PER_THREAD * pool.current_num_threads().max(1);
+    let progress = Progress::new(!options.quiet && std::io::stderr().is_terminal(), mine.len(), done);
+    let mut out = OpenOptions::new()
+        .append(true)
+        .open(&runs_path)
+        .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
+    while done < mine.len() {
+        let batch = &mine[done..(done + chunk).min(mine.len())];
+        let results: Vec<(usize, RunResult)> = pool.install(|| {
+            batch
+                .par_iter()
+                .map_init(Workspace::new, |ws, &run| {
+                    let cell = run / plan.repeats;
+                    let repeat = run % plan.repeats;
+                    let scenario = &plan.cells[cell].scenario;
+                    (
+                        run,
+                        run_once(scenario, &clean[cell], plan.run_seed(run), repeat == 0, ws),
+                    )
+                })
+                .collect()
+        });
+        let mut text = String::new();
+        for (run, result) in &results {
+            text.push_str(&rows_text(plan, *run, result));
+            if let Some(spectra) = &result.spectra {
+                let cell = run / plan.repeats;
+                files.push(dir.write(&spectrum_file_name(cell), spectrum_csv(spectra).as_bytes())?);
+            }
+        }
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.sync_data())
+            .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
+        done += batch.len();
+        progress.show(done, started);
+    }
+    progress.finish();
+    files.push(runs_path.clone());
+    let summary = summarize(&record, &runs_path).map_err(|e| RunError::Other(e.to_string()))?;
+    let summary_text =
+        serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
+    files.push(dir.write("summary.json", summary_text.as_bytes())?);
+    files.sort();
+    files.dedup();
+    Ok(RunReport {
+        executed: mine.len() - resumed,
+        resumed,
+        seconds: started.elapsed().as_secs_f64(),
+        files,
+        summary,
+    })
+}
+
+fn check_same(dir: &OutputDir, name: &str, expected: &str) -> Result<(), RunError> {
+    let path = dir.file(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text == expected => Ok(()),
+        Ok(_) => Err(RunError::Usage(format!(
+            "{}: differs from this run's; --resume continues only the same scenario, overrides and shard",
+            path.display()
+        ))),
+        Err(_) => Err(RunError::Usage(format!(
+            "{}: missing; nothing to resume here",
+            path.display()
+        ))),
+    }
+}
+
+/// Rows per run: (rules + oracle) x series.
+fn rows_per_run(plan: &Plan) -> usize {
+    let cell = &plan.cells[0];
+    let series = cell.scenario.protocol.temperatures_k().len().max(1);
+    (cell.scenario.rules.len() + 1) * series
+}
+
+fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
+    let cell = run / plan.repeats;
+    let repeat = run % plan.repeats;
+    let seed = plan.run_seed(run);
+    let mut text = String::new();
+    for row in &result.rows {
+        let mut fields: Vec<String> = vec![
+            run.to_string(),
+            cell.to_string(),
+            repeat.to_string(),
+            seed.to_string(),
+        ];
+        fields.extend(plan.cells[cell].labels.iter().cloned());
+        fields.push(row.temperature_k.map(num).unwrap_or_default());
+        fields.push(row.rule.clone());
+        fields.extend(row.values.iter().map(|v| {
+            if v.is_finite() {
+                num(*v)
+            } else {
+                String::new()
+            }
+        }));
+        text.push_str(&csv_line(&fields));
+    }
+    text
+}
+
+/// One CSV line, quoting fields that need it.
+fn csv_line(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    format!("{}\n", quoted.join(","))
+}
+
+/// The representative spectra of a cell: truth and every choice, density per unit ln tau.
+fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
+    let multi = spectra.len() > 1;
+    let names: Vec<String> = spectra
+        .first()
+        .map(|s| s.recovered.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let mut header: Vec<String> = Vec::new();
+    if multi {
+        header.push("temperature_k".into());
+    }
+    header.extend(["tau_s", "ln_tau", "truth_density"].iter().map(|s| s.to_string()));
+    header.extend(names.iter().map(|n| format!("{n}_density")));
+    let mut text = csv_line(&header);
+    for s in spectra {
+        for j in 0..s.tau_s.len() {
+            let mut row = Vec::new();
+            if multi {
+                row.push(s.temperature_k.map(num).unwrap_or_default());
+            }
+            row.push(num(s.tau_s[j]));
+            row.push(num(s.tau_s[j].ln()));
+            row.push(num(s.truth[j] / s.step));
+            for name in &names {
+                let v = s
+                    .recovered
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, w)| num(w[j] / s.step))
+                    .unwrap_or_default();
+                row.push(v);
+            }
+            text.push_str(&csv_line(&row));
+        }
+    }
+    text
+}
+
+/// A one-line progress bar on stderr (only on a terminal).
+struct Progress {
+    on: bool,
+    total: usize,
+    start: usize,
+}
+
+impl Progress {
+    fn new(on: bool, total: usize, start: usize) -> Self {
+        Self { on, total, start }
+    }
+
+    fn show(&self, done: usize, started: Instant) {
+        if !self.on || self.total == 0 {
+            return;
+        }
+        let width = 30;
+        let filled = width * done / self.total;
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = (done - self.start) as f64 / elapsed.max(1e-9);
+        let eta = (self.total - done) as f64 / rate.max(1e-9);
+        eprint!(
+            "\r[{}{}] {done}/{} runs, {elapsed:.1} s, about {eta:.0} s left ",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.total
+        );
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}
+
+/// Joins shard folders into what the unsharded run writes.
+///
+/// # Errors
+/// [`RunError`] when the folders are not the complete shards of one sweep.
+pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf>, RunError> {
+    if dirs.is_empty() {
+        return Err(RunError::Usage("merge needs at least one folder".into()));
+    }
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(&p).map_err(|e| RunError::Usage(format!("{}: {e}", p.display())))
+    };
+    let record_text = read(dirs[0].join("scenario.json"))?;
+    let mut shards = Vec::new();
+    for d in dirs {
+        if read(d.join("scenario.json"))? != record_text {
+            return Err(RunError::Usage(format!(
+                "{}: scenario.json differs from {}'s: not shards of one sweep",
+                d.display(),
+                dirs[0].display()
+            )));
+        }
+        let (k, n) = match std::fs::read_to_string(d.join("shard.json")) {
+            Ok(t) => {
+                let v: serde_json::Value = serde_json::from_str(&t)
+                    .map_err(|e| RunError::Usage(format!("{}: {e}", d.display())))?;
+                (
+                    v["shard"].as_u64().unwrap_or(0) as usize,
+                    v["shards"].as_u64().unwrap_or(0) as usize,
+                )
+            }
+            Err(_) => (1, 1),
+        };
+        shards.push((k, n, d.clone()));
+    }
+    shards.sort_by_key(|s| s.0);
+    let n = shards[0].1;
+    let mut ks: Vec<usize> = shards.iter().map(|s| s.0).collect();
+    ks.sort_unstable();
+    if shards.iter().any(|s| s.1 != n) || ks != (1..=n).collect::<Vec<_>>() {
+        return Err(RunError::Usage(format!(
+            "shards {ks:?} of {n}: give every shard 1..{n} exactly once"
+        )));
+    }
+    let record: serde_json::Value =
+        serde_json::from_str(&record_text).map_err(|e| RunError::Other(e.to_string()))?;
+    let total = record["runs"].as_u64().unwrap_or(0) as usize;
+    // k-way merge by run index: each shard's runs.csv is in run order.
+    let mut readers = Vec::new();
+    let mut header: Option<String> = None;
+    for (k, _, d) in &shards {
+        let text = read(d.join("runs.csv"))?;
+        let mut lines = text.lines().map(str::to_string).collect::<Vec<_>>().into_iter();
+        let h = lines.next().unwrap_or_default();
+        if header.as_ref().is_some_and(|x| *x != h) {
+            return Err(RunError::Usage(format!("{}: runs.csv header differs", d.display())));
+        }
+        header = Some(h);
+        readers.push((*k, lines.peekable()));
+    }
+    let mut text = format!("{}\n", header.unwrap_or_default());
+    for run in 0..total {
+        let (_, lines) = &mut readers[run % n];
+        let mut any = false;
+        while let Some(line) = lines.peek() {
+            if line.split(',').next().and_then(|r| r.parse::<usize>().ok()) == Some(run) {
+                text.push_str(line);
+                text.push('\n');
+                lines.next();
+                any = true;
+            } else {
+                break;
+            }
+        }
+        if !any {
+            return Err(RunError::Usage(format!(
+                "run {run} is missing from shard {}: finish it with --resume before merging",
+                run % n + 1
+            )));
+        }
+    }
+    let dir = OutputDir::prepare(output, force)?;
+    let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
+    files.push(dir.write("runs.csv", text.as_bytes())?);
+    for (_, _, d) in &shards {
+        let entries = std::fs::read_dir(d).map_err(|e| RunError::Other(format!("{}: {e}", d.display())))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("spectrum_cell") && name.ends_with(".csv") {
+                let bytes = std::fs::read(e.path())
+                    .map_err(|err| RunError::Other(format!("{}: {err}", e.path().display())))?;
+                files.push(dir.write(&name, &bytes)?);
+            }
+        }
+    }
+    let summary = summarize(&record, &dir.file("runs.csv")).map_err(|e| RunError::Other(e.to_string()))?;
+    let summary_text =
+        serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
+    files.push(dir.write("summary.json", summary_text.as_bytes())?);
+    files.sort();
+    Ok(files)
+}

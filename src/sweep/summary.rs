@@ -1,0 +1,318 @@
+//! `summary.json` from `runs.csv`, streaming: runs are stored cell by cell, so only one cell's
+//! values are held at a time. The same function serves `run`, `--resume` and `merge`, which is what
+//! makes a merged summary byte-identical to the unsharded one.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::metrics::{METRICS, ORACLE};
+
+/// Count, mean, median and the 5th and 95th percentiles of the finite values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stats {
+    /// Number of finite values.
+    pub count: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub median: f64,
+    /// 5th percentile (linear interpolation between order statistics).
+    pub p05: f64,
+    /// 95th percentile.
+    pub p95: f64,
+}
+
+impl Stats {
+    /// Of `values`, ignoring NaN.
+    pub fn of(values: &[f64]) -> Self {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let count = v.len();
+        if count == 0 {
+            return Self {
+                count,
+                mean: f64::NAN,
+                median: f64::NAN,
+                p05: f64::NAN,
+                p95: f64::NAN,
+            };
+        }
+        Self {
+            count,
+            mean: v.iter().sum::<f64>() / count as f64,
+            median: quantile(&v, 0.5),
+            p05: quantile(&v, 0.05),
+            p95: quantile(&v, 0.95),
+        }
+    }
+}
+
+/// Quantile `q` of sorted values, linear between order statistics (Hyndman-Fan type 7).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Column layout of `runs.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Axis paths, in order.
+    pub axes: Vec<String>,
+}
+
+impl Layout {
+    /// The header fields.
+    pub fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = ["run", "cell", "repeat", "seed"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        h.extend(self.axes.iter().cloned());
+        h.push("temperature_k".into());
+        h.push("rule".into());
+        h.extend(METRICS.iter().map(|s| s.to_string()));
+        h
+    }
+
+    fn metric_start(&self) -> usize {
+        4 + self.axes.len() + 2
+    }
+}
+
+/// Builds the summary from `scenario.json`'s content and `runs.csv`.
+///
+/// # Errors
+/// I/O and parse errors, with the file named.
+pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
+    let axes: Vec<(String, Vec<Value>, Vec<String>)> = record["axes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|ax| {
+                    (
+                        ax["path"].as_str().unwrap_or_default().to_string(),
+                        ax["values"].as_array().cloned().unwrap_or_default(),
+                        ax["labels"]
+                            .as_array()
+                            .map(|l| {
+                                l.iter()
+                                    .map(|s| s.as_str().unwrap_or_default().to_string())
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut rules: Vec<String> = record["scenario"]["inversion"]["rules"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|s| s.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    rules.push(ORACLE.into());
+    let layout = Layout {
+        axes: axes.iter().map(|a| a.0.clone()).collect(),
+    };
+    let file = std::fs::File::open(runs_csv)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_csv.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(std::io::BufReader::new(file));
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_csv.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header != layout.header() {
+        anyhow::bail!("{}: unexpected header", runs_csv.display());
+    }
+    let start = layout.metric_start();
+    let rule_col = start - 1;
+    let mut cells = Vec::new();
+    let mut best = Vec::new();
+    let mut runs_seen = std::collections::BTreeSet::new();
+    // values[rule][metric] for the current cell.
+    let mut current: Option<usize> = None;
+    let mut values: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); METRICS.len()]; rules.len()];
+    let flush = |cell: usize,
+                 values: &mut Vec<Vec<Vec<f64>>>,
+                 cells: &mut Vec<Value>,
+                 best: &mut Vec<Value>| {
+        let mut cell_axes = Map::new();
+        let mut rest = cell;
+        let mut picks = vec![0; axes.len()];
+        for (k, (_, vals, _)) in axes.iter().enumerate().rev() {
+            let len = vals.len().max(1);
+            picks[k] = rest % len;
+            rest /= len;
+        }
+        for ((path, vals, labels), &p) in axes.iter().zip(&picks) {
+            let v = match vals.get(p) {
+                Some(v @ (Value::Number(_) | Value::String(_) | Value::Bool(_))) => v.clone(),
+                _ => json!(labels.get(p).cloned().unwrap_or_default()),
+            };
+            cell_axes.insert(path.clone(), v);
+        }
+        let mut best_rule: Option<(String, f64)> = None;
+        for (r, rule) in rules.iter().enumerate() {
+            let mut metrics = Map::new();
+            for (m, name) in METRICS.iter().enumerate() {
+                let s = Stats::of(&values[r][m]);
+                metrics.insert(name.to_string(), serde_json::to_value(s).unwrap_or(Value::Null));
+                if *name == "regret" && rule != ORACLE && s.count > 0 {
+                    if best_rule.as_ref().is_none_or(|(_, b)| s.median < *b) {
+                        best_rule = Some((rule.clone(), s.median));
+                    }
+                }
+            }
+            cells.push(json!({
+                "cell": cell,
+                "axes": Value::Object(cell_axes.clone()),
+                "rule": rule,
+                "metrics": Value::Object(metrics),
+            }));
+            for v in values[r].iter_mut() {
+                v.clear();
+            }
+        }
+        best.push(json!({
+            "cell": cell,
+            "axes": Value::Object(cell_axes),
+            "rule": best_rule.as_ref().map(|b| b.0.clone()),
+            "median_regret": best_rule.as_ref().map(|b| b.1),
+            "spectrum_file": spectrum_file_name(cell),
+        }));
+    };
+    for record in reader.records() {
+        let record = record.map_err(|e| anyhow::anyhow!("{}: {e}", runs_csv.display()))?;
+        let run: usize = record[0].parse()?;
+        let cell: usize = record[1].parse()?;
+        runs_seen.insert(run);
+        if current != Some(cell) {
+            if let Some(c) = current {
+                flush(c, &mut values, &mut cells, &mut best);
+            }
+            current = Some(cell);
+        }
+        let Some(r) = rules.iter().position(|n| n == &record[rule_col]) else {
+            anyhow::bail!(
+                "{}: unknown rule {:?} in run {run}",
+                runs_csv.display(),
+                &record[rule_col]
+            );
+        };
+        for m in 0..METRICS.len() {
+            let text = &record[start + m];
+            let v = if text.is_empty() {
+                f64::NAN
+            } else {
+                text.parse::<f64>()?
+            };
+            values[r][m].push(v);
+        }
+    }
+    if let Some(c) = current {
+        flush(c, &mut values, &mut cells, &mut best);
+    }
+    let total = record["runs"].as_u64().unwrap_or(0) as usize;
+    Ok(json!({
+        "scenario": record["scenario"]["name"],
+        "runs": runs_seen.len(),
+        "runs_planned": total,
+        "complete": runs_seen.len() == total,
+        "repeats": record["repeats"],
+        "axes": layout.axes,
+        "rules": rules,
+        "metrics": METRICS,
+        "cells": cells,
+        "best_rule": best,
+    }))
+}
+
+/// The representative spectrum file of a cell.
+pub fn spectrum_file_name(cell: usize) -> String {
+    format!("spectrum_cell{cell:04}.csv")
+}
+
+/// Reads the run indices whose rows are complete (`rows_per_run` rows each) from a `runs.csv`
+/// prefix, returning the bytes up to the last complete run.
+///
+/// # Errors
+/// When the header differs from `header` (another scenario's results).
+pub fn complete_prefix(
+    text: &[u8],
+    header: &str,
+    rows_per_run: usize,
+) -> Result<(usize, Vec<usize>), String> {
+    let mut reader = std::io::BufReader::new(text);
+    let mut line = String::new();
+    let mut offset = 0usize;
+    reader
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    if line.trim_end_matches('\n') != header {
+        return Err("runs.csv has a different header: these results come from another scenario".into());
+    }
+    offset += line.len();
+    let mut good_end = offset;
+    let mut runs = Vec::new();
+    let mut pending: Option<(usize, usize)> = None;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        if n == 0 || !line.ends_with('\n') {
+            break;
+        }
+        offset += n;
+        let Some(run) = line.split(',').next().and_then(|r| r.parse::<usize>().ok()) else {
+            break;
+        };
+        pending = match pending {
+            Some((r, k)) if r == run => Some((r, k + 1)),
+            Some(_) => break,
+            None => Some((run, 1)),
+        };
+        if let Some((r, k)) = pending {
+            if k == rows_per_run {
+                runs.push(r);
+                good_end = offset;
+                pending = None;
+            }
+        }
+    }
+    Ok((good_end, runs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_between_order_statistics() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(quantile(&v, 0.5), 3.0);
+        assert!((quantile(&v, 0.05) - 1.2).abs() < 1e-15);
+        assert!((quantile(&v, 0.95) - 4.8).abs() < 1e-15);
+        let s = Stats::of(&[f64::NAN, 2.0, 1.0]);
+        assert_eq!((s.count, s.mean, s.median), (2, 1.5, 1.5));
+    }
+
+    #[test]
+    fn a_torn_last_run_is_dropped() {
+        let text = b"run,x\n0,a\n0,b\n1,a\n1,b\n2,a\n2,";
+        let (end, runs) = complete_prefix(text, "run,x", 2).unwrap();
+        assert_eq!(runs, [0, 1]);
+        assert_eq!(&text[..end], b"run,x\n0,a\n0,b\n1,a\n1,b\n");
+        assert!(complete_prefix(text, "run,y", 2).is_err());
+    }
+}

@@ -202,13 +202,7 @@ pub fn invert_series(
             Kernel::Loss => m.e0_pa(t),
             Kernel::Decay | Kernel::Creep => 1.0,
         };
-        back_analysis(
-            &analysis.results[0].peaks,
-            m,
-            t,
-            Some(window),
-            area_per_c,
-        )
+        back_analysis(&analysis.results[0].peaks, m, t, Some(window), area_per_c)
     });
     Ok(SeriesInversion {
         temperature_k: series.temperature_k,

@@ -10,8 +10,8 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use schema::{
-    FreeVolumeSpec, InversionSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind, ProtocolSpec,
-    ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
+    FreeVolumeSpec, InversionSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind,
+    ProtocolSpec, ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
 };
 
 use crate::constants::PA_PER_GPA;
@@ -382,9 +382,10 @@ fn resolve_inversion(
         Protocol::Dma { .. } => Kernel::Loss,
     };
     let mut o = InvertOptions::new(kernel);
-    let names = spec.rules.clone().unwrap_or_else(|| {
-        Rule::all_defaults().iter().map(Rule::name).collect()
-    });
+    let names = spec
+        .rules
+        .clone()
+        .unwrap_or_else(|| Rule::all_defaults().iter().map(Rule::name).collect());
     if names.is_empty() {
         return Err(invalid("inversion.rules", "name at least one rule"));
     }
@@ -402,7 +403,10 @@ fn resolve_inversion(
     o.rule = rules[0];
     if let Some(p) = spec.points {
         if p < 3 {
-            return Err(invalid("inversion.points", format!("{p} points: at least 3 are needed")));
+            return Err(invalid(
+                "inversion.points",
+                format!("{p} points: at least 3 are needed"),
+            ));
         }
         o.points = Some(p);
     }
@@ -421,13 +425,19 @@ fn resolve_inversion(
     for (field, v) in [("tau_min_s", spec.tau_min_s), ("tau_max_s", spec.tau_max_s)] {
         if let Some(v) = v {
             if !(v.is_finite() && v > 0.0) {
-                return Err(invalid(format!("inversion.{field}"), format!("{v}: must be > 0 s")));
+                return Err(invalid(
+                    format!("inversion.{field}"),
+                    format!("{v}: must be > 0 s"),
+                ));
             }
         }
     }
     if let (Some(a), Some(b)) = (spec.tau_min_s, spec.tau_max_s) {
         if a >= b {
-            return Err(invalid("inversion.tau_max_s", format!("{b} s must exceed tau_min_s = {a} s")));
+            return Err(invalid(
+                "inversion.tau_max_s",
+                format!("{b} s must exceed tau_min_s = {a} s"),
+            ));
         }
     }
     o.tau_min_s = spec.tau_min_s;
@@ -436,7 +446,10 @@ fn resolve_inversion(
     o.baseline_nonnegative = spec.baseline_nonnegative.unwrap_or(false);
     o.order = spec.order.unwrap_or(2);
     if o.order > 2 {
-        return Err(invalid("inversion.order", format!("{}: must be 0, 1 or 2", o.order)));
+        return Err(invalid(
+            "inversion.order",
+            format!("{}: must be 0, 1 or 2", o.order),
+        ));
     }
     o.zero_boundary = spec.zero_boundary.unwrap_or(false);
     o.lambda_points = spec
@@ -450,19 +463,28 @@ fn resolve_inversion(
     }
     if let Some(d) = spec.min_dip {
         if !(0.0..1.0).contains(&d) {
-            return Err(invalid("inversion.min_dip", format!("{d}: must lie in [0, 1)")));
+            return Err(invalid(
+                "inversion.min_dip",
+                format!("{d}: must lie in [0, 1)"),
+            ));
         }
         o.peaks.min_dip = d;
     }
     if let Some(a) = spec.min_area_fraction {
         if !(0.0..1.0).contains(&a) {
-            return Err(invalid("inversion.min_area_fraction", format!("{a}: must lie in [0, 1)")));
+            return Err(invalid(
+                "inversion.min_area_fraction",
+                format!("{a}: must lie in [0, 1)"),
+            ));
         }
         o.peaks.min_area_fraction = a;
     }
     let match_decades = spec.match_decades.unwrap_or(DEFAULT_MATCH_DECADES);
     if !(match_decades.is_finite() && match_decades > 0.0) {
-        return Err(invalid("inversion.match_decades", format!("{match_decades}: must be > 0")));
+        return Err(invalid(
+            "inversion.match_decades",
+            format!("{match_decades}: must be > 0"),
+        ));
     }
     let filled = InversionSpec {
         rules: Some(rules.iter().map(Rule::name).collect()),

@@ -295,7 +295,11 @@ impl<'a> Scorer<'a> {
             .filter(|&j| in_window(j))
             .map(|j| f[j])
             .sum::<f64>();
-        let area_error = if a_w > 0.0 { area / a_w - 1.0 } else { f64::NAN };
+        let area_error = if a_w > 0.0 {
+            area / a_w - 1.0
+        } else {
+            f64::NAN
+        };
         let total = self.truth_total_area;
         let (baseline_error, slope_error) = match self.baseline {
             Baseline::None => (f64::NAN, f64::NAN),
@@ -317,7 +321,8 @@ impl<'a> Scorer<'a> {
             }
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let (mut used_t, mut used_r) = (vec![false; self.peaks.len()], vec![false; recovered.len()]);
+        let (mut used_t, mut used_r) =
+            (vec![false; self.peaks.len()], vec![false; recovered.len()]);
         let (mut centroid_sum, mut area_sum, mut matched) = (0.0, 0.0, 0usize);
         for (d, i, j) in pairs {
             if used_t[i] || used_r[j] {
@@ -336,10 +341,7 @@ impl<'a> Scorer<'a> {
             .filter(|(t, u)| !**u && **t >= self.window.0 && **t <= self.window.1)
             .count() as f64;
         let (centroid_error, peak_area_error) = if matched > 0 {
-            (
-                centroid_sum / matched as f64,
-                area_sum / matched as f64,
-            )
+            (centroid_sum / matched as f64, area_sum / matched as f64)
         } else {
             (f64::NAN, f64::NAN)
         };
@@ -359,7 +361,11 @@ impl<'a> Scorer<'a> {
             }
             _ => f64::NAN,
         };
-        let regret = if oracle_l1 > 0.0 { l1 / oracle_l1 } else { f64::NAN };
+        let regret = if oracle_l1 > 0.0 {
+            l1 / oracle_l1
+        } else {
+            f64::NAN
+        };
         [
             sol.lambda,
             sol.stats.r2,

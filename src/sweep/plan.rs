@@ -101,9 +101,9 @@ impl Plan {
             }
         };
         for set in sets {
-            let (key, value) = set.split_once('=').ok_or_else(|| {
-                invalid(&file, "", format!("--set {set}: expected PATH=VALUE"))
-            })?;
+            let (key, value) = set
+                .split_once('=')
+                .ok_or_else(|| invalid(&file, "", format!("--set {set}: expected PATH=VALUE")))?;
             let value = parse_value(value.trim());
             set_path(&mut doc, key.trim(), value)
                 .map_err(|m| invalid(&file, "", format!("--set {set}: {m}")))?;
@@ -124,7 +124,11 @@ impl Plan {
         for (path, values) in sweep.axes.iter().flatten() {
             let field = format!("sweep.axes.{path}");
             if path.starts_with("sweep") || path.is_empty() {
-                return Err(invalid(&file, &field, "the sweep itself cannot be swept".into()));
+                return Err(invalid(
+                    &file,
+                    &field,
+                    "the sweep itself cannot be swept".into(),
+                ));
             }
             let Value::Array(values) = values else {
                 return Err(invalid(&file, &field, "must be a list of values".into()));
@@ -189,9 +193,8 @@ impl Plan {
             let mut cell_doc = doc.clone();
             let mut labels = Vec::with_capacity(axes.len());
             for (axis, &pick) in axes.iter().zip(&picks) {
-                set_path(&mut cell_doc, &axis.path, axis.values[pick].clone()).map_err(|m| {
-                    invalid(&file, &format!("sweep.axes.{}", axis.path), m)
-                })?;
+                set_path(&mut cell_doc, &axis.path, axis.values[pick].clone())
+                    .map_err(|m| invalid(&file, &format!("sweep.axes.{}", axis.path), m))?;
                 labels.push(axis.labels[pick].clone());
             }
             let scenario = if axes.is_empty() {
@@ -319,12 +322,7 @@ pub fn set_path(doc: &mut Table, path: &str, value: Value) -> Result<(), String>
             .or_insert_with(|| Value::Table(Table::new()));
         match entry {
             Value::Table(t) => table = t,
-            _ => {
-                return Err(format!(
-                    "{} is a value, not a table",
-                    keys[..=i].join(".")
-                ))
-            }
+            _ => return Err(format!("{} is a value, not a table", keys[..=i].join("."))),
         }
     }
     table.insert(keys[keys.len() - 1].to_string(), value);

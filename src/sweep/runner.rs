@@ -94,7 +94,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         )));
     }
     let record = plan_json(plan);
-    let record_text = serde_json::to_string_pretty(&record).map_err(|e| RunError::Other(e.to_string()))?;
+    let record_text =
+        serde_json::to_string_pretty(&record).map_err(|e| RunError::Other(e.to_string()))?;
     let shard_text = (n > 1).then(|| {
         serde_json::to_string_pretty(&serde_json::json!({ "shard": k, "shards": n }))
             .unwrap_or_default()
@@ -150,16 +151,21 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         .num_threads(options.threads)
         .build()
         .map_err(|e| RunError::Other(e.to_string()))?;
-    let clean: Vec<Simulation> = pool.install(|| {
-        plan.cells
-            .par_iter()
-            .map(|c| simulate_clean(&c.scenario))
-            .collect::<Result<_, _>>()
-    })
-    .map_err(|e| RunError::Other(format!("{}: {e}", plan.file)))?;
+    let clean: Vec<Simulation> = pool
+        .install(|| {
+            plan.cells
+                .par_iter()
+                .map(|c| simulate_clean(&c.scenario))
+                .collect::<Result<_, _>>()
+        })
+        .map_err(|e| RunError::Other(format!("{}: {e}", plan.file)))?;
 
     let chunk = CHUNK_PER_THREAD * pool.current_num_threads().max(1);
-    let progress = Progress::new(!options.quiet && std::io::stderr().is_terminal(), mine.len(), done);
+    let progress = Progress::new(
+        !options.quiet && std::io::stderr().is_terminal(),
+        mine.len(),
+        done,
+    );
     let mut out = OpenOptions::new()
         .append(true)
         .open(&runs_path)
@@ -286,7 +292,11 @@ fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
     if multi {
         header.push("temperature_k".into());
     }
-    header.extend(["tau_s", "ln_tau", "truth_density"].iter().map(|s| s.to_string()));
+    header.extend(
+        ["tau_s", "ln_tau", "truth_density"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
     header.extend(names.iter().map(|n| format!("{n}_density")));
     let mut text = csv_line(&header);
     for s in spectra {
@@ -400,10 +410,17 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
     let mut header: Option<String> = None;
     for (k, _, d) in &shards {
         let text = read(d.join("runs.csv"))?;
-        let mut lines = text.lines().map(str::to_string).collect::<Vec<_>>().into_iter();
+        let mut lines = text
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .into_iter();
         let h = lines.next().unwrap_or_default();
         if header.as_ref().is_some_and(|x| *x != h) {
-            return Err(RunError::Usage(format!("{}: runs.csv header differs", d.display())));
+            return Err(RunError::Usage(format!(
+                "{}: runs.csv header differs",
+                d.display()
+            )));
         }
         header = Some(h);
         readers.push((*k, lines.peekable()));
@@ -433,7 +450,8 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
     let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
     files.push(dir.write("runs.csv", text.as_bytes())?);
     for (_, _, d) in &shards {
-        let entries = std::fs::read_dir(d).map_err(|e| RunError::Other(format!("{}: {e}", d.display())))?;
+        let entries =
+            std::fs::read_dir(d).map_err(|e| RunError::Other(format!("{}: {e}", d.display())))?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with("spectrum_cell") && name.ends_with(".csv") {
@@ -443,7 +461,8 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
             }
         }
     }
-    let summary = summarize(&record, &dir.file("runs.csv")).map_err(|e| RunError::Other(e.to_string()))?;
+    let summary =
+        summarize(&record, &dir.file("runs.csv")).map_err(|e| RunError::Other(e.to_string()))?;
     let summary_text =
         serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
     files.push(dir.write("summary.json", summary_text.as_bytes())?);

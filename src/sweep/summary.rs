@@ -168,7 +168,10 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
             let mut metrics = Map::new();
             for (m, name) in METRICS.iter().enumerate() {
                 let s = Stats::of(&values[r][m]);
-                metrics.insert(name.to_string(), serde_json::to_value(s).unwrap_or(Value::Null));
+                metrics.insert(
+                    name.to_string(),
+                    serde_json::to_value(s).unwrap_or(Value::Null),
+                );
                 if *name == "regret" && rule != ORACLE && s.count > 0 {
                     if best_rule.as_ref().is_none_or(|(_, b)| s.median < *b) {
                         best_rule = Some((rule.clone(), s.median));
@@ -257,11 +260,11 @@ pub fn complete_prefix(
     let mut reader = std::io::BufReader::new(text);
     let mut line = String::new();
     let mut offset = 0usize;
-    reader
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
     if line.trim_end_matches('\n') != header {
-        return Err("runs.csv has a different header: these results come from another scenario".into());
+        return Err(
+            "runs.csv has a different header: these results come from another scenario".into(),
+        );
     }
     offset += line.len();
     let mut good_end = offset;

@@ -1,0 +1,269 @@
+//! `stzlab run` and `stzlab merge` as a user runs them: determinism across threads and shards,
+//! interruption and resume, overrides, and the summary's shape.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn stzlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stzlab"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn run(scenario: &str, out: &Path, extra: &[&str]) -> String {
+    ok(stzlab()
+        .args(["run", repo(scenario).to_str().unwrap(), "--quiet", "-o"])
+        .arg(out)
+        .args(extra))
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn threads_and_shards_give_identical_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let set = ["--set", "sweep.repeats=4"];
+    run(
+        "scenarios/quickstart.toml",
+        &t.join("one"),
+        &[&set[..], &["--threads", "1"]].concat(),
+    );
+    run(
+        "scenarios/quickstart.toml",
+        &t.join("two"),
+        &[&set[..], &["--threads", "2"]].concat(),
+    );
+    for f in [
+        "runs.csv",
+        "summary.json",
+        "scenario.json",
+        "spectrum_cell0003.csv",
+    ] {
+        assert_eq!(
+            read(&t.join("one").join(f)),
+            read(&t.join("two").join(f)),
+            "{f}"
+        );
+    }
+    let mut shards = Vec::new();
+    for k in 1..=3 {
+        let dir = t.join(format!("shard{k}"));
+        let shard = format!("{k}/3");
+        run(
+            "scenarios/quickstart.toml",
+            &dir,
+            &[&set[..], &["--shard", &shard]].concat(),
+        );
+        shards.push(dir);
+    }
+    // Shards given out of order still merge to the unsharded bytes.
+    ok(stzlab()
+        .arg("merge")
+        .args([&shards[2], &shards[0], &shards[1]])
+        .arg("-o")
+        .arg(t.join("merged")));
+    let files: Vec<String> = std::fs::read_dir(t.join("one"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .filter(|f| f.starts_with("spectrum_cell"))
+            .count()
+            == 6
+    );
+    for f in &files {
+        assert_eq!(
+            read(&t.join("one").join(f)),
+            read(&t.join("merged").join(f)),
+            "{f}"
+        );
+    }
+    // An incomplete set of shards is refused.
+    let out = stzlab()
+        .arg("merge")
+        .args([&shards[0], &shards[1]])
+        .arg("-o")
+        .arg(t.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let set = ["--set", "sweep.repeats=20"];
+    run("scenarios/regularization-rules.toml", &t.join("full"), &set);
+
+    let dir = t.join("cut");
+    let mut child = stzlab()
+        .args([
+            "run",
+            repo("scenarios/regularization-rules.toml")
+                .to_str()
+                .unwrap(),
+        ])
+        .args(set)
+        .args(["--quiet", "--threads", "1", "-o"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = dir.join("runs.csv");
+    let start = Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&runs)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > 300 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dir.join("summary.json").exists(),
+        "the run finished before it was interrupted"
+    );
+    // A torn last line, as a crash in the middle of a write leaves it.
+    let mut text = read(&runs);
+    text.extend_from_slice(b"9999,3,1,123,quantized");
+    std::fs::write(&runs, text).unwrap();
+    // Without --resume or --force the folder is refused.
+    let out = stzlab()
+        .args([
+            "run",
+            repo("scenarios/regularization-rules.toml")
+                .to_str()
+                .unwrap(),
+        ])
+        .args(set)
+        .args(["--quiet", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A different scenario cannot be resumed into it.
+    let out = stzlab()
+        .args([
+            "run",
+            repo("scenarios/regularization-rules.toml")
+                .to_str()
+                .unwrap(),
+        ])
+        .args(["--set", "sweep.repeats=21", "--quiet", "--resume", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    run(
+        "scenarios/regularization-rules.toml",
+        &dir,
+        &[&set[..], &["--resume"]].concat(),
+    );
+    for f in ["runs.csv", "summary.json", "scenario.json"] {
+        assert_eq!(read(&t.join("full").join(f)), read(&dir.join(f)), "{f}");
+    }
+}
+
+#[test]
+fn overrides_and_axes_are_validated_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let cases = [
+        ("noise.sigma=-1", "noise.sigma"),
+        ("noise.sigmaa=1", "unknown field `sigmaa`"),
+        ("inversion.rules=[\"gvc\"]", "unknown rule \"gvc\""),
+        ("sweep.repeats=0", "sweep.repeats"),
+        ("protocol.kind.x=1", "is a value, not a table"),
+        ("noise.sigma", "expected PATH=VALUE"),
+        ("sweep.axes.\"noise.sigma\"=[1e-4, -1]", "noise.sigma"),
+    ];
+    for (set, needle) in cases {
+        let out = stzlab()
+            .args([
+                "run",
+                repo("scenarios/quickstart.toml").to_str().unwrap(),
+                "--set",
+                set,
+                "-o",
+            ])
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{set}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{set}: {stderr}");
+        assert!(stderr.contains(needle), "{set}: {stderr}");
+        assert!(!out_dir.exists(), "{set}: wrote output");
+    }
+}
+
+#[test]
+fn summary_cells_carry_axes_rules_and_metric_statistics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("q");
+    run(
+        "scenarios/quickstart.toml",
+        &dir,
+        &["--set", "sweep.repeats=5"],
+    );
+    let s: serde_json::Value = serde_json::from_slice(&read(&dir.join("summary.json"))).unwrap();
+    assert_eq!(s["complete"], true);
+    assert_eq!(s["runs"], 30);
+    let cells = s["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 6 * 6, "6 cells x (5 rules + oracle)");
+    for c in cells {
+        assert!(c["axes"]["noise.sigma"].is_f64());
+        assert!(c["axes"]["protocol"].is_string());
+        for m in ["spectrum_l1", "spectrum_l2", "area_error", "regret"] {
+            let st = &c["metrics"][m];
+            assert_eq!(st["count"], 5, "{m}");
+            let (p05, med, p95) = (
+                st["p05"].as_f64().unwrap(),
+                st["median"].as_f64().unwrap(),
+                st["p95"].as_f64().unwrap(),
+            );
+            assert!(p05 <= med && med <= p95, "{m}");
+        }
+        let regret = &c["metrics"]["regret"];
+        match c["rule"].as_str().unwrap() {
+            // The oracle is the path point nearest the truth: regret exactly 1.
+            "oracle" => assert_eq!(regret["p95"], 1.0),
+            // Rules that choose on the path cannot beat it (discrepancy refines off the path).
+            "gcv" | "lcurve" | "ftest" | "r2-onset" => {
+                assert!(regret["p05"].as_f64().unwrap() >= 1.0 - 1e-12)
+            }
+            _ => {}
+        }
+    }
+    // runs.csv: one row per run and rule, with the documented header.
+    let text = String::from_utf8(read(&dir.join("runs.csv"))).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.starts_with("run,cell,repeat,seed,protocol,noise.sigma,temperature_k,rule,lambda,")
+    );
+    assert_eq!(text.lines().count(), 1 + 30 * 6);
+}

@@ -267,3 +267,25 @@ fn summary_cells_carry_axes_rules_and_metric_statistics() {
     );
     assert_eq!(text.lines().count(), 1 + 30 * 6);
 }
+
+#[test]
+fn every_shipped_scenario_is_a_valid_sweep() {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(repo("scenarios")).unwrap() {
+        let p = e.unwrap().path();
+        let plan = stzlab::sweep::Plan::load(&p, &[])
+            .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+        assert!(plan.runs() >= 1);
+        names.push(plan.name);
+    }
+    for want in [
+        "quickstart",
+        "regularization-rules",
+        "resolution",
+        "constraint-time",
+        "la-aging",
+        "drift",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} missing");
+    }
+}

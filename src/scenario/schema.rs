@@ -99,7 +99,8 @@ pub struct SweepSpec {
     pub repeats: Option<u32>,
     /// `[sweep.axes]`: a dotted scenario path mapped to the list of values it takes, e.g.
     /// `"noise.sigma" = [1e-5, 1e-4]`. A value may be a whole table (e.g. for `"truth"`), with an
-    /// optional `label` key naming it in outputs. Cells are the Cartesian product, first axis slowest.
+    /// optional `label` key naming it in outputs; `{ label = "...", value = X }` labels any value X.
+    /// Cells are the Cartesian product, first axis slowest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub axes: Option<toml::Table>,
 }

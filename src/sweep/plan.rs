@@ -14,7 +14,7 @@ use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
 pub struct Axis {
     /// Dotted scenario path, e.g. `noise.sigma`.
     pub path: String,
-    /// The values, as TOML (a table value has its `label` key removed).
+    /// The values, as TOML (a table value has its `label` key removed; `{ label, value }` is `value`).
     #[serde(skip)]
     pub values: Vec<Value>,
     /// How each value is named in outputs: the number or string itself, or a table's `label`.
@@ -153,7 +153,16 @@ impl Plan {
                             }
                             None => format!("{}{i}", path.rsplit('.').next().unwrap_or(path)),
                         };
-                        (Value::Table(t), label)
+                        // `{ label = "...", value = X }` labels any value X (a list, say).
+                        let v = match (t.len(), t.remove("value")) {
+                            (1, Some(inner)) => inner,
+                            (_, Some(inner)) => {
+                                t.insert("value".into(), inner);
+                                Value::Table(t)
+                            }
+                            (_, None) => Value::Table(t),
+                        };
+                        (v, label)
                     }
                     Value::String(s) => (v.clone(), s.clone()),
                     other => (other.clone(), other.to_string()),

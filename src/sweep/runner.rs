@@ -192,6 +192,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
             if let Some(spectra) = &result.spectra {
                 let cell = run / plan.repeats;
                 files.push(dir.write(&spectrum_file_name(cell), spectrum_csv(spectra).as_bytes())?);
+                files.push(dir.write(
+                    &format!("truth_cell{cell:04}.csv"),
+                    truth_peaks_csv(&clean[cell]).as_bytes(),
+                )?);
             }
         }
         out.write_all(text.as_bytes())
@@ -318,6 +322,26 @@ fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
                 row.push(v);
             }
             text.push_str(&csv_line(&row));
+        }
+    }
+    text
+}
+
+/// The truth peaks of a cell: nominal area and the area the data actually carry (the mandrel's
+/// shortfall for slow peaks; E0(T) c in Pa for DMA).
+fn truth_peaks_csv(sim: &Simulation) -> String {
+    let mut text =
+        csv_line(&["temperature_k", "peak", "tau_s", "area", "effective_area"].map(String::from));
+    for (series, truth) in sim.series.iter().zip(&sim.truth) {
+        let Some(e) = &series.effective else { continue };
+        for (i, p) in truth.spectrum.peaks().iter().enumerate() {
+            text.push_str(&csv_line(&[
+                series.temperature_k.map(num).unwrap_or_default(),
+                (i + 1).to_string(),
+                num(e.peak_tau_s[i]),
+                num(p.area),
+                num(e.peak_area[i]),
+            ]));
         }
     }
     text
@@ -454,7 +478,9 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
             std::fs::read_dir(d).map_err(|e| RunError::Other(format!("{}: {e}", d.display())))?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("spectrum_cell") && name.ends_with(".csv") {
+            if (name.starts_with("spectrum_cell") || name.starts_with("truth_cell"))
+                && name.ends_with(".csv")
+            {
                 let bytes = std::fs::read(e.path())
                     .map_err(|err| RunError::Other(format!("{}: {err}", e.path().display())))?;
                 files.push(dir.write(&name, &bytes)?);

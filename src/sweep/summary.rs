@@ -172,10 +172,12 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
                     name.to_string(),
                     serde_json::to_value(s).unwrap_or(Value::Null),
                 );
-                if *name == "regret" && rule != ORACLE && s.count > 0 {
-                    if best_rule.as_ref().is_none_or(|(_, b)| s.median < *b) {
-                        best_rule = Some((rule.clone(), s.median));
-                    }
+                if *name == "regret"
+                    && rule != ORACLE
+                    && s.count > 0
+                    && best_rule.as_ref().is_none_or(|(_, b)| s.median < *b)
+                {
+                    best_rule = Some((rule.clone(), s.median));
                 }
             }
             cells.push(json!({

@@ -12,6 +12,7 @@
 use serde::Serialize;
 
 use super::nnls::{NnlsInfo, NnlsStatus};
+use super::problem::largest_eigenvalue;
 use super::{Problem, Solution, Workspace};
 
 /// Settings of the iterative mode.
@@ -75,7 +76,7 @@ pub fn iterative_scan(
     let (yty, ss_tot) = problem.sums_of_squares();
 
     // Step 1/L with L the largest eigenvalue of G (power iteration, then a 1 % margin).
-    let l = 1.01 * largest_eigenvalue(g, n);
+    let l = 1.01 * largest_eigenvalue(g, n, n, 1e-10, 500);
     let step = 1.0 / l;
 
     // Flat start: every amplitude equal, the level fitted by least squares (>= 0); baseline 0.
@@ -217,25 +218,4 @@ fn r2_onset(points: &[IterativePoint], ss_tot: f64, threshold: f64) -> usize {
         .iter()
         .position(|m| *m <= best || (best > 0.0 && m / best - 1.0 <= threshold))
         .unwrap_or(misfit.len() - 1)
-}
-
-fn largest_eigenvalue(a: &[f64], n: usize) -> f64 {
-    let mut v = vec![1.0 / (n as f64).sqrt(); n];
-    let mut value = 0.0;
-    for _ in 0..500 {
-        let w: Vec<f64> = (0..n)
-            .map(|i| (0..n).map(|j| a[i * n + j] * v[j]).sum())
-            .collect();
-        let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm == 0.0 {
-            return 0.0;
-        }
-        let converged = (norm - value).abs() <= 1e-10 * norm;
-        value = norm;
-        v = w.into_iter().map(|x| x / norm).collect();
-        if converged {
-            break;
-        }
-    }
-    value
 }

@@ -215,7 +215,8 @@ impl Problem {
         let ltl = gram_of(penalty_rows, n, &penalty);
 
         // lambda range from the spectra of the data and penalty Gram matrices.
-        let e_data = largest_eigenvalue(&gram, n, n_spec);
+        // A scale, not a precise number.
+        let e_data = largest_eigenvalue(&gram, n, n_spec, 1e-6, 100);
         let ltl_spec: Mat<f64> = Mat::from_fn(n_spec, n_spec, |i, j| ltl[i * n + j]);
         let eig = ltl_spec
             .self_adjoint_eigenvalues(faer::Side::Lower)
@@ -480,12 +481,19 @@ impl Problem {
     }
 }
 
-/// Largest eigenvalue of the leading `k` x `k` block of a symmetric positive semidefinite matrix, by
-/// power iteration (a scale, not a precise number).
-fn largest_eigenvalue(a: &[f64], n: usize, k: usize) -> f64 {
+/// Largest eigenvalue of the leading `k` x `k` block of a symmetric positive semidefinite n x n
+/// matrix, by power iteration: stops when successive estimates agree to `rel_tol` or after
+/// `max_iter` steps. The estimate approaches the eigenvalue from below.
+pub(crate) fn largest_eigenvalue(
+    a: &[f64],
+    n: usize,
+    k: usize,
+    rel_tol: f64,
+    max_iter: usize,
+) -> f64 {
     let mut v = vec![1.0 / (k as f64).sqrt(); k];
     let mut value = 0.0;
-    for _ in 0..100 {
+    for _ in 0..max_iter {
         let w: Vec<f64> = (0..k)
             .map(|i| (0..k).map(|j| a[i * n + j] * v[j]).sum())
             .collect();
@@ -493,7 +501,7 @@ fn largest_eigenvalue(a: &[f64], n: usize, k: usize) -> f64 {
         if norm == 0.0 {
             return 0.0;
         }
-        let converged = (norm - value).abs() <= 1e-6 * norm;
+        let converged = (norm - value).abs() <= rel_tol * norm;
         value = norm;
         v = w.into_iter().map(|x| x / norm).collect();
         if converged {

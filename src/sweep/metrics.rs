@@ -81,12 +81,11 @@ pub fn run_once(
     for series in &clean.series {
         let noisy = scenario.noise.apply(&series.x, &series.y_clean, &mut rng);
         let sigma = scenario.noise.is_random().then_some(&noisy.sigma[..]);
-        let n_rows = scenario.rules.len() + 1;
         let problem = match build_problem(&series.x, &noisy.y, sigma, &scenario.inversion) {
             Ok(p) => p,
             Err(_) => {
                 // An unusable grid: every metric undefined (counted in the summary as missing).
-                for name in rule_names(scenario).into_iter().take(n_rows) {
+                for name in rule_names(scenario) {
                     rows.push(RuleRow {
                         temperature_k: series.temperature_k,
                         rule: name,

@@ -56,6 +56,21 @@ pub struct SeriesSpectra {
     pub truth: Vec<f64>,
     /// (name, weights) for each rule and the oracle.
     pub recovered: Vec<(String, Vec<f64>)>,
+    /// The recovered peaks of each choice, in the order of `recovered`.
+    pub peaks: Vec<Vec<FollowedPeak>>,
+}
+
+/// A recovered peak and the truth peak it was matched to (the peak following of a series of
+/// states: truth peaks keep their index across cells, so joining on it follows a peak).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowedPeak {
+    /// Centroid tau, s.
+    pub tau_s: f64,
+    /// Area (c_m; Pa for loss data).
+    pub area: f64,
+    /// The matched truth peak, if any: 1-based index (as in `truth_cell*.csv`), its tau in s and
+    /// its effective area.
+    pub truth: Option<(usize, f64, f64)>,
 }
 
 /// Everything one run produces.
@@ -119,6 +134,7 @@ pub fn run_once(
             .map_or(f64::NAN, |(s, _)| scorer.l1(&s.amplitudes));
         let sigma2 = analysis.scores.sigma2;
         let mut recovered = Vec::new();
+        let mut followed = Vec::new();
         for rule in &scenario.rules {
             let name = rule.name();
             let found = analysis
@@ -131,6 +147,7 @@ pub fn run_once(
             };
             if let (Some(r), Some(_)) = (found, spectra.as_ref()) {
                 recovered.push((name.clone(), r.choice.solution.amplitudes.clone()));
+                followed.push(scorer.follow(&r.peaks));
             }
             rows.push(RuleRow {
                 temperature_k: series.temperature_k,
@@ -148,8 +165,9 @@ pub fn run_once(
             values,
         });
         if let Some(spectra) = spectra.as_mut() {
-            if let Some((sol, _)) = &oracle {
+            if let Some((sol, peaks)) = &oracle {
                 recovered.push((ORACLE.into(), sol.amplitudes.clone()));
+                followed.push(scorer.follow(peaks));
             }
             spectra.push(SeriesSpectra {
                 temperature_k: series.temperature_k,
@@ -157,6 +175,7 @@ pub fn run_once(
                 step: problem.grid().step(),
                 truth: scorer.truth.clone(),
                 recovered,
+                peaks: followed,
             });
         }
     }
@@ -172,6 +191,8 @@ pub fn rule_names(scenario: &Scenario) -> Vec<String> {
 
 /// A truth peak inside the data window.
 struct TruthPeak {
+    /// 0-based index among the series' truth peaks.
+    index: usize,
     tau_s: f64,
     area: f64,
 }
@@ -221,8 +242,9 @@ impl<'a> Scorer<'a> {
             e.peak_tau_s
                 .iter()
                 .zip(&e.peak_area)
-                .filter(|(t, a)| **a > 0.0 && **t >= window.0 && **t <= window.1)
-                .map(|(&tau_s, &area)| TruthPeak { tau_s, area })
+                .enumerate()
+                .filter(|(_, (t, a))| **a > 0.0 && **t >= window.0 && **t <= window.1)
+                .map(|(index, (&tau_s, &area))| TruthPeak { index, tau_s, area })
                 .collect()
         });
         let true_slope_m3 = match (&scenario.truth, series.temperature_k, &scenario.material) {
@@ -308,31 +330,19 @@ impl<'a> Scorer<'a> {
                 (sol.baseline[1] - self.true_drift()) * self.x_max / total,
             ),
         };
-        // Peak matching: closest pairs first, one-to-one, within the matching radius.
-        let recovered: Vec<f64> = peaks.iter().map(SpectrumPeak::tau_s).collect();
-        let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-        for (i, t) in self.peaks.iter().enumerate() {
-            for (j, r) in recovered.iter().enumerate() {
-                let d = (r / t.tau_s).log10().abs();
-                if d <= self.match_decades {
-                    pairs.push((d, i, j));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let (mut used_t, mut used_r) =
-            (vec![false; self.peaks.len()], vec![false; recovered.len()]);
+        let matches = self.matches(peaks);
+        let mut used_t = vec![false; self.peaks.len()];
         let (mut centroid_sum, mut area_sum, mut matched) = (0.0, 0.0, 0usize);
-        for (d, i, j) in pairs {
-            if used_t[i] || used_r[j] {
-                continue;
+        for (j, m) in matches.iter().enumerate() {
+            if let Some((i, d)) = *m {
+                used_t[i] = true;
+                centroid_sum += d;
+                area_sum += (peaks[j].area / self.peaks[i].area - 1.0).abs();
+                matched += 1;
             }
-            used_t[i] = true;
-            used_r[j] = true;
-            centroid_sum += d;
-            area_sum += (peaks[j].area / self.peaks[i].area - 1.0).abs();
-            matched += 1;
         }
+        let recovered: Vec<f64> = peaks.iter().map(SpectrumPeak::tau_s).collect();
+        let used_r: Vec<bool> = matches.iter().map(Option::is_some).collect();
         let missed = used_t.iter().filter(|u| !**u).count() as f64;
         let spurious = recovered
             .iter()
@@ -382,6 +392,47 @@ impl<'a> Scorer<'a> {
             omega_slope_error,
             regret,
         ]
+    }
+
+    /// Peak matching, closest pairs first, one to one, within the matching radius: for each
+    /// recovered peak, the matched truth peak (position in `self.peaks`) and the distance in decades.
+    fn matches(&self, peaks: &[SpectrumPeak]) -> Vec<Option<(usize, f64)>> {
+        let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+        for (i, t) in self.peaks.iter().enumerate() {
+            for (j, r) in peaks.iter().enumerate() {
+                let d = (r.tau_s() / t.tau_s).log10().abs();
+                if d <= self.match_decades {
+                    pairs.push((d, i, j));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut used_t = vec![false; self.peaks.len()];
+        let mut out = vec![None; peaks.len()];
+        for (d, i, j) in pairs {
+            if used_t[i] || out[j].is_some() {
+                continue;
+            }
+            used_t[i] = true;
+            out[j] = Some((i, d));
+        }
+        out
+    }
+
+    /// The recovered peaks with the 1-based index of their matched truth peak.
+    fn follow(&self, peaks: &[SpectrumPeak]) -> Vec<FollowedPeak> {
+        self.matches(peaks)
+            .iter()
+            .zip(peaks)
+            .map(|(m, p)| FollowedPeak {
+                tau_s: p.tau_s(),
+                area: p.area,
+                truth: m.map(|(i, _)| {
+                    let t = &self.peaks[i];
+                    (t.index + 1, t.tau_s, t.area)
+                }),
+            })
+            .collect()
     }
 
     /// The linear term the data truly contain: the noise model's drift.

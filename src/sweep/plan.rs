@@ -191,6 +191,7 @@ impl Plan {
                 format!("{count} cells x {repeats} repeats is more than 1e8 runs"),
             ));
         }
+        let base_rules: Vec<String> = scenario.rules.iter().map(|r| r.name()).collect();
         let mut cells = Vec::with_capacity(count);
         for index in 0..count {
             let mut rest = index;
@@ -226,6 +227,18 @@ impl Plan {
                     &file,
                     "protocol.kind",
                     "the stretched-exponent protocol has no spectrum to recover; `stzlab run` sweeps protocols with a truth".into(),
+                ));
+            }
+            if scenario
+                .rules
+                .iter()
+                .map(|r| r.name())
+                .ne(base_rules.iter().cloned())
+            {
+                return Err(invalid(
+                    &file,
+                    "sweep.axes",
+                    "an axis changes inversion.rules; list every rule to compare in [inversion] rules instead (each run applies them all to one lambda path)".into(),
                 ));
             }
             cells.push(Cell {
@@ -305,36 +318,59 @@ pub fn parse_value(text: &str) -> Value {
         .unwrap_or_else(|| Value::String(text.to_string()))
 }
 
+/// The keys of a dotted path; a key in double quotes may hold dots (`sweep.axes."noise.sigma"`).
+fn split_path(path: &str) -> Result<Vec<String>, String> {
+    let bad = || {
+        format!("{path:?} is not a dotted path of keys (letters, digits, _ and -, or \"quoted\")")
+    };
+    let mut keys = Vec::new();
+    let mut rest = path;
+    loop {
+        let (key, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').ok_or_else(bad)?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            let key = &rest[..end];
+            if !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(bad());
+            }
+            (key, &rest[end..])
+        };
+        if key.is_empty() {
+            return Err(bad());
+        }
+        keys.push(key.to_string());
+        if after.is_empty() {
+            return Ok(keys);
+        }
+        rest = after.strip_prefix('.').ok_or_else(bad)?;
+    }
+}
+
 /// Sets a dotted path in a TOML table, creating intermediate tables.
 ///
 /// # Errors
 /// A message when the path is malformed or runs through a value that is not a table.
 pub fn set_path(doc: &mut Table, path: &str, value: Value) -> Result<(), String> {
-    let keys: Vec<&str> = path.split('.').collect();
-    if keys.iter().any(|k| {
-        k.is_empty()
-            || !k
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    }) {
-        return Err(format!(
-            "{path:?} is not a dotted path of keys (letters, digits, _ and -)"
-        ));
-    }
+    let keys = split_path(path)?;
     if let Some(bad) = first_non_finite(&value) {
         return Err(format!("{bad}: NaN and infinity are not allowed"));
     }
     let mut table = doc;
     for (i, key) in keys[..keys.len() - 1].iter().enumerate() {
         let entry = table
-            .entry(key.to_string())
+            .entry(key.clone())
             .or_insert_with(|| Value::Table(Table::new()));
         match entry {
             Value::Table(t) => table = t,
             _ => return Err(format!("{} is a value, not a table", keys[..=i].join("."))),
         }
     }
-    table.insert(keys[keys.len() - 1].to_string(), value);
+    table.insert(keys[keys.len() - 1].clone(), value);
     Ok(())
 }
 
@@ -368,6 +404,11 @@ mod tests {
         assert_eq!(t["d"]["e"], Value::Integer(4));
         assert!(set_path(&mut t, "a.x", Value::Integer(1)).is_err());
         assert!(set_path(&mut t, "b..c", Value::Integer(1)).is_err());
+        set_path(&mut t, "s.\"x.y\"", Value::Integer(5)).unwrap();
+        assert_eq!(t["s"]["x.y"].as_integer(), Some(5));
+        for bad in ["s.\"x", "s.\"x\"y", "s.\"\"", "s.x y", ""] {
+            assert!(set_path(&mut t, bad, Value::Integer(1)).is_err(), "{bad}");
+        }
         assert!(set_path(&mut t, "b.c", Value::Float(f64::NAN)).is_err());
     }
 

@@ -130,8 +130,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
     if options.resume && runs_path.exists() {
         let text = std::fs::read(&runs_path)
             .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
-        let rows_per_run = rows_per_run(plan);
-        let (end, runs) = complete_prefix(&text, header.trim_end(), rows_per_run)
+        let (end, runs) = complete_prefix(&text, header.trim_end(), |run| rows_per_run(plan, run))
             .map_err(|m| RunError::Usage(format!("{}: {m}", runs_path.display())))?;
         if runs.iter().zip(&mine).any(|(a, b)| a != b) || runs.len() > mine.len() {
             return Err(RunError::Usage(format!(
@@ -196,6 +195,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
                     &format!("truth_cell{cell:04}.csv"),
                     truth_peaks_csv(&clean[cell]).as_bytes(),
                 )?);
+                files.push(dir.write(
+                    &format!("peaks_cell{cell:04}.csv"),
+                    followed_peaks_csv(spectra).as_bytes(),
+                )?);
             }
         }
         out.write_all(text.as_bytes())
@@ -236,9 +239,9 @@ fn check_same(dir: &OutputDir, name: &str, expected: &str) -> Result<(), RunErro
     }
 }
 
-/// Rows per run: (rules + oracle) x series.
-fn rows_per_run(plan: &Plan) -> usize {
-    let cell = &plan.cells[0];
+/// Rows of a run: (rules + oracle) x series of its cell.
+fn rows_per_run(plan: &Plan, run: usize) -> usize {
+    let cell = &plan.cells[(run / plan.repeats).min(plan.cells.len() - 1)];
     let series = cell.scenario.protocol.temperatures_k().len().max(1);
     (cell.scenario.rules.len() + 1) * series
 }
@@ -342,6 +345,51 @@ fn truth_peaks_csv(sim: &Simulation) -> String {
                 num(p.area),
                 num(e.peak_area[i]),
             ]));
+        }
+    }
+    text
+}
+
+/// The recovered peaks of a cell's representative run, each choice, with the truth peak each was
+/// matched to (empty where none: a spurious peak).
+fn followed_peaks_csv(spectra: &[SeriesSpectra]) -> String {
+    let mut text = csv_line(
+        &[
+            "temperature_k",
+            "rule",
+            "peak",
+            "tau_s",
+            "area",
+            "truth_peak",
+            "truth_tau_s",
+            "truth_effective_area",
+            "log10_tau_shift",
+            "area_ratio",
+        ]
+        .map(String::from),
+    );
+    for s in spectra {
+        for ((name, _), peaks) in s.recovered.iter().zip(&s.peaks) {
+            for (k, p) in peaks.iter().enumerate() {
+                let mut row = vec![
+                    s.temperature_k.map(num).unwrap_or_default(),
+                    name.clone(),
+                    (k + 1).to_string(),
+                    num(p.tau_s),
+                    num(p.area),
+                ];
+                match p.truth {
+                    Some((i, tau, area)) => row.extend([
+                        i.to_string(),
+                        num(tau),
+                        num(area),
+                        num((p.tau_s / tau).log10()),
+                        num(p.area / area),
+                    ]),
+                    None => row.extend(std::iter::repeat_n(String::new(), 5)),
+                }
+                text.push_str(&csv_line(&row));
+            }
         }
     }
     text
@@ -478,7 +526,9 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
             std::fs::read_dir(d).map_err(|e| RunError::Other(format!("{}: {e}", d.display())))?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if (name.starts_with("spectrum_cell") || name.starts_with("truth_cell"))
+            if ["spectrum_cell", "truth_cell", "peaks_cell"]
+                .iter()
+                .any(|p| name.starts_with(p))
                 && name.ends_with(".csv")
             {
                 let bytes = std::fs::read(e.path())

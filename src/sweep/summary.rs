@@ -257,7 +257,7 @@ pub fn spectrum_file_name(cell: usize) -> String {
 pub fn complete_prefix(
     text: &[u8],
     header: &str,
-    rows_per_run: usize,
+    rows_per_run: impl Fn(usize) -> usize,
 ) -> Result<(usize, Vec<usize>), String> {
     let mut reader = std::io::BufReader::new(text);
     let mut line = String::new();
@@ -288,7 +288,7 @@ pub fn complete_prefix(
             None => Some((run, 1)),
         };
         if let Some((r, k)) = pending {
-            if k == rows_per_run {
+            if k == rows_per_run(r) {
                 runs.push(r);
                 good_end = offset;
                 pending = None;
@@ -315,9 +315,19 @@ mod tests {
     #[test]
     fn a_torn_last_run_is_dropped() {
         let text = b"run,x\n0,a\n0,b\n1,a\n1,b\n2,a\n2,";
-        let (end, runs) = complete_prefix(text, "run,x", 2).unwrap();
+        let (end, runs) = complete_prefix(text, "run,x", |_| 2).unwrap();
         assert_eq!(runs, [0, 1]);
         assert_eq!(&text[..end], b"run,x\n0,a\n0,b\n1,a\n1,b\n");
-        assert!(complete_prefix(text, "run,y", 2).is_err());
+        assert!(complete_prefix(text, "run,y", |_| 2).is_err());
+    }
+
+    #[test]
+    fn runs_may_have_different_row_counts() {
+        // Run 0 has one row, runs 1 and 2 three (say, more DMA temperatures in their cell).
+        let text = b"run,x\n0,a\n1,a\n1,b\n1,c\n2,a\n2,b\n";
+        let rows = |run: usize| if run == 0 { 1 } else { 3 };
+        let (end, runs) = complete_prefix(text, "run,x", rows).unwrap();
+        assert_eq!(runs, [0, 1]);
+        assert_eq!(&text[..end], b"run,x\n0,a\n1,a\n1,b\n1,c\n");
     }
 }

@@ -34,5 +34,6 @@ pub mod report;
 pub mod scenario;
 pub mod simulate;
 pub mod spectrum;
+pub mod study;
 pub mod stz;
 pub mod sweep;

@@ -298,6 +298,19 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         force: args.force,
         quiet: args.quiet,
     };
+    if plan.cells[0].scenario.study.is_some() {
+        let report = stzlab::study::runner::run(&plan, &options)?;
+        if !args.quiet {
+            println!(
+                "ran {} runs in {:.2} s -> {}",
+                report.executed,
+                report.seconds,
+                output.display()
+            );
+            print_headline(&report.summary);
+        }
+        return Ok(());
+    }
     let report = stzlab::sweep::run(&plan, &options)?;
     if !args.quiet {
         println!(
@@ -314,6 +327,23 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         print_best(&report.summary);
     }
     Ok(())
+}
+
+/// A study's headline numbers.
+fn print_headline(summary: &serde_json::Value) {
+    let Some(h) = summary["headline"].as_object() else {
+        return;
+    };
+    println!(
+        "headline ({}):",
+        summary["headline_note"].as_str().unwrap_or("")
+    );
+    for (k, v) in h {
+        match v.as_f64() {
+            Some(x) => println!("  {k:<40} {x:.6}"),
+            None => println!("  {k:<40} -"),
+        }
+    }
 }
 
 /// A short table: each cell's best rule by median regret.
@@ -349,7 +379,13 @@ fn simulate_command(
     force: bool,
 ) -> Result<(), Failure> {
     let scenario = Scenario::load(path)?;
-    let sim = simulate(&scenario).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let sim = simulate(&scenario).map_err(|e| {
+        let message = format!("{}: {e}", path.display());
+        match e {
+            stzlab::simulate::SimulateError::StudyOnly(_) => usage(message),
+            _ => anyhow::anyhow!(message).into(),
+        }
+    })?;
     // Everything is produced in memory first, so a failure cannot leave a partial set of files.
     let mut files = vec![
         ("data.csv".to_string(), data_csv(&sim).into_bytes()),

@@ -142,6 +142,9 @@ pub enum SimulateError {
     /// The mandrel solver rejected its input.
     #[error(transparent)]
     Mandrel(#[from] MandrelError),
+    /// A protocol that only a study runs.
+    #[error("the {0} protocol is simulated by its study: use `stzlab run`")]
+    StudyOnly(&'static str),
 }
 
 /// Simulates the scenario with its own seed.
@@ -178,6 +181,9 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
         Protocol::Cantilever { times, .. } => (DataKind::Creep, times.values().to_vec()),
         Protocol::Dma { omega, .. } => (DataKind::Loss, omega.values().to_vec()),
         Protocol::StretchedExponent { times, .. } => (DataKind::Decay, times.values().to_vec()),
+        Protocol::TemperatureStepping { .. } => {
+            return Err(SimulateError::StudyOnly("temperature-stepping"))
+        }
     };
     let mut sim = Simulation {
         kind,
@@ -283,7 +289,9 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
                 });
                 dma::loss_modulus(&units, e0, &x, *loss_model)
             }
-            Protocol::StretchedExponent { .. } => unreachable!("handled above"),
+            Protocol::StretchedExponent { .. } | Protocol::TemperatureStepping { .. } => {
+                unreachable!("handled above")
+            }
         };
         if let Some(levels) = &levels {
             sim.percolation.push(percolation(levels, window_hi));
@@ -351,4 +359,26 @@ fn tabulate(
         weights,
         spectrum,
     }
+}
+
+/// The STZ percolation numbers (paper section 12) of a hierarchy scenario: at each temperature, for
+/// an observation time equal to the longest time the protocol sees (t_max, or 1/w_min for DMA).
+/// Empty for other truths.
+pub fn hierarchy_percolation(scenario: &Scenario) -> Vec<(f64, Percolation)> {
+    let (Some(Truth::Hierarchy(h)), Some(material)) = (&scenario.truth, &scenario.material) else {
+        return Vec::new();
+    };
+    let observation_s = match &scenario.protocol {
+        Protocol::Mandrel { times, .. } | Protocol::Cantilever { times, .. } => times.last(),
+        Protocol::Dma { omega, .. } => 1.0 / omega.first(),
+        Protocol::StretchedExponent { .. } | Protocol::TemperatureStepping { .. } => {
+            return Vec::new()
+        }
+    };
+    scenario
+        .protocol
+        .temperatures_k()
+        .into_iter()
+        .map(|t| (t, percolation(&h.levels(material, t), observation_s)))
+        .collect()
 }

@@ -3,6 +3,7 @@
 
 mod locate;
 mod schema;
+mod study;
 
 use std::fmt;
 use std::path::Path;
@@ -12,6 +13,9 @@ use serde::Serialize;
 pub use schema::{
     FreeVolumeSpec, InversionSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind,
     ProtocolSpec, ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
+};
+pub use study::{
+    BendingParams, DfShape, SteppingParams, Study, StudyKind, StudySpec, DEFAULT_STRAINS,
 };
 
 use crate::constants::PA_PER_GPA;
@@ -148,6 +152,17 @@ pub enum Protocol {
         /// Times, s.
         times: AxisGrid,
     },
+    /// Constant stress, temperature stepped upward and held.
+    TemperatureStepping {
+        /// First hold temperature, K.
+        start_k: f64,
+        /// Step, K.
+        step_k: f64,
+        /// Number of upward steps.
+        steps: usize,
+        /// Hold at each temperature, s.
+        hold_s: f64,
+    },
 }
 
 impl Protocol {
@@ -159,6 +174,12 @@ impl Protocol {
             }
             Self::Dma { temperatures_k, .. } => temperatures_k.clone(),
             Self::StretchedExponent { .. } => Vec::new(),
+            Self::TemperatureStepping {
+                start_k,
+                step_k,
+                steps,
+                ..
+            } => (0..=*steps).map(|i| start_k + i as f64 * step_k).collect(),
         }
     }
 }
@@ -184,6 +205,8 @@ pub struct Scenario {
     pub rules: Vec<Rule>,
     /// Peak matching radius, decades.
     pub match_decades: f64,
+    /// The method study `stzlab run` performs instead of the inversion sweep, if any.
+    pub study: Option<Study>,
     /// The file's content with every default filled in (what `scenario.json` holds).
     pub resolved: ScenarioFile,
 }
@@ -274,8 +297,17 @@ impl Scenario {
         let (protocol_spec, protocol) = resolve_protocol(&spec.protocol)?;
         resolved.protocol = protocol_spec;
 
+        let study_kind = spec.study.as_ref().map(|s| s.kind);
         let truth = match (&spec.truth, &protocol) {
-            (None, Protocol::StretchedExponent { .. }) => None,
+            (None, Protocol::StretchedExponent { .. } | Protocol::TemperatureStepping { .. }) => {
+                None
+            }
+            (Some(_), Protocol::TemperatureStepping { .. }) => {
+                return Err(invalid(
+                    "truth",
+                    "the temperature-stepping protocol assumes its spectrum of dF in [study] (df_min_ev, df_max_ev, shape); remove [truth]",
+                ));
+            }
             (Some(_), Protocol::StretchedExponent { .. }) => {
                 return Err(invalid(
                     "truth",
@@ -351,6 +383,26 @@ impl Scenario {
             resolve_inversion(spec.inversion.as_ref(), &protocol)?;
         resolved.inversion = Some(filled_inversion);
 
+        let study = match &spec.study {
+            Some(s) => {
+                let (filled, study) = study::resolve_study(s, &protocol, truth.as_ref())?;
+                resolved.study = Some(filled);
+                Some(study)
+            }
+            None => None,
+        };
+        match (&protocol, study_kind) {
+            (Protocol::StretchedExponent { .. }, Some(StudyKind::StretchedExponent) | None)
+            | (Protocol::TemperatureStepping { .. }, Some(StudyKind::TemperatureStepping)) => {}
+            (Protocol::TemperatureStepping { .. }, _) => {
+                return Err(invalid(
+                    "study.kind",
+                    "the temperature-stepping protocol is run by the temperature-stepping study: add [study] kind = \"temperature-stepping\"",
+                ))
+            }
+            _ => {}
+        }
+
         Ok(Self {
             name,
             seed: resolved.seed.unwrap_or(DEFAULT_SEED),
@@ -361,6 +413,7 @@ impl Scenario {
             inversion,
             rules,
             match_decades,
+            study,
             resolved,
         })
     }
@@ -378,7 +431,7 @@ fn resolve_inversion(
     let spec = spec.cloned().unwrap_or_default();
     let kernel = match protocol {
         Protocol::Mandrel { .. } | Protocol::StretchedExponent { .. } => Kernel::Decay,
-        Protocol::Cantilever { .. } => Kernel::Creep,
+        Protocol::Cantilever { .. } | Protocol::TemperatureStepping { .. } => Kernel::Creep,
         Protocol::Dma { .. } => Kernel::Loss,
     };
     let mut o = InvertOptions::new(kernel);
@@ -955,12 +1008,14 @@ fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protocol), Invali
         ProtocolKind::Cantilever => "cantilever",
         ProtocolKind::Dma => "dma",
         ProtocolKind::StretchedExponent => "stretched-exponent",
+        ProtocolKind::TemperatureStepping => "temperature-stepping",
     };
     let allowed: &[&str] = match p.kind {
         ProtocolKind::Mandrel => &["temperature_k", "t_c_s", "coupling", "times"],
         ProtocolKind::Cantilever => &["temperature_k", "times"],
         ProtocolKind::Dma => &["temperatures_k", "omega", "loss_model"],
         ProtocolKind::StretchedExponent => &["times", "x0", "t0_s", "tau_s", "beta"],
+        ProtocolKind::TemperatureStepping => &["temperature_k", "step_k", "steps", "hold_s"],
     };
     for (present, field) in [
         (p.temperature_k.is_some(), "temperature_k"),
@@ -974,6 +1029,9 @@ fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protocol), Invali
         (p.t0_s.is_some(), "t0_s"),
         (p.tau_s.is_some(), "tau_s"),
         (p.beta.is_some(), "beta"),
+        (p.step_k.is_some(), "step_k"),
+        (p.steps.is_some(), "steps"),
+        (p.hold_s.is_some(), "hold_s"),
     ] {
         if present && !allowed.contains(&field) {
             return Err(invalid(
@@ -1097,6 +1155,37 @@ fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protocol), Invali
                 tau_s,
                 beta,
                 times,
+            }
+        }
+        ProtocolKind::TemperatureStepping => {
+            let start_k = temperature()?;
+            let step_k = p.step_k.unwrap_or(10.0);
+            let steps = p.steps.unwrap_or(20);
+            let hold_s = p.hold_s.unwrap_or(3600.0);
+            if !(step_k.is_finite() && step_k > 0.0) {
+                return Err(invalid(
+                    "protocol.step_k",
+                    format!("{step_k} K must be > 0"),
+                ));
+            }
+            if steps < 2 {
+                return Err(invalid("protocol.steps", "at least 2 steps are needed"));
+            }
+            if !(hold_s.is_finite() && hold_s > 0.0) {
+                return Err(invalid(
+                    "protocol.hold_s",
+                    format!("{hold_s} s must be > 0"),
+                ));
+            }
+            filled.temperature_k = Some(start_k);
+            filled.step_k = Some(step_k);
+            filled.steps = Some(steps);
+            filled.hold_s = Some(hold_s);
+            Protocol::TemperatureStepping {
+                start_k,
+                step_k,
+                steps,
+                hold_s,
             }
         }
     };

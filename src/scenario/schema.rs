@@ -40,6 +40,9 @@ pub struct ScenarioFile {
     /// The grid of conditions `stzlab run` sweeps (default: one cell, one repeat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
+    /// A method study instead of the inversion sweep (MODEL.md section 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<super::study::StudySpec>,
 }
 
 /// `[inversion]`: the analysis of every run.
@@ -216,6 +219,9 @@ pub enum ProtocolKind {
     Dma,
     /// x0 exp(-((t + t0)/tau)^beta) (paper section 7).
     StretchedExponent,
+    /// Constant stress with the temperature stepped upward and held (paper section 8; the
+    /// temperature-stepping study).
+    TemperatureStepping,
 }
 
 /// `[protocol]`.
@@ -257,6 +263,15 @@ pub struct ProtocolSpec {
     /// Stretched exponent: exponent beta in (0, 1] (default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<f64>,
+    /// Temperature stepping: temperature step, K (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_k: Option<f64>,
+    /// Temperature stepping: number of upward steps (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    /// Temperature stepping: hold time at each temperature, s (default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_s: Option<f64>,
 }
 
 /// `[protocol.times]`: `values_s`, or `start_s`, `stop_s`, `points` and `spacing`.

@@ -8,5 +8,5 @@ pub mod summary;
 
 pub use metrics::{run_once, RunResult, METRICS, ORACLE};
 pub use plan::{Axis, Cell, Plan};
-pub use runner::{merge, run, RunError, RunOptions, RunReport};
+pub use runner::{merge, plan_json, run, RunError, RunOptions, RunReport};
 pub use summary::{summarize, Stats};

@@ -192,6 +192,7 @@ impl Plan {
             ));
         }
         let base_rules: Vec<String> = scenario.rules.iter().map(|r| r.name()).collect();
+        let base_study = scenario.resolved.study.as_ref().map(|s| s.kind);
         let mut cells = Vec::with_capacity(count);
         for index in 0..count {
             let mut rest = index;
@@ -219,14 +220,23 @@ impl Plan {
                     err(&format!("sweep cell {}", at.join(", ")), e)
                 })?
             };
-            if matches!(
-                scenario.protocol,
-                crate::scenario::Protocol::StretchedExponent { .. }
-            ) {
+            if scenario.study.is_none()
+                && matches!(
+                    scenario.protocol,
+                    crate::scenario::Protocol::StretchedExponent { .. }
+                )
+            {
                 return Err(invalid(
                     &file,
                     "protocol.kind",
-                    "the stretched-exponent protocol has no spectrum to recover; `stzlab run` sweeps protocols with a truth".into(),
+                    "the stretched-exponent protocol has no spectrum to recover: add [study] kind = \"stretched-exponent\"".into(),
+                ));
+            }
+            if scenario.resolved.study.as_ref().map(|s| s.kind) != base_study {
+                return Err(invalid(
+                    &file,
+                    "sweep.axes",
+                    "an axis changes the study kind; run each study from its own scenario".into(),
                 ));
             }
             if scenario

@@ -13,7 +13,7 @@ use super::plan::Plan;
 use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
 use crate::inversion::Workspace;
 use crate::report::{num, OutputDir, OutputError};
-use crate::simulate::{simulate_clean, Simulation};
+use crate::simulate::{hierarchy_percolation, simulate_clean, Simulation};
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
@@ -67,6 +67,24 @@ const CHUNK_PER_THREAD: usize = 16;
 /// The content of `scenario.json`.
 pub fn plan_json(plan: &Plan) -> serde_json::Value {
     let mut v = serde_json::to_value(plan.record()).unwrap_or_default();
+    // STZ percolation numbers (paper section 12) of every cell with a hierarchy truth.
+    let percolation: Vec<serde_json::Value> = plan
+        .cells
+        .iter()
+        .flat_map(|c| {
+            hierarchy_percolation(&c.scenario)
+                .into_iter()
+                .map(move |(t, p)| {
+                    let mut e = serde_json::to_value(p).unwrap_or_default();
+                    e["cell"] = c.index.into();
+                    e["temperature_k"] = t.into();
+                    e
+                })
+        })
+        .collect();
+    if !percolation.is_empty() {
+        v["percolation"] = serde_json::Value::Array(percolation);
+    }
     // Axis values as JSON (numbers stay numbers; tables are kept whole).
     if let Some(axes) = v["axes"].as_array_mut() {
         for (a, axis) in axes.iter_mut().zip(&plan.axes) {
@@ -274,7 +292,7 @@ fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
 }
 
 /// One CSV line, quoting fields that need it.
-fn csv_line(fields: &[String]) -> String {
+pub(crate) fn csv_line(fields: &[String]) -> String {
     let quoted: Vec<String> = fields
         .iter()
         .map(|f| {

@@ -241,6 +241,7 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
         "metrics": METRICS,
         "cells": cells,
         "best_rule": best,
+        "percolation": record.get("percolation").cloned().unwrap_or(Value::Null),
     }))
 }
 

@@ -1,0 +1,173 @@
+//! `stzlab run` for a scenario with a `[study]`: every cell and repeat in parallel (results in run
+//! order whatever the threads), `runs.csv` with the study's numbers, each cell's tables for its
+//! first repeat, and `summary.json` with per-cell statistics and the study's `headline`.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::{run_study, Outcome};
+use crate::noise::rng_from_seed;
+use crate::report::{num, OutputDir};
+use crate::sweep::runner::csv_line;
+use crate::sweep::summary::Stats;
+use crate::sweep::{plan_json, Plan, RunError, RunOptions, RunReport};
+
+/// Runs the study of every cell of `plan` (its scenarios carry a `[study]`).
+///
+/// # Errors
+/// [`RunError`]: `--shard` and `--resume` (studies run in one piece), the output folder, a study
+/// that cannot use its input.
+pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
+    let started = Instant::now();
+    if options.shard != (1, 1) || options.resume {
+        return Err(RunError::Usage(
+            "--shard and --resume apply to inversion sweeps; a study runs in one piece".into(),
+        ));
+    }
+    let kind = plan
+        .resolved
+        .study
+        .as_ref()
+        .map(|s| s.kind.name())
+        .unwrap_or_default();
+    let mut record = plan_json(plan);
+    record["study"] = json!(kind);
+    let record_text =
+        serde_json::to_string_pretty(&record).map_err(|e| RunError::Other(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()
+        .map_err(|e| RunError::Other(e.to_string()))?;
+    let outcomes: Vec<Result<Outcome, String>> = pool.install(|| {
+        (0..plan.runs())
+            .into_par_iter()
+            .map(|run| {
+                let cell = run / plan.repeats;
+                let scenario = &plan.cells[cell].scenario;
+                let mut rng = rng_from_seed(plan.run_seed(run));
+                run_study(scenario, &mut rng, run % plan.repeats == 0).map_err(|e| {
+                    let at: Vec<String> = plan
+                        .axes
+                        .iter()
+                        .zip(&plan.cells[cell].labels)
+                        .map(|(a, l)| format!("{} = {l}", a.path))
+                        .collect();
+                    if at.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("cell {}: {e}", at.join(", "))
+                    }
+                })
+            })
+            .collect()
+    });
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|m| RunError::Usage(format!("{}: {m}", plan.file)))?;
+    let names: Vec<String> = outcomes[0].numbers.iter().map(|(n, _)| n.clone()).collect();
+
+    let dir = OutputDir::prepare(&options.output, options.force)?;
+    let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
+    let mut header: Vec<String> = ["run", "cell", "repeat", "seed"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(plan.axes.iter().map(|a| a.path.clone()));
+    header.extend(names.iter().cloned());
+    let mut text = csv_line(&header);
+    for (run, o) in outcomes.iter().enumerate() {
+        let cell = run / plan.repeats;
+        let mut row = vec![
+            run.to_string(),
+            cell.to_string(),
+            (run % plan.repeats).to_string(),
+            plan.run_seed(run).to_string(),
+        ];
+        row.extend(plan.cells[cell].labels.iter().cloned());
+        row.extend(names.iter().map(|n| {
+            o.get(n)
+                .filter(|v| v.is_finite())
+                .map(num)
+                .unwrap_or_default()
+        }));
+        text.push_str(&csv_line(&row));
+        for (name, table) in &o.tables {
+            files.push(dir.write(&format!("{name}_cell{cell:04}.csv"), table.as_bytes())?);
+        }
+    }
+    files.push(dir.write("runs.csv", text.as_bytes())?);
+
+    // Summary: statistics per cell and number; the headline is the first cell's medians.
+    let mut cells = Vec::new();
+    for (c, cell) in plan.cells.iter().enumerate() {
+        let runs = &outcomes[c * plan.repeats..(c + 1) * plan.repeats];
+        let mut axes = Map::new();
+        for (axis, label) in plan.axes.iter().zip(&cell.labels) {
+            // Labels are unique within an axis.
+            let value = axis
+                .labels
+                .iter()
+                .position(|l| l == label)
+                .map(|k| &axis.values[k]);
+            let v = match value {
+                Some(toml::Value::Integer(i)) => json!(i),
+                Some(toml::Value::Float(f)) => json!(f),
+                Some(toml::Value::Boolean(b)) => json!(b),
+                Some(toml::Value::String(s)) => json!(s),
+                _ => json!(label),
+            };
+            axes.insert(axis.path.clone(), v);
+        }
+        let mut metrics = Map::new();
+        for n in &names {
+            let values: Vec<f64> = runs.iter().map(|o| o.get(n).unwrap_or(f64::NAN)).collect();
+            metrics.insert(
+                n.clone(),
+                serde_json::to_value(Stats::of(&values)).unwrap_or_default(),
+            );
+        }
+        cells.push(json!({ "cell": c, "axes": axes, "metrics": metrics }));
+    }
+    let mut headline = Map::new();
+    for n in &names {
+        let values: Vec<f64> = outcomes[..plan.repeats]
+            .iter()
+            .map(|o| o.get(n).unwrap_or(f64::NAN))
+            .collect();
+        let s = Stats::of(&values);
+        headline.insert(
+            n.clone(),
+            if s.count > 0 {
+                json!(s.median)
+            } else {
+                Value::Null
+            },
+        );
+    }
+    let summary = json!({
+        "scenario": plan.name,
+        "study": kind,
+        "runs": plan.runs(),
+        "repeats": plan.repeats,
+        "axes": plan.axes.iter().map(|a| a.path.clone()).collect::<Vec<_>>(),
+        "headline": headline,
+        "headline_note": "medians over the first cell's repeats",
+        "numbers": names,
+        "cells": cells,
+    });
+    let summary_text =
+        serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
+    files.push(dir.write("summary.json", summary_text.as_bytes())?);
+    files.sort();
+    files.dedup();
+    Ok(RunReport {
+        executed: plan.runs(),
+        resumed: 0,
+        seconds: started.elapsed().as_secs_f64(),
+        files,
+        summary,
+    })
+}

@@ -36,6 +36,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
     record["study"] = json!(kind);
     let record_text =
         serde_json::to_string_pretty(&record).map_err(|e| RunError::Other(e.to_string()))?;
+    // The folder first: a non-empty one without --force is refused before any work.
+    let dir = OutputDir::prepare(&options.output, options.force)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()
@@ -69,7 +71,6 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         .map_err(|m| RunError::Usage(format!("{}: {m}", plan.file)))?;
     let names: Vec<String> = outcomes[0].numbers.iter().map(|(n, _)| n.clone()).collect();
 
-    let dir = OutputDir::prepare(&options.output, options.force)?;
     let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
     let mut header: Vec<String> = ["run", "cell", "repeat", "seed"]
         .iter()

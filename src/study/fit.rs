@@ -185,6 +185,41 @@ fn invert(a: &[f64], n: usize) -> Option<Vec<f64>> {
     Some(inv)
 }
 
+/// Golden-section search for the minimum of `score(eval(x))` over [a, b], assumed unimodal:
+/// `iterations` reductions of the bracket by the golden ratio, then the better of the two interior
+/// evaluations (x and its evaluation).
+pub fn golden_section<T>(
+    mut a: f64,
+    mut b: f64,
+    iterations: usize,
+    eval: impl Fn(f64) -> T,
+    score: impl Fn(&T) -> f64,
+) -> (f64, T) {
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut x1, mut x2) = (b - g * (b - a), a + g * (b - a));
+    let (mut f1, mut f2) = (eval(x1), eval(x2));
+    for _ in 0..iterations {
+        if score(&f1) < score(&f2) {
+            b = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = b - g * (b - a);
+            f1 = eval(x1);
+        } else {
+            a = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = a + g * (b - a);
+            f2 = eval(x2);
+        }
+    }
+    if score(&f1) < score(&f2) {
+        (x1, f1)
+    } else {
+        (x2, f2)
+    }
+}
+
 /// A weighted straight line y = a + b x.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Line {
@@ -278,6 +313,13 @@ mod tests {
             "{} {se}",
             fit.stderr[0]
         );
+    }
+
+    #[test]
+    fn golden_section_finds_a_parabola_minimum() {
+        let (x, v) = golden_section(-1.0, 4.0, 80, |x| (x - 1.3).powi(2) + 2.0, |v| *v);
+        assert!((x - 1.3).abs() < 1e-7, "{x}");
+        assert!((v - 2.0).abs() < 1e-14);
     }
 
     #[test]

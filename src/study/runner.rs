@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::{run_study, Outcome};
 use crate::noise::rng_from_seed;
 use crate::report::{num, OutputDir};
-use crate::sweep::runner::csv_line;
+use crate::sweep::runner::{csv_line, finish};
 use crate::sweep::summary::Stats;
 use crate::sweep::{plan_json, Plan, RunError, RunOptions, RunReport};
 
@@ -159,16 +159,5 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         "numbers": names,
         "cells": cells,
     });
-    let summary_text =
-        serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
-    files.push(dir.write("summary.json", summary_text.as_bytes())?);
-    files.sort();
-    files.dedup();
-    Ok(RunReport {
-        executed: plan.runs(),
-        resumed: 0,
-        seconds: started.elapsed().as_secs_f64(),
-        files,
-        summary,
-    })
+    finish(&dir, files, summary, plan.runs(), 0, started)
 }

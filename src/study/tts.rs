@@ -5,7 +5,7 @@
 
 use rand::Rng;
 
-use super::fit::{least_squares, line};
+use super::fit::{golden_section, least_squares, line};
 use super::{Outcome, StudyError};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
 use crate::report::num;
@@ -99,27 +99,8 @@ pub fn best_shift(curve: &LogCurve, target: &LogCurve) -> Option<Shift> {
         return None;
     }
     // Golden section on [s - step, s + step].
-    let g = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut a, mut b) = (best_s - step, best_s + step);
-    let (mut x1, mut x2) = (b - g * (b - a), a + g * (b - a));
-    let (mut f1, mut f2) = (f(x1), f(x2));
-    for _ in 0..60 {
-        if f1 < f2 {
-            b = x2;
-            x2 = x1;
-            f2 = f1;
-            x1 = b - g * (b - a);
-            f1 = f(x1);
-        } else {
-            a = x1;
-            x1 = x2;
-            f1 = f2;
-            x2 = a + g * (b - a);
-            f2 = f(x2);
-        }
-    }
-    let s = if f1 < f2 { x1 } else { x2 };
-    let s = if f(s) <= best { s } else { best_s };
+    let (s, value) = golden_section(best_s - step, best_s + step, 60, f, |v| *v);
+    let s = if value <= best { s } else { best_s };
     // Gauss-Newton error: var(s) = (sum r^2 / (n - 1)) / sum slope^2.
     let (mut rss, mut slopes, mut n) = (0.0, 0.0, 0usize);
     for (x, y) in curve.ln_w.iter().zip(&curve.ln_e) {
@@ -246,30 +227,7 @@ fn fit_kww(ln_w: &[f64], ln_e: &[f64]) -> ModelFit {
             ..fit_shape(ln_w, ln_e, Some(&t))
         }
     };
-    let g = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut a, mut b) = (0.1, 0.95);
-    let (mut x1, mut x2) = (b - g * (b - a), a + g * (b - a));
-    let (mut f1, mut f2) = (at(x1), at(x2));
-    for _ in 0..25 {
-        if f1.rms < f2.rms {
-            b = x2;
-            x2 = x1;
-            f2 = f1;
-            x1 = b - g * (b - a);
-            f1 = at(x1);
-        } else {
-            a = x1;
-            x1 = x2;
-            f1 = f2;
-            x2 = a + g * (b - a);
-            f2 = at(x2);
-        }
-    }
-    if f1.rms < f2.rms {
-        f1
-    } else {
-        f2
-    }
+    golden_section(0.1, 0.95, 25, at, |m| m.rms).1
 }
 
 pub(super) fn run<R: Rng + ?Sized>(

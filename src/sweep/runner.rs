@@ -228,13 +228,25 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
     progress.finish();
     files.push(runs_path.clone());
     let summary = summarize(&record, &runs_path).map_err(|e| RunError::Other(e.to_string()))?;
+    finish(&dir, files, summary, mine.len() - resumed, resumed, started)
+}
+
+/// Writes `summary.json` and reports a finished run (files sorted, each once).
+pub(crate) fn finish(
+    dir: &OutputDir,
+    mut files: Vec<PathBuf>,
+    summary: serde_json::Value,
+    executed: usize,
+    resumed: usize,
+    started: Instant,
+) -> Result<RunReport, RunError> {
     let summary_text =
         serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
     files.push(dir.write("summary.json", summary_text.as_bytes())?);
     files.sort();
     files.dedup();
     Ok(RunReport {
-        executed: mine.len() - resumed,
+        executed,
         resumed,
         seconds: started.elapsed().as_secs_f64(),
         files,

@@ -15,7 +15,8 @@ pub use schema::{
     ProtocolSpec, ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
 };
 pub use study::{
-    BendingParams, DfShape, SteppingParams, Study, StudyKind, StudySpec, DEFAULT_STRAINS,
+    BendingParams, DfShape, GroupingParams, SteppingParams, Study, StudyKind, StudySpec,
+    DEFAULT_STRAINS,
 };
 
 use crate::constants::PA_PER_GPA;

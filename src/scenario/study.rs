@@ -16,6 +16,8 @@ pub enum StudyKind {
     TemperatureStepping,
     /// Paper section 5, Fig. 6: nonlinear bending and gamma_T.
     NonlinearBending,
+    /// Paper section 6, Fig. 8: which peaks tau(T) belong to which STZ size.
+    ArrheniusGrouping,
 }
 
 impl StudyKind {
@@ -26,6 +28,7 @@ impl StudyKind {
             Self::TtsMasterCurve => "tts-master-curve",
             Self::TemperatureStepping => "temperature-stepping",
             Self::NonlinearBending => "nonlinear-bending",
+            Self::ArrheniusGrouping => "arrhenius-grouping",
         }
     }
 }
@@ -82,6 +85,21 @@ pub struct StudySpec {
     /// Nonlinear bending: implicit time steps per decade (default 40).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_per_decade: Option<usize>,
+    /// Arrhenius grouping: smallest size the fastest kept peak of each side's coldest temperature
+    /// may take (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_first_min: Option<u32>,
+    /// Arrhenius grouping: largest such size (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_first_max: Option<u32>,
+    /// Arrhenius grouping: most the first label may rise between neighbouring temperatures
+    /// (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_label_step: Option<u32>,
+    /// Arrhenius grouping: peaks smaller than this fraction of the largest at their temperature are
+    /// not used (default 0.02).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_area_fraction: Option<f64>,
 }
 
 /// The validated study.
@@ -98,6 +116,21 @@ pub enum Study {
     TemperatureStepping(SteppingParams),
     /// Section 5.
     NonlinearBending(BendingParams),
+    /// Section 6, Fig. 8.
+    ArrheniusGrouping(GroupingParams),
+}
+
+/// Parameters of the Arrhenius-grouping study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupingParams {
+    /// Range of sizes for the first label of each side of T_g.
+    pub n_first_min: u32,
+    /// See `n_first_min`.
+    pub n_first_max: u32,
+    /// Largest rise of the first label between neighbouring temperatures.
+    pub max_label_step: u32,
+    /// Area threshold, fraction of the largest peak at the temperature.
+    pub min_area_fraction: f64,
 }
 
 /// Parameters of the temperature-stepping study.
@@ -159,6 +192,12 @@ pub(crate) fn resolve_study(
             "attempt_hz",
         ],
         StudyKind::NonlinearBending => &["strains", "observe_s", "layers", "steps_per_decade"],
+        StudyKind::ArrheniusGrouping => &[
+            "n_first_min",
+            "n_first_max",
+            "max_label_step",
+            "min_area_fraction",
+        ],
     };
     for (present, field) in [
         (s.t_ref_k.is_some(), "t_ref_k"),
@@ -172,6 +211,10 @@ pub(crate) fn resolve_study(
         (s.observe_s.is_some(), "observe_s"),
         (s.layers.is_some(), "layers"),
         (s.steps_per_decade.is_some(), "steps_per_decade"),
+        (s.n_first_min.is_some(), "n_first_min"),
+        (s.n_first_max.is_some(), "n_first_max"),
+        (s.max_label_step.is_some(), "max_label_step"),
+        (s.min_area_fraction.is_some(), "min_area_fraction"),
     ] {
         if present && !allowed.contains(&field) {
             let takes = if allowed.is_empty() {
@@ -334,6 +377,56 @@ pub(crate) fn resolve_study(
             filled.layers = Some(p.layers);
             filled.steps_per_decade = Some(p.steps_per_decade);
             Study::NonlinearBending(p)
+        }
+        StudyKind::ArrheniusGrouping => {
+            needs_protocol("dma", matches!(protocol, Protocol::Dma { .. }))?;
+            needs_hierarchy()?;
+            let required = |field: &str, v: Option<u32>| -> Result<u32, Invalid> {
+                match v {
+                    Some(v) if v >= 1 => Ok(v),
+                    Some(v) => Err(invalid(format!("study.{field}"), format!("{v}: must be >= 1"))),
+                    None => Err(invalid(
+                        format!("study.{field}"),
+                        "required by the arrhenius-grouping study: the range of STZ sizes the fastest peak of each side of T_g may take",
+                    )),
+                }
+            };
+            let p = GroupingParams {
+                n_first_min: required("n_first_min", s.n_first_min)?,
+                n_first_max: required("n_first_max", s.n_first_max)?,
+                max_label_step: s.max_label_step.unwrap_or(2),
+                min_area_fraction: s.min_area_fraction.unwrap_or(0.02),
+            };
+            if p.n_first_max < p.n_first_min {
+                return Err(invalid(
+                    "study.n_first_max",
+                    format!(
+                        "{} must be >= n_first_min = {}",
+                        p.n_first_max, p.n_first_min
+                    ),
+                ));
+            }
+            if p.n_first_max - p.n_first_min > 200 {
+                return Err(invalid(
+                    "study.n_first_max",
+                    "a range of more than 200 sizes is not a grouping question",
+                ));
+            }
+            if p.max_label_step > 4 {
+                return Err(invalid(
+                    "study.max_label_step",
+                    format!("{}: at most 4", p.max_label_step),
+                ));
+            }
+            if !(p.min_area_fraction.is_finite() && (0.0..1.0).contains(&p.min_area_fraction)) {
+                return Err(invalid(
+                    "study.min_area_fraction",
+                    format!("{}: must lie in [0, 1)", p.min_area_fraction),
+                ));
+            }
+            filled.max_label_step = Some(p.max_label_step);
+            filled.min_area_fraction = Some(p.min_area_fraction);
+            Study::ArrheniusGrouping(p)
         }
     };
     Ok((filled, study))

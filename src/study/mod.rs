@@ -5,6 +5,7 @@
 
 pub mod bending;
 pub mod fit;
+pub mod grouping;
 pub mod runner;
 pub mod stepping;
 pub mod stretched;
@@ -63,6 +64,7 @@ pub fn run_study<R: Rng + ?Sized>(
         Some(Study::TtsMasterCurve { t_ref_k }) => tts::run(scenario, *t_ref_k, rng, keep_tables),
         Some(Study::TemperatureStepping(p)) => Ok(stepping::run(p, keep_tables)),
         Some(Study::NonlinearBending(p)) => bending::run(scenario, p, rng, keep_tables),
+        Some(Study::ArrheniusGrouping(p)) => grouping::run(scenario, p, rng, keep_tables),
         None => Err(StudyError::Input("the scenario has no [study]".into())),
     }
 }

@@ -13,6 +13,7 @@ use super::plan::Plan;
 use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
 use crate::inversion::Workspace;
 use crate::report::{num, OutputDir, OutputError};
+use crate::scenario::{Scenario, Truth};
 use crate::simulate::{hierarchy_percolation, simulate_clean, Simulation};
 
 /// How to run a sweep.
@@ -215,7 +216,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
                 )?);
                 files.push(dir.write(
                     &format!("peaks_cell{cell:04}.csv"),
-                    followed_peaks_csv(spectra).as_bytes(),
+                    followed_peaks_csv(&plan.cells[cell].scenario, spectra).as_bytes(),
                 )?);
             }
         }
@@ -381,8 +382,13 @@ fn truth_peaks_csv(sim: &Simulation) -> String {
 }
 
 /// The recovered peaks of a cell's representative run, each choice, with the truth peak each was
-/// matched to (empty where none: a spurious peak).
-fn followed_peaks_csv(spectra: &[SeriesSpectra]) -> String {
+/// matched to (empty where none: a spurious peak). With a hierarchy truth, the STZ volume each peak's
+/// tau gives through Eq. 9 at the series temperature, and the matched size n with its true volume.
+fn followed_peaks_csv(scenario: &Scenario, spectra: &[SeriesSpectra]) -> String {
+    let hierarchy = match (&scenario.truth, &scenario.material) {
+        (Some(Truth::Hierarchy(h)), Some(m)) => Some((h, m)),
+        _ => None,
+    };
     let mut text = csv_line(
         &[
             "temperature_k",
@@ -395,6 +401,9 @@ fn followed_peaks_csv(spectra: &[SeriesSpectra]) -> String {
             "truth_effective_area",
             "log10_tau_shift",
             "area_ratio",
+            "omega_m3",
+            "truth_n",
+            "truth_omega_m3",
         ]
         .map(String::from),
     );
@@ -418,6 +427,20 @@ fn followed_peaks_csv(spectra: &[SeriesSpectra]) -> String {
                     ]),
                     None => row.extend(std::iter::repeat_n(String::new(), 5)),
                 }
+                let omega = hierarchy
+                    .zip(s.temperature_k)
+                    .and_then(|((_, m), t)| m.omega_from_tau(p.tau_s, t));
+                row.push(omega.map(num).unwrap_or_default());
+                let n = hierarchy
+                    .zip(p.truth)
+                    .and_then(|((h, _), (i, _, _))| h.sizes().get(i - 1).copied());
+                row.push(n.map(|n| n.to_string()).unwrap_or_default());
+                row.push(
+                    hierarchy
+                        .zip(n)
+                        .map(|((h, _), n)| num(h.volume().omega_m3(n)))
+                        .unwrap_or_default(),
+                );
                 text.push_str(&csv_line(&row));
             }
         }

@@ -55,6 +55,14 @@ enum Command {
         /// Overwrite files in a non-empty output folder.
         #[arg(long)]
         force: bool,
+        /// Write no SVG figures and no index.html.
+        #[arg(long)]
+        no_figures: bool,
+    },
+    /// Draw the figures and index.html of an output folder of invert, run or merge (again).
+    Report {
+        /// The output folder.
+        dir: PathBuf,
     },
 }
 
@@ -83,6 +91,9 @@ struct RunArgs {
     /// Override a scenario value, e.g. --set noise.sigma=1e-3 --set sweep.repeats=200 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     sets: Vec<String>,
+    /// Write no SVG figures and no index.html (large sweeps; `stzlab report DIR` draws them later).
+    #[arg(long)]
+    no_figures: bool,
 }
 
 #[derive(clap::Args)]
@@ -133,6 +144,9 @@ struct InvertArgs {
     /// Measurement temperature for the back-analysis, K (DMA data carry their own).
     #[arg(long)]
     temperature_k: Option<f64>,
+    /// Write no SVG figures and no index.html.
+    #[arg(long)]
+    no_figures: bool,
 }
 
 /// An error with the exit code it maps to.
@@ -222,13 +236,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
             dirs,
             output,
             force,
+            no_figures,
         } => {
             let files = stzlab::sweep::merge(&dirs, &output, force)?;
             println!("merged {} shards -> {}", dirs.len(), output.display());
             for f in files {
                 println!("  wrote {}", f.display());
             }
+            if !no_figures {
+                figures(&output, false)?;
+            }
             Ok(())
+        }
+        Command::Report { dir } => {
+            if !dir.join("summary.json").is_file() {
+                return Err(usage(format!(
+                    "{}: no summary.json; give a folder written by stzlab invert, run or merge",
+                    dir.display()
+                )));
+            }
+            figures(&dir, false)
         }
     }
 }
@@ -309,6 +336,9 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             );
             print_headline(&report.summary);
         }
+        if !args.no_figures {
+            figures(&output, args.quiet)?;
+        }
         return Ok(());
     }
     let report = stzlab::sweep::run(&plan, &options)?;
@@ -325,6 +355,10 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
             output.display()
         );
         print_best(&report.summary);
+    }
+    // A shard's figures would show a part of the sweep: they are drawn after the merge.
+    if !args.no_figures && shard.1 == 1 {
+        figures(&output, args.quiet)?;
     }
     Ok(())
 }
@@ -438,6 +472,11 @@ const INVERT_OUTPUTS: &[&str] = &[
     "peaks.csv",
     "stz.csv",
     "summary.json",
+    "fit.svg",
+    "spectrum.svg",
+    "lcurve.svg",
+    "scores.svg",
+    "index.html",
 ];
 
 fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
@@ -549,6 +588,26 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
     }
     for (name, _) in &files {
         println!("  wrote {}", dir.file(name).display());
+    }
+    if !args.no_figures {
+        figures(dir.path(), false)?;
+    }
+    Ok(())
+}
+
+/// Draws the folder's figures and writes index.html (a figure that fails is a warning, not an error:
+/// the numbers are already written).
+fn figures(dir: &std::path::Path, quiet: bool) -> Result<(), Failure> {
+    let (files, warnings) = stzlab::report::write_report(dir)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if !quiet {
+        println!(
+            "  wrote {} figures and {}",
+            files.len() - 1,
+            dir.join("index.html").display()
+        );
     }
     Ok(())
 }

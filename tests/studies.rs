@@ -2,23 +2,12 @@
 //! `results/<study>/summary.json` within stated tolerances, and shows the behaviour the paper
 //! reports.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::PathBuf;
+
+use common::{check_report, read_json, repo, stzlab, Svg, BLACK, FIRST};
 use serde_json::Value;
-
-fn stzlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stzlab"))
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn read_json(p: &Path) -> Value {
-    let text = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_slice(&text).unwrap()
-}
 
 /// Runs a shipped study into a temporary folder and returns its summary.
 fn run_study(name: &str) -> (tempfile::TempDir, Value) {
@@ -68,11 +57,17 @@ fn same_numbers(path: &str, a: &Value, b: &Value) {
     }
 }
 
-fn regenerates(name: &str) -> Value {
-    let (_tmp, now) = run_study(name);
+/// Regenerates a committed study, compares it, and checks its report: index.html, and the named
+/// figure of the first cell, returned parsed.
+fn regenerates(name: &str, figure: &str) -> (Value, Svg, PathBuf) {
+    let (tmp, now) = run_study(name);
     let committed = read_json(&repo(&format!("results/{name}/summary.json")));
     same_numbers(name, &now, &committed);
-    now
+    let dir = tmp.path().join(name);
+    check_report(&dir);
+    let path = dir.join(format!("{figure}_cell0000.svg"));
+    let svg = Svg::read(&path);
+    (now, svg, path)
 }
 
 fn headline(s: &Value, key: &str) -> f64 {
@@ -89,7 +84,10 @@ fn cell_median(s: &Value, cell: usize, key: &str) -> f64 {
 
 #[test]
 fn stretched_exponent_overestimates_tau_by_more_than_30_percent_on_both_spacings() {
-    let s = regenerates("stretched-exponent");
+    let (s, svg, p) = regenerates("stretched-exponent", "stretched");
+    svg.assert_curve(&p, "x0 exp(-(t/tau_s)^beta), x0 free", FIRST, 50);
+    assert!(svg.has_text("linear time spacing") && svg.has_text("log time spacing"));
+    assert!(svg.has_text("x0 = 1") && svg.circles >= 2 * 60);
     for spacing in ["linear", "log"] {
         let tau = headline(&s, &format!("tau_s_{spacing}"));
         assert!(tau > 1.3 * 30.0, "{spacing}: tau_s = {tau}");
@@ -106,7 +104,17 @@ fn stretched_exponent_overestimates_tau_by_more_than_30_percent_on_both_spacings
 
 #[test]
 fn tts_gives_one_apparent_activation_energy_inside_the_true_range() {
-    let s = regenerates("tts-master-curve");
+    let (s, svg, p) = regenerates("tts-master-curve", "tts");
+    svg.assert_curve(&p, "KWW", FIRST, 100);
+    for t in [
+        "Debye",
+        "shifted data",
+        "358 K",
+        "418 K",
+        "Arrhenius plot of the shifts",
+    ] {
+        assert!(svg.has_text(t), "{t}");
+    }
     let e = headline(&s, "apparent_activation_energy_ev");
     let (lo, hi) = (
         headline(&s, "true_df_min_ev"),
@@ -126,7 +134,9 @@ fn tts_gives_one_apparent_activation_energy_inside_the_true_range() {
 
 #[test]
 fn temperature_stepping_shifts_the_spectrum_down_and_loses_its_high_end() {
-    let s = regenerates("temperature-stepping");
+    let (s, svg, p) = regenerates("temperature-stepping", "stepping");
+    svg.assert_curve(&p, "assumed", BLACK, 100);
+    assert!(svg.has_text("apparent (Argon-Kuo reading)") && svg.circles >= 10);
     // Headline cell: 10 K steps.
     assert!(headline(&s, "apparent_peak_df_ev") < headline(&s, "assumed_peak_df_ev") - 0.03);
     assert!(headline(&s, "mean_shift_ev") < 0.0);
@@ -139,7 +149,9 @@ fn temperature_stepping_shifts_the_spectrum_down_and_loses_its_high_end() {
 
 #[test]
 fn nonlinear_bending_recovers_gamma_t_and_the_shape_depends_on_the_constraint_time() {
-    let s = regenerates("nonlinear-bending");
+    let (s, svg, p) = regenerates("nonlinear-bending", "bending");
+    svg.assert_curve(&p, "fitted gamma_T", FIRST, 8);
+    assert!(svg.has_text("with scatter") && svg.has_text("linear extrapolation"));
     // t_c = 2e6 s, 3 % scatter, 8 samples: gamma_T within 3 % (median of 8 noise repeats), and
     // its stated error is of that size.
     let g = headline(&s, "gamma_t_fitted");
@@ -163,7 +175,16 @@ fn cell_stat(s: &Value, cell: usize, key: &str, stat: &str) -> f64 {
 
 #[test]
 fn arrhenius_grouping_fixes_the_relative_grouping_and_the_sizes_to_within_one() {
-    let s = regenerates("arrhenius-grouping");
+    let (s, svg, p) = regenerates("arrhenius-grouping", "grouping");
+    // One Eq. 9 line per size of the best grouping, and the recovered peaks.
+    for n in 25..=33 {
+        assert!(
+            svg.has_text(&format!("n = {n}")),
+            "{}: n = {n}",
+            p.display()
+        );
+    }
+    assert!(svg.curves(30).len() >= 9 && svg.circles >= 25);
     // Headline cell: 0.1 % noise, 20 repeats. The true grouping (n = 25..33) ranks first in the
     // median, with V_a recovered to 2 %.
     assert_eq!(headline(&s, "true_grouping_rank"), 1.0);

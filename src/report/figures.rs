@@ -1,0 +1,963 @@
+//! The figures of an output folder, built from the files a command wrote there (so drawing never
+//! touches the inversion), and the report that shows them: `write_report` renders every figure
+//! as SVG and writes `index.html`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::html::index_html;
+use super::plot::{render, Figure, Panel, Series, Style};
+use super::OutputDir;
+
+/// A CSV file read as text cells.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn read(path: &Path) -> Option<Self> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_path(path)
+            .ok()?;
+        let header = r.headers().ok()?.iter().map(str::to_string).collect();
+        let rows = r
+            .records()
+            .filter_map(Result::ok)
+            .map(|rec| rec.iter().map(str::to_string).collect())
+            .collect();
+        Some(Self { header, rows })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.header.iter().any(|h| h == name)
+    }
+
+    fn s<'a>(&'a self, row: &'a [String], name: &str) -> &'a str {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| row.get(i))
+            .map_or("", String::as_str)
+    }
+
+    fn f(&self, row: &[String], name: &str) -> f64 {
+        self.s(row, name).parse().unwrap_or(f64::NAN)
+    }
+
+    /// Rows grouped by the text of column `key` (one group of all rows without it), in order of
+    /// first appearance.
+    fn groups(&self, key: &str) -> Vec<(String, Vec<&Vec<String>>)> {
+        let mut out: Vec<(String, Vec<&Vec<String>>)> = Vec::new();
+        for row in &self.rows {
+            let k = if self.has(key) {
+                self.s(row, key).to_string()
+            } else {
+                String::new()
+            };
+            match out.iter_mut().find(|(g, _)| *g == k) {
+                Some((_, rows)) => rows.push(row),
+                None => out.push((k, vec![row])),
+            }
+        }
+        out
+    }
+
+    /// Column `col` at `lambda`, linear in ln lambda between the rows (rows ascending in lambda);
+    /// the end value outside.
+    fn at(&self, rows: &[&Vec<String>], col: &str, lambda: f64) -> f64 {
+        let pts: Vec<(f64, f64)> = self
+            .points(rows, "lambda", col)
+            .into_iter()
+            .filter(|(l, v)| *l > 0.0 && v.is_finite())
+            .map(|(l, v)| (l.ln(), v))
+            .collect();
+        let x = lambda.ln();
+        match pts.iter().position(|p| p.0 >= x) {
+            None => pts.last().map_or(f64::NAN, |p| p.1),
+            Some(0) => pts[0].1,
+            Some(k) => {
+                let (a, b) = (pts[k - 1], pts[k]);
+                a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+            }
+        }
+    }
+
+    fn points(&self, rows: &[&Vec<String>], x: &str, y: &str) -> Vec<(f64, f64)> {
+        rows.iter().map(|r| (self.f(r, x), self.f(r, y))).collect()
+    }
+}
+
+/// "560 K" for a temperature group key, or the fallback.
+fn t_label(key: &str, fallback: &str) -> String {
+    if key.is_empty() {
+        fallback.to_string()
+    } else {
+        format!("{key} K")
+    }
+}
+
+/// The cell files `<stem>_cellNNNN.csv` of a folder, by cell number.
+fn cell_files(dir: &Path, stem: &str) -> Vec<(usize, PathBuf)> {
+    let mut out: Vec<(usize, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let cell = name
+                .strip_prefix(&format!("{stem}_cell"))?
+                .strip_suffix(".csv")?
+                .parse()
+                .ok()?;
+            Some((cell, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What a folder holds, from its summary.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Invert,
+    Sweep,
+    Study,
+}
+
+fn kind_of(summary: &Value) -> Option<Kind> {
+    if summary.get("study").is_some() {
+        Some(Kind::Study)
+    } else if summary.get("cells").is_some() && summary.get("rules").is_some() {
+        Some(Kind::Sweep)
+    } else if summary.get("rule").is_some() && summary.get("kind").is_some() {
+        Some(Kind::Invert)
+    } else {
+        None
+    }
+}
+
+/// The figures for the output folder `dir` (from its files; none when it holds no summary.json).
+pub fn figures_for(dir: &Path) -> Vec<Figure> {
+    let Some(summary) = read_summary(dir) else {
+        return Vec::new();
+    };
+    match kind_of(&summary) {
+        Some(Kind::Invert) => invert_figures(dir, &summary),
+        Some(Kind::Sweep) => sweep_figures(dir, &summary),
+        Some(Kind::Study) => study_figures(dir, &summary),
+        None => Vec::new(),
+    }
+}
+
+fn read_summary(dir: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Renders the folder's figures and writes them with `index.html`. A figure that cannot be drawn is
+/// reported in the returned warnings and left out; the numbers are never touched.
+///
+/// # Errors
+/// When the folder cannot be written.
+pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), super::OutputError> {
+    let out = OutputDir::open(dir)?;
+    let summary = read_summary(dir).unwrap_or(Value::Null);
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    let mut shown = Vec::new();
+    for fig in figures_for(dir) {
+        match render(&fig) {
+            Ok(svg) => {
+                files.push(out.write(&fig.file, svg.as_bytes())?);
+                shown.push(fig);
+            }
+            Err(e) => warnings.push(format!("figure {} not drawn: {e}", fig.file)),
+        }
+    }
+    // The scenario (run) or the data file (invert) names the page, not the folder, so that a
+    // merged sweep's page is the unsharded one's.
+    let title = summary["scenario"]
+        .as_str()
+        .or(summary["data"].as_str())
+        .map(str::to_string)
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "stzlab".to_string());
+    files.push(out.write(
+        "index.html",
+        index_html(&title, &summary, &shown).as_bytes(),
+    )?);
+    Ok((files, warnings))
+}
+
+// ---------------------------------------------------------------------------------------------
+// stzlab invert
+
+fn data_axis(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "loss" => ("angular frequency (rad/s)", "E'' (Pa)"),
+        "creep" => ("time under load (s)", "strain (data units)"),
+        _ => ("time after release (s)", "strain (data units)"),
+    }
+}
+
+fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
+    let kind = summary["kind"].as_str().unwrap_or("decay");
+    let (x_label, y_label) = data_axis(kind);
+    let loss = kind == "loss";
+    let mut figs = Vec::new();
+    if let Some(t) = Table::read(&dir.join("fit.csv")) {
+        let mut data = Panel::new("data and fit", x_label, y_label, true, loss);
+        let mut res = Panel::new(
+            "residuals",
+            x_label,
+            &format!("data - fit ({})", if loss { "Pa" } else { "data units" }),
+            true,
+            false,
+        );
+        for (i, (key, rows)) in t.groups("temperature_k").iter().enumerate() {
+            let c = i + 1;
+            let name = t_label(key, "data");
+            data.series.push(Series::new(
+                name.clone(),
+                t.points(rows, "x", "y"),
+                Style::Points,
+                c,
+            ));
+            data.series.push(Series::new(
+                if key.is_empty() {
+                    "fit".into()
+                } else {
+                    String::new()
+                },
+                t.points(rows, "x", "fit"),
+                Style::Line,
+                if key.is_empty() { 0 } else { c },
+            ));
+            res.series.push(Series::new(
+                String::new(),
+                t.points(rows, "x", "residual"),
+                Style::Points,
+                c,
+            ));
+        }
+        figs.push(Figure {
+            file: "fit.svg".into(),
+            caption: format!(
+                "Data with the chosen fit ({} rule) and the residuals.",
+                summary["rule"].as_str().unwrap_or("?")
+            ),
+            panels: vec![data, res],
+            columns: 1,
+        });
+    }
+    if let Some(t) = Table::read(&dir.join("spectrum.csv")) {
+        let peaks = Table::read(&dir.join("peaks.csv"));
+        let mut p = Panel::new(
+            "relaxation-time spectrum",
+            "tau (s)",
+            "density per unit ln tau",
+            true,
+            false,
+        );
+        for (i, (key, rows)) in t.groups("temperature_k").iter().enumerate() {
+            p.series.push(Series::new(
+                t_label(key, "spectrum"),
+                t.points(rows, "tau_s", "density"),
+                Style::Line,
+                i + 1,
+            ));
+            if let Some(pk) = &peaks {
+                let prow: Vec<&Vec<String>> = pk
+                    .rows
+                    .iter()
+                    .filter(|r| !pk.has("temperature_k") || pk.s(r, "temperature_k") == key)
+                    .collect();
+                p.series.push(Series::new(
+                    if i == 0 { "peaks" } else { "" },
+                    pk.points(&prow, "tau_s", "height"),
+                    Style::Markers,
+                    i + 1,
+                ));
+            }
+        }
+        figs.push(Figure {
+            file: "spectrum.svg".into(),
+            caption: "The recovered spectrum (density per unit ln tau) with its peaks marked at their centroid tau.".into(),
+            panels: vec![p],
+            columns: 1,
+        });
+    }
+    if let Some(t) = Table::read(&dir.join("path.csv")) {
+        let groups = t.groups("temperature_k");
+        let multi = groups.len() > 1;
+        let mut lc = Vec::new();
+        for (key, rows) in groups.iter().take(8) {
+            let choices = rule_choices(summary, key);
+            let mut p = Panel::new(
+                t_label(key, "L-curve"),
+                "residual norm ||W r||",
+                "penalty norm ||L f||",
+                true,
+                true,
+            );
+            p.series.push(Series::new(
+                "lambda path",
+                t.points(rows, "residual_norm", "penalty_norm"),
+                Style::Line,
+                0,
+            ));
+            for (k, (rule, lambda)) in choices.iter().enumerate() {
+                let at = (
+                    t.at(rows, "residual_norm", *lambda),
+                    t.at(rows, "penalty_norm", *lambda),
+                );
+                p.series
+                    .push(Series::new(rule.clone(), vec![at], Style::Markers, k + 1));
+            }
+            lc.push(p);
+        }
+        let columns = if lc.len() > 1 { 2 } else { 1 };
+        figs.push(Figure {
+            file: "lcurve.svg".into(),
+            caption: format!(
+                "The L-curve of the lambda path (log-log) with each rule's choice marked{}.",
+                if groups.len() > 8 {
+                    " (first 8 temperatures)"
+                } else {
+                    ""
+                }
+            ),
+            panels: lc,
+            columns,
+        });
+        let mut panels = Vec::new();
+        for (col, label, log) in [
+            ("gcv", "GCV score", true),
+            ("ftest_prob1", "CONTIN PROB1", false),
+            ("r2", "1 - R^2", true),
+            ("chi2", "chi^2", true),
+        ] {
+            let y = |v: f64| if col == "r2" { 1.0 - v } else { v };
+            let mut p = Panel::new(label, "lambda", label, true, log);
+            for (i, (key, rows)) in groups.iter().enumerate() {
+                let pts = t
+                    .points(rows, "lambda", col)
+                    .into_iter()
+                    .map(|(l, v)| (l, y(v)))
+                    .collect();
+                p.series.push(Series::new(
+                    t_label(key, "path"),
+                    pts,
+                    Style::Line,
+                    if multi { i + 1 } else { 0 },
+                ));
+                if !multi {
+                    for (k, (rule, lambda)) in rule_choices(summary, key).iter().enumerate() {
+                        p.series.push(Series::new(
+                            rule.clone(),
+                            vec![(*lambda, y(t.at(rows, col, *lambda)))],
+                            Style::Markers,
+                            k + 1,
+                        ));
+                    }
+                }
+            }
+            panels.push(p);
+        }
+        figs.push(Figure {
+            file: "scores.svg".into(),
+            caption: format!("The rules' scores along the lambda path: GCV, CONTIN's PROB1 (F-test), 1 - R^2 and chi^2{}.", if multi { ", one line per temperature" } else { ", with each rule's choice marked" }),
+            panels,
+            columns: 2,
+        });
+    }
+    figs
+}
+
+/// (rule, lambda) of the chosen rule and every other rule for the series at temperature `key`
+/// (empty key: the single series).
+fn rule_choices(summary: &Value, key: &str) -> Vec<(String, f64)> {
+    let series = match summary["series"].as_array() {
+        Some(all) => all
+            .iter()
+            .find(|s| {
+                s["temperature_k"]
+                    .as_f64()
+                    .is_some_and(|t| key.parse::<f64>().is_ok_and(|k| (k - t).abs() < 1e-9))
+            })
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => summary.clone(),
+    };
+    let mut out = Vec::new();
+    let one = |v: &Value| Some((v["rule"].as_str()?.to_string(), v["lambda"].as_f64()?));
+    out.extend(one(&series));
+    out.extend(
+        series["other_rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(one),
+    );
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// stzlab run: inversion sweeps
+
+/// A numeric axis: its path and each cell's value.
+type NumericAxis = (String, BTreeMap<u64, f64>);
+
+/// Each cell's axis values as text, and the single numeric axis if there is exactly one.
+fn cell_axes(summary: &Value) -> (BTreeMap<u64, String>, Option<NumericAxis>) {
+    let mut text = BTreeMap::new();
+    let mut numeric = BTreeMap::new();
+    let mut paths: Vec<String> = Vec::new();
+    for c in summary["cells"].as_array().into_iter().flatten() {
+        let Some(cell) = c["cell"].as_u64() else {
+            continue;
+        };
+        if let Some(axes) = c["axes"].as_object() {
+            for k in axes.keys() {
+                if !paths.contains(k) {
+                    paths.push(k.clone());
+                }
+            }
+            let label: Vec<String> = axes
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", short(v)))
+                .collect();
+            text.insert(cell, label.join(", "));
+            if axes.len() == 1 {
+                if let Some(x) = axes.values().next().and_then(Value::as_f64) {
+                    numeric.insert(cell, x);
+                }
+            }
+        }
+    }
+    let one = (paths.len() == 1 && numeric.len() == text.len() && !numeric.is_empty())
+        .then(|| (paths[0].clone(), numeric));
+    (text, one)
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => o.get("label").map_or_else(|| "{...}".to_string(), short),
+        other => other.to_string(),
+    }
+}
+
+fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
+    let mut figs = Vec::new();
+    let (labels, numeric) = cell_axes(summary);
+    for (cell, path) in cell_files(dir, "spectrum") {
+        let Some(t) = Table::read(&path) else {
+            continue;
+        };
+        let rules: Vec<String> = t
+            .header
+            .iter()
+            .filter_map(|h| h.strip_suffix("_density"))
+            .filter(|h| *h != "truth")
+            .map(str::to_string)
+            .collect();
+        let mut panels = Vec::new();
+        for (key, rows) in t.groups("temperature_k") {
+            let mut p = Panel::new(
+                t_label(&key, ""),
+                "tau (s)",
+                "density per unit ln tau",
+                true,
+                false,
+            );
+            p.series.push(Series::new(
+                "truth",
+                t.points(&rows, "tau_s", "truth_density"),
+                Style::Line,
+                0,
+            ));
+            for (k, r) in rules.iter().enumerate() {
+                let style = if r == "oracle" {
+                    Style::Dashed
+                } else {
+                    Style::Line
+                };
+                p.series.push(Series::new(
+                    r.clone(),
+                    t.points(&rows, "tau_s", &format!("{r}_density")),
+                    style,
+                    k + 1,
+                ));
+            }
+            panels.push(p);
+        }
+        let columns = if panels.len() > 1 { 2 } else { 1 };
+        let at = labels
+            .get(&(cell as u64))
+            .filter(|s| !s.is_empty())
+            .map_or(String::new(), |s| format!(" ({s})"));
+        figs.push(Figure {
+            file: format!("spectra_cell{cell:04}.svg"),
+            caption: format!("Cell {cell}{at}: the effective truth and each rule's recovered spectrum for the cell's first run (oracle dashed)."),
+            panels,
+            columns,
+        });
+    }
+    // Metrics against the swept axis (or the cell number), median with the p05-p95 band.
+    let cells = summary["cells"].as_array().cloned().unwrap_or_default();
+    let n_cells = labels.len();
+    if n_cells > 1 {
+        let (x_label, x_of, x_log) = match &numeric {
+            Some((path, xs)) => {
+                let lo = xs.values().copied().fold(f64::INFINITY, f64::min);
+                let hi = xs.values().copied().fold(f64::NEG_INFINITY, f64::max);
+                (path.clone(), xs.clone(), lo > 0.0 && hi / lo >= 20.0)
+            }
+            None => (
+                "cell".to_string(),
+                labels.keys().map(|&c| (c, c as f64)).collect(),
+                false,
+            ),
+        };
+        let rules: Vec<String> = summary["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let metrics: Vec<String> = summary["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let mut panels = Vec::new();
+        for m in &metrics {
+            let mut p = Panel::new(m.clone(), &x_label, m, x_log, m == "lambda");
+            for (k, rule) in rules.iter().enumerate() {
+                let mut pts = Vec::new();
+                let mut band = Vec::new();
+                for c in cells.iter().filter(|c| c["rule"].as_str() == Some(rule)) {
+                    let Some(x) = c["cell"].as_u64().and_then(|i| x_of.get(&i)) else {
+                        continue;
+                    };
+                    let s = &c["metrics"][m];
+                    let med = s["median"].as_f64().unwrap_or(f64::NAN);
+                    pts.push((*x, med));
+                    band.push((
+                        *x,
+                        s["p05"].as_f64().unwrap_or(f64::NAN),
+                        s["p95"].as_f64().unwrap_or(f64::NAN),
+                    ));
+                }
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                band.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let style = if rule == "oracle" {
+                    Style::Dashed
+                } else {
+                    Style::Line
+                };
+                let mut s = Series::new(rule.clone(), pts, style, k + 1);
+                s.band = band;
+                p.series.push(s);
+            }
+            panels.push(p);
+        }
+        figs.push(Figure {
+            file: "metrics.svg".into(),
+            caption: format!("Every metric against {x_label} for every rule: median over the repeats, shaded p05-p95 (README: metric definitions)."),
+            panels,
+            columns: 3,
+        });
+    }
+    // Omega_m against m with the fitted slope, for the first rule.
+    let first_rule = summary["rules"][0].as_str().unwrap_or("").to_string();
+    let mut panels = Vec::new();
+    for (cell, path) in cell_files(dir, "peaks").into_iter().take(12) {
+        let Some(t) = Table::read(&path) else {
+            continue;
+        };
+        if !t.has("omega_m3") {
+            continue;
+        }
+        let rows: Vec<&Vec<String>> = t
+            .rows
+            .iter()
+            .filter(|r| t.s(r, "rule") == first_rule)
+            .collect();
+        let pts: Vec<(f64, f64)> = t
+            .points(&rows, "truth_n", "omega_m3")
+            .into_iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        if pts.len() < 2 {
+            continue;
+        }
+        let mut truth: Vec<(f64, f64)> = t
+            .points(&rows, "truth_n", "truth_omega_m3")
+            .into_iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        truth.sort_by(|a, b| a.0.total_cmp(&b.0));
+        truth.dedup();
+        let mut p = Panel::new(
+            format!("cell {cell}"),
+            "STZ size m (matched truth size)",
+            "Omega_m (m^3)",
+            false,
+            false,
+        );
+        p.series.push(Series::new("truth", truth, Style::Line, 0));
+        if let Some((a, b)) = straight_line(&pts) {
+            let (x0, x1) = pts
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+                    (l.min(p.0), h.max(p.0))
+                });
+            p.series.push(Series::new(
+                format!("fit: slope {b:.3e} m^3"),
+                vec![(x0, a + b * x0), (x1, a + b * x1)],
+                Style::Dashed,
+                2,
+            ));
+        }
+        p.series.push(Series::new(
+            format!("{first_rule} peaks"),
+            pts,
+            Style::Points,
+            1,
+        ));
+        panels.push(p);
+    }
+    if !panels.is_empty() {
+        let columns = if panels.len() > 1 { 2 } else { 1 };
+        figs.push(Figure {
+            file: "omega.svg".into(),
+            caption: format!("STZ volume from each recovered peak's tau (Eq. 9 inverted at its temperature; {first_rule} rule, first run of each cell) against the size of the truth peak it matched, with the least-squares line; its slope is the atomic volume."),
+            panels,
+            columns,
+        });
+    }
+    figs
+}
+
+/// Least-squares line y = a + b x.
+fn straight_line(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| {
+        let b = sxy / sxx;
+        (my - b * mx, b)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Studies
+
+fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
+    let (labels, _) = cell_axes(summary);
+    let at = |cell: usize| {
+        labels
+            .get(&(cell as u64))
+            .filter(|s| !s.is_empty())
+            .map_or(String::new(), |s| format!(" ({s})"))
+    };
+    let mut figs = Vec::new();
+    let table =
+        |stem: &str, cell: usize| Table::read(&dir.join(format!("{stem}_cell{cell:04}.csv")));
+    let cells: Vec<usize> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let i = n.find("_cell")?;
+            n[i + 5..].strip_suffix(".csv")?.parse().ok()
+        })
+        .collect::<std::collections::BTreeSet<usize>>()
+        .into_iter()
+        .collect();
+    let study = summary["study"].as_str().unwrap_or("");
+    for cell in cells {
+        let file = |name: &str| format!("{name}_cell{cell:04}.svg");
+        match study {
+            "stretched-exponent" => {
+                let mut panels = Vec::new();
+                for (sp, log) in [("linear", false), ("log", true)] {
+                    let Some(t) = table(&format!("fit_{sp}"), cell) else {
+                        continue;
+                    };
+                    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                    let mut p = Panel::new(
+                        format!("{sp} time spacing"),
+                        "t (s)",
+                        "normalized strain",
+                        log,
+                        false,
+                    );
+                    p.series.push(Series::new(
+                        "data",
+                        t.points(&rows, "t_s", "data"),
+                        Style::Points,
+                        0,
+                    ));
+                    p.series.push(Series::new(
+                        "x0 exp(-(t/tau_s)^beta), x0 free",
+                        t.points(&rows, "t_s", "fit_free"),
+                        Style::Line,
+                        1,
+                    ));
+                    p.series.push(Series::new(
+                        "x0 = 1",
+                        t.points(&rows, "t_s", "fit_x0_pinned"),
+                        Style::Dashed,
+                        2,
+                    ));
+                    panels.push(p);
+                }
+                figs.push(Figure {
+                    file: file("stretched"),
+                    caption: format!("Cell {cell}{}: the shifted stretched exponent fitted without its shift, on linear and logarithmic time grids (paper Fig. 10).", at(cell)),
+                    panels,
+                    columns: 2,
+                });
+            }
+            "tts-master-curve" => {
+                let mut panels = Vec::new();
+                if let Some(t) = table("curves", cell) {
+                    let mut p = Panel::new(
+                        "E''(w) at each temperature",
+                        "angular frequency (rad/s)",
+                        "E'' (Pa)",
+                        true,
+                        true,
+                    );
+                    for (i, (key, rows)) in t.groups("temperature_k").iter().enumerate() {
+                        p.series.push(Series::new(
+                            t_label(key, ""),
+                            t.points(rows, "omega_rad_s", "loss_modulus_pa"),
+                            Style::Line,
+                            i + 1,
+                        ));
+                    }
+                    panels.push(p);
+                }
+                if let Some(t) = table("master", cell) {
+                    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                    let mut p = Panel::new(
+                        "master curve at T_ref",
+                        "reduced angular frequency (rad/s)",
+                        "E'' (Pa)",
+                        true,
+                        true,
+                    );
+                    p.series.push(Series::new(
+                        "shifted data",
+                        t.points(&rows, "reduced_omega_rad_s", "loss_modulus_pa"),
+                        Style::Points,
+                        0,
+                    ));
+                    let mut sorted = rows.clone();
+                    sorted.sort_by(|a, b| {
+                        t.f(a, "reduced_omega_rad_s")
+                            .total_cmp(&t.f(b, "reduced_omega_rad_s"))
+                    });
+                    p.series.push(Series::new(
+                        "Debye",
+                        t.points(&sorted, "reduced_omega_rad_s", "debye_pa"),
+                        Style::Dashed,
+                        2,
+                    ));
+                    p.series.push(Series::new(
+                        "KWW",
+                        t.points(&sorted, "reduced_omega_rad_s", "kww_pa"),
+                        Style::Line,
+                        1,
+                    ));
+                    panels.push(p);
+                }
+                if let Some(t) = table("shifts", cell) {
+                    let k_ev = 8.617_333_262e-5;
+                    let pts: Vec<(f64, f64, f64)> = t
+                        .rows
+                        .iter()
+                        .map(|r| {
+                            (
+                                1.0 / (k_ev * t.f(r, "temperature_k")),
+                                t.f(r, "ln_a"),
+                                t.f(r, "ln_a_stderr"),
+                            )
+                        })
+                        .collect();
+                    let mut p = Panel::new(
+                        "Arrhenius plot of the shifts",
+                        "1/kT (1/eV)",
+                        "ln a_T",
+                        false,
+                        false,
+                    );
+                    let mut s = Series::new(
+                        "ln a_T (shaded: +- 1 stderr)",
+                        pts.iter().map(|p| (p.0, p.1)).collect(),
+                        Style::Points,
+                        1,
+                    );
+                    let mut band: Vec<(f64, f64, f64)> =
+                        pts.iter().map(|p| (p.0, p.1 - p.2, p.1 + p.2)).collect();
+                    band.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    s.band = band;
+                    if let Some((a, b)) = straight_line(&s.points) {
+                        let (x0, x1) = s
+                            .points
+                            .iter()
+                            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+                                (l.min(p.0), h.max(p.0))
+                            });
+                        p.series.push(Series::new(
+                            format!("least-squares line: slope {:.3} eV", b.abs()),
+                            vec![(x0, a + b * x0), (x1, a + b * x1)],
+                            Style::Dashed,
+                            2,
+                        ));
+                    }
+                    p.series.push(s);
+                    panels.push(p);
+                }
+                figs.push(Figure {
+                    file: file("tts"),
+                    caption: format!("Cell {cell}{}: the loss curves, the master curve with Debye and KWW fits, and the Arrhenius plot of the shifts (paper Fig. 9).", at(cell)),
+                    panels,
+                    columns: 2,
+                });
+            }
+            "temperature-stepping" => {
+                let mut p = Panel::new(
+                    "activation-energy spectrum",
+                    "dF (eV)",
+                    "strain density (1/eV)",
+                    false,
+                    false,
+                );
+                if let Some(t) = table("assumed", cell) {
+                    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                    p.series.push(Series::new(
+                        "assumed",
+                        t.points(&rows, "df_ev", "density_per_ev"),
+                        Style::Line,
+                        0,
+                    ));
+                }
+                if let Some(t) = table("apparent", cell) {
+                    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                    p.series.push(Series::new(
+                        "apparent (Argon-Kuo reading)",
+                        t.points(&rows, "df_ev", "density_per_ev"),
+                        Style::Points,
+                        2,
+                    ));
+                }
+                figs.push(Figure {
+                    file: file("stepping"),
+                    caption: format!("Cell {cell}{}: the assumed spectrum and the one the temperature-stepping reading gives (paper Fig. 11).", at(cell)),
+                    panels: vec![p],
+                    columns: 1,
+                });
+            }
+            "arrhenius-grouping" => {
+                let mut p = Panel::new(
+                    "tau(T) and Eq. 9 of the best grouping",
+                    "1/kT (1/eV)",
+                    "tau (s)",
+                    false,
+                    true,
+                );
+                let k_ev = 8.617_333_262e-5;
+                if let Some(lines) = table("lines", cell) {
+                    let groups = lines.groups("n");
+                    let n0: i64 = groups.first().and_then(|g| g.0.parse().ok()).unwrap_or(0);
+                    for (key, rows) in &groups {
+                        let c = 1 + (key.parse::<i64>().unwrap_or(n0) - n0).unsigned_abs() as usize;
+                        p.series.push(Series::new(
+                            format!("n = {key}"),
+                            lines.points(rows, "inverse_kt_per_ev", "tau_s"),
+                            Style::Line,
+                            c,
+                        ));
+                    }
+                    if let Some(t) = table("peaks", cell) {
+                        for (key, rows) in t.groups("best_n") {
+                            let c =
+                                1 + (key.parse::<i64>().unwrap_or(n0) - n0).unsigned_abs() as usize;
+                            let pts = rows
+                                .iter()
+                                .map(|r| (1.0 / (k_ev * t.f(r, "temperature_k")), t.f(r, "tau_s")))
+                                .collect();
+                            p.series
+                                .push(Series::new(String::new(), pts, Style::Points, c));
+                        }
+                    }
+                }
+                figs.push(Figure {
+                    file: file("grouping"),
+                    caption: format!("Cell {cell}{}: recovered peaks (dots, coloured by the size the best grouping gives them) and the simultaneous Eq. 9 fit for each size (paper Fig. 8).", at(cell)),
+                    panels: vec![p],
+                    columns: 1,
+                });
+            }
+            "nonlinear-bending" => {
+                let Some(t) = table("strain", cell) else {
+                    continue;
+                };
+                let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                let mut p = Panel::new(
+                    "apparent anelastic strain after release",
+                    "constraining surface strain",
+                    "anelastic surface strain",
+                    false,
+                    false,
+                );
+                p.series.push(Series::new(
+                    "model, no scatter",
+                    t.points(&rows, "constraining_strain", "anelastic_strain_clean"),
+                    Style::Line,
+                    7,
+                ));
+                p.series.push(Series::new(
+                    "with scatter",
+                    t.points(&rows, "constraining_strain", "anelastic_strain"),
+                    Style::Points,
+                    0,
+                ));
+                p.series.push(Series::new(
+                    "fitted gamma_T",
+                    t.points(&rows, "constraining_strain", "anelastic_strain_fit"),
+                    Style::Line,
+                    1,
+                ));
+                p.series.push(Series::new(
+                    "linear extrapolation",
+                    t.points(&rows, "constraining_strain", "linear_extrapolation"),
+                    Style::Dashed,
+                    2,
+                ));
+                figs.push(Figure {
+                    file: file("bending"),
+                    caption: format!("Cell {cell}{}: anelastic strain against constraining strain with the sinh law, the gamma_T fit and the linear extrapolation (paper Fig. 6).", at(cell)),
+                    panels: vec![p],
+                    columns: 1,
+                });
+            }
+            _ => {}
+        }
+    }
+    figs
+}

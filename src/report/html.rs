@@ -1,0 +1,213 @@
+//! `index.html`: one static page (no scripts, no network) showing every figure with its caption and
+//! the key numbers of summary.json as tables.
+
+use serde_json::Value;
+
+use super::plot::Figure;
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A number or short value as table text.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), fmt),
+        Value::String(s) => esc(s),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => esc(&a
+            .iter()
+            .map(|x| x.to_string().trim_matches('"').to_string())
+            .collect::<Vec<_>>()
+            .join(", ")),
+        Value::Object(o) if o.contains_key("label") => cell(&o["label"]),
+        other => esc(&other.to_string()),
+    }
+}
+
+fn fmt(x: f64) -> String {
+    if x == 0.0 || (x.abs() >= 1e-3 && x.abs() < 1e5) {
+        let s = format!("{x:.5}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:.4e}")
+    }
+}
+
+/// A two-column table of the scalar fields of an object.
+fn fields_table(title: &str, v: &Value) -> String {
+    let Some(o) = v.as_object() else {
+        return String::new();
+    };
+    let rows: String = o
+        .iter()
+        .filter(|(_, x)| !x.is_object() || x.get("label").is_some())
+        .filter(|(_, x)| !matches!(x, Value::Array(a) if a.iter().any(|e| e.is_object() || e.is_array())))
+        .map(|(k, x)| format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(k), cell(x)))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!("<h2>{}</h2>\n<table>\n{rows}</table>\n", esc(title))
+}
+
+/// A table of an array of objects (columns: the scalar keys of the first object).
+fn array_table(title: &str, v: &Value) -> String {
+    let Some(items) = v.as_array().filter(|a| !a.is_empty()) else {
+        return String::new();
+    };
+    let Some(first) = items[0].as_object() else {
+        return String::new();
+    };
+    let keys: Vec<&String> = first
+        .iter()
+        .filter(|(_, x)| !x.is_array() && (!x.is_object() || x.get("label").is_some()))
+        .map(|(k, _)| k)
+        .collect();
+    let mut s = format!("<h2>{}</h2>\n<table>\n<tr>", esc(title));
+    for k in &keys {
+        s.push_str(&format!("<th>{}</th>", esc(k)));
+    }
+    s.push_str("</tr>\n");
+    for it in items {
+        s.push_str("<tr>");
+        for k in &keys {
+            s.push_str(&format!("<td>{}</td>", cell(&it[k.as_str()])));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+/// Per-cell medians (p05-p95) of the named statistics; `rule` adds a rule column (sweeps).
+fn cells_table(title: &str, summary: &Value, names: &[String], by_rule: bool) -> String {
+    let Some(cells) = summary["cells"].as_array().filter(|c| !c.is_empty()) else {
+        return String::new();
+    };
+    let mut s = format!(
+        "<h2>{}</h2>\n<p>median [p05, p95] over the repeats</p>\n<table>\n<tr><th>cell</th><th>axes</th>",
+        esc(title)
+    );
+    if by_rule {
+        s.push_str("<th>rule</th>");
+    }
+    for n in names {
+        s.push_str(&format!("<th>{}</th>", esc(n)));
+    }
+    s.push_str("</tr>\n");
+    for c in cells {
+        let axes = c["axes"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{} = {}", esc(k), cell(v)))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            })
+            .unwrap_or_default();
+        s.push_str(&format!("<tr><td>{}</td><td>{axes}</td>", cell(&c["cell"])));
+        if by_rule {
+            s.push_str(&format!("<td>{}</td>", cell(&c["rule"])));
+        }
+        for n in names {
+            let m = &c["metrics"][n];
+            s.push_str(&format!(
+                "<td>{} <small>[{}, {}]</small></td>",
+                cell(&m["median"]),
+                cell(&m["p05"]),
+                cell(&m["p95"])
+            ));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+/// The page for an output folder.
+pub fn index_html(title: &str, summary: &Value, figures: &[Figure]) -> String {
+    let mut body = String::new();
+    if summary.get("study").is_some() {
+        body.push_str(&fields_table(
+            "Headline (medians over the first cell's repeats)",
+            &summary["headline"],
+        ));
+        let names: Vec<String> = summary["numbers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        if summary["cells"].as_array().is_some_and(|c| c.len() > 1) {
+            body.push_str(&cells_table("Cells", summary, &names, false));
+        }
+        body.push_str(&fields_table("Run", summary));
+    } else if summary.get("cells").is_some() {
+        body.push_str(&fields_table("Run", summary));
+        body.push_str(&array_table(
+            "Best rule per cell (lowest median regret)",
+            &summary["best_rule"],
+        ));
+        let names: Vec<String> = [
+            "spectrum_l1",
+            "regret",
+            "area_error",
+            "centroid_error_decades",
+            "peaks",
+            "missed",
+            "spurious",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        body.push_str(&cells_table(
+            "Recovery by cell and rule",
+            summary,
+            &names,
+            true,
+        ));
+        body.push_str(&array_table("STZ percolation", &summary["percolation"]));
+    } else if !summary.is_null() {
+        body.push_str(&fields_table("Chosen solution", summary));
+        body.push_str(&fields_table("Baseline", &summary["baseline"]));
+        body.push_str(&array_table("Peaks", &summary["peaks"]));
+        body.push_str(&array_table("Other rules", &summary["other_rules"]));
+        body.push_str(&array_table("Series", &summary["series"]));
+    }
+    for f in figures {
+        body.push_str(&format!(
+            "<figure>\n<a href=\"{0}\"><img src=\"{0}\" alt=\"{1}\"></a>\n<figcaption>{1}</figcaption>\n</figure>\n",
+            esc(&f.file),
+            esc(&f.caption)
+        ));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>stzlab: {t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}\ntable {{ border-collapse: collapse; margin-bottom: 1em; font-size: 0.9em; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}\nfigure {{ margin: 2em 0; }}\nimg {{ max-width: 100%; border: 1px solid #eee; }}\nfigcaption {{ color: #333; }}\n</style>\n</head>\n<body>\n<h1>stzlab: {t}</h1>\n<p>Numbers are in <code>summary.json</code> and the CSV files of this folder; units are in the README.</p>\n{body}</body>\n</html>\n",
+        t = esc(title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_formats() {
+        assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+        assert_eq!(fmt(0.5), "0.5");
+        assert_eq!(fmt(1.04e-29), "1.0400e-29");
+        let page = index_html(
+            "x<y",
+            &serde_json::json!({"rule": "gcv", "kind": "decay", "peaks": [{"tau_s": 1.5}]}),
+            &[],
+        );
+        assert!(page.contains("stzlab: x&lt;y"));
+        assert!(page.contains("<td>1.5</td>"));
+    }
+}

@@ -1,0 +1,189 @@
+//! The figures and index.html every command leaves: each SVG parses as XML and holds its series,
+//! index.html shows every figure and links only to files that exist, `--no-figures` writes none.
+
+mod common;
+
+use std::path::Path;
+
+use common::{check_report, repo, stzlab, Svg, BLACK, FIRST};
+
+fn ok(args: &[&str], out: &Path) {
+    let o = stzlab().args(args).arg("-o").arg(out).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn invert_draws_fit_spectrum_lcurve_and_scores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    let inv = tmp.path().join("inv");
+    ok(
+        &[
+            "simulate",
+            repo("scenarios/al-ni-y-mandrel.toml").to_str().unwrap(),
+        ],
+        &sim,
+    );
+    let data = sim.join("data.csv");
+    ok(&["invert", data.to_str().unwrap(), "--kind", "decay"], &inv);
+    let svgs = check_report(&inv);
+    assert_eq!(
+        svgs,
+        ["fit.svg", "lcurve.svg", "scores.svg", "spectrum.svg"]
+    );
+
+    let p = inv.join("fit.svg");
+    let fit = Svg::read(&p);
+    fit.assert_curve(&p, "fit", BLACK, 50);
+    assert!(
+        fit.has_text("data") && fit.circles >= 2 * 100,
+        "data and residual points"
+    );
+    assert!(fit.has_text("time after release (s)"));
+
+    let p = inv.join("spectrum.svg");
+    let spectrum = Svg::read(&p);
+    spectrum.assert_curve(&p, "spectrum", FIRST, 20);
+    assert!(spectrum.has_text("peaks") && spectrum.has_text("tau (s)"));
+
+    // Every rule's choice is marked on the L-curve and on each score panel.
+    let p = inv.join("lcurve.svg");
+    let lc = Svg::read(&p);
+    lc.assert_curve(&p, "lambda path", BLACK, 30);
+    let p = inv.join("scores.svg");
+    let scores = Svg::read(&p);
+    for rule in ["discrepancy", "gcv", "lcurve", "ftest", "r2-onset"] {
+        assert!(lc.has_text(rule), "L-curve legend lacks {rule}");
+        assert_eq!(
+            scores.texts.iter().filter(|t| *t == rule).count(),
+            4,
+            "{rule} on 4 panels"
+        );
+    }
+    for label in ["GCV score", "CONTIN PROB1", "1 - R^2", "chi^2"] {
+        assert!(scores.has_text(label), "{label}");
+    }
+    assert!(scores.curves(30).iter().filter(|c| **c == BLACK).count() >= 4);
+
+    // The page shows the chosen solution's numbers.
+    let index = std::fs::read_to_string(inv.join("index.html")).unwrap();
+    assert!(index.contains("Chosen solution") && index.contains("<td>discrepancy</td>"));
+}
+
+#[test]
+fn dma_inversions_draw_one_curve_per_temperature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    let inv = tmp.path().join("inv");
+    ok(
+        &["simulate", repo("scenarios/zr-dma.toml").to_str().unwrap()],
+        &sim,
+    );
+    let data = sim.join("data.csv");
+    ok(
+        &[
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "loss",
+            "--rule",
+            "gcv",
+        ],
+        &inv,
+    );
+    check_report(&inv);
+    let spectrum = Svg::read(&inv.join("spectrum.svg"));
+    for t in [560, 575, 590, 605, 620, 635, 650, 665] {
+        assert!(spectrum.has_text(&format!("{t} K")), "{t} K");
+    }
+    assert!(spectrum.curves(20).len() >= 8);
+    assert!(Svg::read(&inv.join("fit.svg")).has_text("E'' (Pa)"));
+}
+
+#[test]
+fn a_sweep_draws_truth_against_every_rule_metrics_and_omega() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("q");
+    ok(
+        &[
+            "run",
+            repo("scenarios/quickstart.toml").to_str().unwrap(),
+            "--quiet",
+            "--set",
+            "sweep.repeats=2",
+        ],
+        &out,
+    );
+    let svgs = check_report(&out);
+    let cells = svgs
+        .iter()
+        .filter(|s| s.starts_with("spectra_cell"))
+        .count();
+    assert_eq!(cells, 6);
+    let p = out.join("spectra_cell0000.svg");
+    let s = Svg::read(&p);
+    s.assert_curve(&p, "truth", BLACK, 20);
+    s.assert_curve(&p, "discrepancy", FIRST, 20);
+    for rule in ["gcv", "lcurve", "ftest", "r2-onset", "oracle"] {
+        assert!(s.has_text(rule), "{rule}");
+    }
+    // Fifteen metrics, each with every rule: a median line over the six cells wherever the metric
+    // is defined in all of them (solid for the five rules; the oracle's is dashed).
+    let p = out.join("metrics.svg");
+    let m = Svg::read(&p);
+    for metric in [
+        "spectrum_l1",
+        "regret",
+        "centroid_error_decades",
+        "missed",
+        "spurious",
+    ] {
+        assert!(m.has_text(metric), "{metric}");
+    }
+    assert!(m.curves(6).len() >= 10 * 5, "{} curves", m.curves(6).len());
+    // Omega_m against m with the truth line and the fitted slope.
+    let p = out.join("omega.svg");
+    let o = Svg::read(&p);
+    o.assert_curve(&p, "truth", BLACK, 3);
+    assert!(o.texts.iter().any(|t| t.starts_with("fit: slope")));
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("Recovery by cell and rule"));
+}
+
+#[test]
+fn no_figures_writes_none_and_report_draws_them_later() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("q");
+    ok(
+        &[
+            "run",
+            repo("scenarios/quickstart.toml").to_str().unwrap(),
+            "--quiet",
+            "--no-figures",
+            "--set",
+            "sweep.repeats=1",
+        ],
+        &out,
+    );
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".svg") || n == "index.html"),
+        "{names:?}"
+    );
+    let o = stzlab().arg("report").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(check_report(&out).len() >= 8);
+    // A folder without summary.json is refused.
+    let o = stzlab().arg("report").arg(tmp.path()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no summary.json"));
+}

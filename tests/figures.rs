@@ -179,8 +179,18 @@ fn no_figures_writes_none_and_report_draws_them_later() {
             .any(|n| n.ends_with(".svg") || n == "index.html"),
         "{names:?}"
     );
+    // A figure left by an earlier, bigger run is removed; a user's own SVG is kept.
+    std::fs::write(out.join("spectra_cell0099.svg"), "<svg/>").unwrap();
+    std::fs::write(
+        out.join("my-notes.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .unwrap();
     let o = stzlab().arg("report").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("spectra_cell0099.svg").exists());
+    assert!(out.join("my-notes.svg").exists());
+    std::fs::remove_file(out.join("my-notes.svg")).unwrap();
     assert!(check_report(&out).len() >= 8);
     // A folder without summary.json is refused.
     let o = stzlab().arg("report").arg(tmp.path()).output().unwrap();

@@ -170,7 +170,23 @@ pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), super::Ou
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     let mut shown = Vec::new();
-    for fig in figures_for(dir) {
+    let figs = figures_for(dir);
+    // Figures of an earlier run into this folder (say, one with more cells) that this one does not
+    // draw would sit next to the new ones unshown: only stzlab's own figure names are removed.
+    for entry in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_figure_name(&name) && !figs.iter().any(|f| f.file == name) {
+            std::fs::remove_file(entry.path()).map_err(|source| super::OutputError::Io {
+                path: entry.path(),
+                source,
+            })?;
+        }
+    }
+    for fig in figs {
         match render(&fig) {
             Ok(svg) => {
                 files.push(out.write(&fig.file, svg.as_bytes())?);
@@ -192,6 +208,29 @@ pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), super::Ou
         index_html(&title, &summary, &shown).as_bytes(),
     )?);
     Ok((files, warnings))
+}
+
+/// Whether `name` is one of the figure files stzlab writes.
+fn is_figure_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".svg") else {
+        return false;
+    };
+    if ["fit", "spectrum", "lcurve", "scores", "metrics", "omega"].contains(&stem) {
+        return true;
+    }
+    stem.rsplit_once("_cell").is_some_and(|(kind, n)| {
+        n.len() == 4
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && [
+                "spectra",
+                "stretched",
+                "tts",
+                "stepping",
+                "grouping",
+                "bending",
+            ]
+            .contains(&kind)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,11 @@
 //! `stzlab invert` run as a user would: bad files, a mandrel recovery with the STZ table, and DMA data
 //! with a temperature column.
 
+mod common;
+
+use common::{repo, stzlab};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn stzlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stzlab"))
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 fn run_ok(args: &[&str]) -> String {
     let out = stzlab().args(args).output().unwrap();

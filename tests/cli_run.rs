@@ -1,17 +1,13 @@
 //! `stzlab run` and `stzlab merge` as a user runs them: determinism across threads and shards,
 //! interruption and resume, overrides, and the summary's shape.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{repo, stzlab};
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn stzlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stzlab"))
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

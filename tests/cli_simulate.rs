@@ -1,11 +1,10 @@
 //! `stzlab simulate` run as a user would: on files, in temporary folders, reading what it wrote.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn stzlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stzlab"))
-}
+use common::{repo, stzlab};
+
+use std::path::{Path, PathBuf};
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -18,10 +17,6 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 #[test]

@@ -686,17 +686,10 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
     figs
 }
 
-/// Least-squares line y = a + b x.
+/// Least-squares line y = a + b x (the studies' line fit with equal weights).
 fn straight_line(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let n = pts.len() as f64;
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| {
-        let b = sxy / sxx;
-        (my - b * mx, b)
-    })
+    let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
+    crate::study::fit::line(&x, &y, &vec![1.0; x.len()]).map(|l| (l.intercept, l.slope))
 }
 
 // ---------------------------------------------------------------------------------------------

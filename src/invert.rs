@@ -112,7 +112,7 @@ impl InvertOptions {
     pub fn rules(&self) -> Vec<Rule> {
         let mut rules = vec![self.rule];
         rules.extend(
-            Rule::all_defaults()
+            Rule::all_on_path()
                 .into_iter()
                 .filter(|r| r.name() != self.rule.name()),
         );
@@ -220,6 +220,15 @@ pub struct SeriesSummary {
     pub temperature_k: Option<f64>,
     /// The rule.
     pub rule: String,
+    /// Whether its criterion was met (`ok`) or what it did instead (`at-path-end`,
+    /// `target-unreachable`, `no-corner`).
+    pub status: &'static str,
+    /// The rule whose choice was returned instead, when the status names a fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// A warning when the status is not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// Chosen lambda (0 for the iterative mode, whose objective has no penalty).
     pub lambda: f64,
     /// The iterative mode's chosen stopping tolerance (relative objective decrease per iteration).
@@ -269,6 +278,11 @@ pub struct PeakSummary {
 pub struct OtherRule {
     /// The rule.
     pub rule: String,
+    /// Its status (as [`SeriesSummary::status`]).
+    pub status: &'static str,
+    /// Its fallback rule, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// Its lambda.
     pub lambda: f64,
     /// R^2.
@@ -308,6 +322,9 @@ impl SeriesInversion {
         SeriesSummary {
             temperature_k: self.temperature_k,
             rule: chosen.choice.rule.name(),
+            status: chosen.choice.status.name(),
+            fallback: chosen.choice.fallback.map(|f| f.name()),
+            warning: chosen.choice.warning(),
             lambda: sol.lambda,
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),
@@ -336,6 +353,8 @@ impl SeriesInversion {
                 .iter()
                 .map(|r| OtherRule {
                     rule: r.choice.rule.name(),
+                    status: r.choice.status.name(),
+                    fallback: r.choice.fallback.map(|f| f.name()),
                     lambda: r.choice.solution.lambda,
                     r2: r.choice.solution.stats.r2,
                     peaks: r.peaks.len(),

@@ -109,8 +109,10 @@ struct InvertArgs {
     /// Overwrite files in a non-empty output folder.
     #[arg(long)]
     force: bool,
-    /// Rule for lambda: discrepancy, gcv, lcurve, ftest, r2-onset, fixed=LAMBDA, or iterative (the
-    /// paper's practice: no penalty, an iterative fit stopped at a scanned tolerance).
+    /// Rule for lambda, with optional parameters as NAME:key=value[,key=value]: discrepancy[:factor=F],
+    /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
+    /// evidence, kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
+    /// penalty, an iterative fit stopped at a scanned tolerance).
     #[arg(long, default_value = "discrepancy")]
     rule: String,
     /// Number of tau grid points (default: 5 per decade).
@@ -560,6 +562,13 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
     dir.write_all(&files)?;
     dir.remove_stale(INVERT_OUTPUTS, &files)?;
     for s in &summaries {
+        if let Some(w) = &s.warning {
+            let at = s
+                .temperature_k
+                .map(|t| format!(" at {t} K"))
+                .unwrap_or_default();
+            eprintln!("warning: {file}{at}: {w}");
+        }
         let at = s
             .temperature_k
             .map(|t| format!(" at {t} K"))

@@ -38,7 +38,7 @@ pub fn analyse(
     ws: &mut Workspace,
 ) -> Analysis {
     let path = LambdaPath::compute(problem, lambda_points, peak_params, ws);
-    let scores = PathScores::compute(problem, &path);
+    let scores = PathScores::compute_for(problem, &path, rules, ws);
     let mut results = Vec::with_capacity(rules.len());
     let mut undefined = Vec::new();
     for &rule in rules {

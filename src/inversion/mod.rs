@@ -15,7 +15,7 @@ pub mod path;
 pub mod rules;
 
 pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
-pub use rules::{choose, Choice, PathScores, Rule};
+pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
 pub use analyse::{analyse, Analysis, RuleResult};

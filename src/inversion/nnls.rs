@@ -58,6 +58,21 @@ pub struct NnlsInfo {
     pub jitter: f64,
 }
 
+impl NnlsInfo {
+    /// The solve's status in outputs: `converged`, `rounding-floor`, `max-iterations`, or
+    /// `shifted` when the passive block needed a diagonal shift to factorize.
+    pub fn status_name(&self) -> &'static str {
+        if self.jitter > 0.0 {
+            return "shifted";
+        }
+        match self.status {
+            NnlsStatus::Converged => "converged",
+            NnlsStatus::RoundingFloor => "rounding-floor",
+            NnlsStatus::MaxIterations => "max-iterations",
+        }
+    }
+}
+
 /// Reusable buffers: one per thread, sized for the largest problem.
 #[derive(Debug, Clone, Default)]
 pub struct NnlsWorkspace {
@@ -92,7 +107,7 @@ impl NnlsWorkspace {
 
 /// In-place Cholesky of the k x k leading block of `a` (row-major, stride k). Returns false when a
 /// pivot is not positive.
-fn cholesky(a: &mut [f64], k: usize) -> bool {
+pub(crate) fn cholesky(a: &mut [f64], k: usize) -> bool {
     let a = &mut a[..k * k];
     for j in 0..k {
         // Row j, then the rows below it (row-major, lower triangle).

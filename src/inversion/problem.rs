@@ -418,6 +418,145 @@ impl Problem {
         }
     }
 
+    /// Quantities of the linearized problem on the free set of `solution` (the rules' evidence and
+    /// robust GCV). Refactorizes Q_PP = G_PP + lambda^2 (L^T L)_PP.
+    pub(crate) fn active_set_terms(
+        &self,
+        solution: &Solution,
+        ws: &mut Workspace,
+    ) -> ActiveSetTerms {
+        let n = self.n;
+        let l2 = solution.lambda * solution.lambda;
+        let mut coef = solution.amplitudes.clone();
+        coef.extend(&solution.baseline);
+        ws.idx.clear();
+        ws.idx
+            .extend((0..n).filter(|&j| !self.constrained[j] || coef[j] > 0.0));
+        let k = ws.idx.len();
+        let spectrum: Vec<usize> = ws
+            .idx
+            .iter()
+            .copied()
+            .filter(|&j| j < self.n_spec)
+            .collect();
+        let (ln_pdet_prior, prior_rank) =
+            ln_pdet_gram(&self.penalty, self.penalty_rows, n, &spectrum);
+        if k == 0 {
+            return ActiveSetTerms {
+                free: 0,
+                ln_det_q: 0.0,
+                ln_pdet_prior,
+                prior_rank,
+                trace_a2: 0.0,
+            };
+        }
+        ws.q.clear();
+        ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
+        ws.chol.resize(k * k, 0.0);
+        let jitter = factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
+        let chol = &ws.chol;
+        let ln_det_q = if jitter == 0.0 && (0..k).all(|a| chol[a * k + a] > 0.0) {
+            2.0 * (0..k).map(|a| chol[a * k + a].ln()).sum::<f64>()
+        } else {
+            f64::NAN
+        };
+        // Z = C^-1 L_P^T (k x p, column by column); tr(Q^-1 G) = k - l2 ||Z||_F^2 and
+        // tr((Q^-1 G)^2) = k - 2 l2 ||Z||_F^2 + l2^2 ||Z^T Z||_F^2.
+        let mut columns: Vec<(usize, Vec<f64>)> = Vec::new();
+        for r in 0..self.penalty_rows {
+            let row = &self.penalty[r * n..(r + 1) * n];
+            let Some(start) = ws.idx.iter().position(|&j| row[j] != 0.0) else {
+                continue;
+            };
+            let mut z = vec![0.0; k];
+            for a in start..k {
+                let mut v = row[ws.idx[a]];
+                for p in start..a {
+                    v -= chol[a * k + p] * z[p];
+                }
+                z[a] = v / chol[a * k + a];
+            }
+            columns.push((start, z));
+        }
+        let mut fro = 0.0;
+        let mut cross = 0.0;
+        for (i, (si, zi)) in columns.iter().enumerate() {
+            fro += zi[*si..].iter().map(|v| v * v).sum::<f64>();
+            for (j, (sj, zj)) in columns.iter().enumerate().take(i + 1) {
+                let from = (*si).max(*sj);
+                let dot: f64 = zi[from..].iter().zip(&zj[from..]).map(|(a, b)| a * b).sum();
+                cross += if i == j { dot * dot } else { 2.0 * dot * dot };
+            }
+        }
+        let kf = k as f64;
+        ActiveSetTerms {
+            free: k,
+            ln_det_q,
+            ln_pdet_prior,
+            prior_rank,
+            trace_a2: kf - 2.0 * l2 * fro + l2 * l2 * cross,
+        }
+    }
+
+    /// k-fold cross-validation: for each lambda (solved from the largest down, warm-started), the
+    /// summed weighted squared prediction error of the held-out rows over `folds` folds, where row i
+    /// is held out in fold i mod `folds`. Each fold's normal equations are the full ones less the
+    /// held-out rows' contributions.
+    pub(crate) fn kfold_errors(
+        &self,
+        lambdas: &[f64],
+        folds: usize,
+        ws: &mut Workspace,
+    ) -> Vec<f64> {
+        let (m, n) = (self.len(), self.n);
+        let mut errors = vec![0.0; lambdas.len()];
+        let yw: Vec<f64> = self
+            .y
+            .iter()
+            .zip(&self.weights)
+            .map(|(a, w)| a * w)
+            .collect();
+        for fold in 0..folds {
+            let held: Vec<usize> = (fold..m).step_by(folds).collect();
+            let mut gram = self.gram.clone();
+            let mut aty = self.aty.clone();
+            for &i in &held {
+                for a in 0..n {
+                    let va = self.design[(i, a)];
+                    if va == 0.0 {
+                        continue;
+                    }
+                    aty[a] -= va * yw[i];
+                    for b in 0..n {
+                        gram[a * n + b] -= va * self.design[(i, b)];
+                    }
+                }
+            }
+            let mut coef = self.zeros();
+            for k in (0..lambdas.len()).rev() {
+                let l2 = lambdas[k] * lambdas[k];
+                ws.q.clear();
+                ws.q.extend(gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
+                nnls::solve(
+                    &ws.q,
+                    &aty,
+                    &self.constrained,
+                    &mut coef,
+                    &self.settings.nnls,
+                    &mut ws.nnls,
+                );
+                errors[k] += held
+                    .iter()
+                    .map(|&i| {
+                        let fit: f64 = (0..n).map(|j| self.design[(i, j)] * coef[j]).sum();
+                        (yw[i] - fit).powi(2)
+                    })
+                    .sum::<f64>();
+            }
+        }
+        errors
+    }
+
     /// Gram matrix A^T A of the weighted design (row-major, n x n; spectrum then baseline).
     pub(crate) fn gram(&self) -> &[f64] {
         &self.gram
@@ -509,6 +648,77 @@ pub(crate) fn largest_eigenvalue(
         }
     }
     value
+}
+
+/// Determinants and traces of the linearized problem on a solution's free set P.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ActiveSetTerms {
+    /// |P|, the free coefficients (spectrum and baseline).
+    pub free: usize,
+    /// ln det Q_PP (NaN when Q_PP is numerically singular).
+    pub ln_det_q: f64,
+    /// ln of the product of the non-zero eigenvalues of L_S^T L_S (S: the free spectrum points).
+    pub ln_pdet_prior: f64,
+    /// The rank of L_S.
+    pub prior_rank: usize,
+    /// tr(A^2) of the influence matrix A = W K_P Q_PP^-1 K_P^T W.
+    pub trace_a2: f64,
+}
+
+/// ln pdet(L_S^T L_S) and the rank of L_S, where L_S holds the columns `cols` of the `rows` x `n`
+/// row-major `penalty`: the Cholesky factor of the smaller of L_S L_S^T (rows with a non-zero entry)
+/// and L_S^T L_S, with eigenvalues when that Gram matrix is singular.
+fn ln_pdet_gram(penalty: &[f64], rows: usize, n: usize, cols: &[usize]) -> (f64, usize) {
+    let restricted: Vec<Vec<f64>> = (0..rows)
+        .map(|r| {
+            cols.iter()
+                .map(|&j| penalty[r * n + j])
+                .collect::<Vec<f64>>()
+        })
+        .filter(|row| row.iter().any(|v| *v != 0.0))
+        .collect();
+    let (p, k) = (restricted.len(), cols.len());
+    if p == 0 || k == 0 {
+        return (0.0, 0);
+    }
+    let (size, gram): (usize, Vec<f64>) = if p <= k {
+        let g = (0..p * p)
+            .map(|e| {
+                let (a, b) = (e / p, e % p);
+                restricted[a]
+                    .iter()
+                    .zip(&restricted[b])
+                    .map(|(u, v)| u * v)
+                    .sum()
+            })
+            .collect();
+        (p, g)
+    } else {
+        let g = (0..k * k)
+            .map(|e| {
+                let (a, b) = (e / k, e % k);
+                restricted.iter().map(|row| row[a] * row[b]).sum()
+            })
+            .collect();
+        (k, g)
+    };
+    let mut chol = gram.clone();
+    if nnls::cholesky(&mut chol, size) {
+        let diag_max = (0..size).map(|a| chol[a * size + a]).fold(0.0, f64::max);
+        if (0..size).all(|a| chol[a * size + a] > 1e-7 * diag_max) {
+            let ln_det = 2.0 * (0..size).map(|a| chol[a * size + a].ln()).sum::<f64>();
+            return (ln_det, size);
+        }
+    }
+    let m = Mat::<f64>::from_fn(size, size, |a, b| gram[a * size + b]);
+    match m.self_adjoint_eigenvalues(faer::Side::Lower) {
+        Ok(eig) => {
+            let top = eig.iter().copied().fold(0.0, f64::max);
+            let kept: Vec<f64> = eig.into_iter().filter(|v| *v > 1e-10 * top).collect();
+            (kept.iter().map(|v| v.ln()).sum(), kept.len())
+        }
+        Err(_) => (f64::NAN, 0),
+    }
 }
 
 /// Per-thread buffers for [`Problem::solve`].

@@ -4,8 +4,11 @@
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, FisherSnedecor};
 
+use statrs::function::gamma::ln_gamma;
+
 use super::iterative::{iterative_scan, IterativeParams};
-use super::path::LambdaPath;
+use super::path::{LambdaPath, PathPoint};
+use super::problem::ActiveSetTerms;
 use super::{Problem, Solution, Workspace};
 
 /// A rule for lambda.
@@ -46,6 +49,26 @@ pub enum Rule {
         /// Relative rise threshold of the R^2-onset rule.
         threshold: f64,
     },
+    /// Quasi-optimality (Tikhonov-Glasko; Morozov; Hansen, *Discrete Inverse Problems* (2010) 5.5):
+    /// the smallest change of the solution between neighbouring lambdas on the log-spaced path,
+    /// ||f(lambda_{k+1}) - f(lambda_k)||, taken at its deepest interior local minimum.
+    QuasiOptimality,
+    /// Bayesian evidence (MacKay 1992; Gaussian approximation on the active set): maximum of the
+    /// marginal likelihood of lambda, with sigma known (sigma given) or integrated out under a
+    /// Jeffreys prior (sigma not given).
+    Evidence,
+    /// k-fold cross-validation with real refits: row i is held out in fold i mod `folds`; the score
+    /// is the summed weighted prediction error of the held-out rows.
+    Kfold {
+        /// Number of folds (2 <= folds <= M).
+        folds: usize,
+    },
+    /// Robust GCV (Lukas, Inverse Problems 22, 1883 (2006)): GCV(lambda) (gamma + (1 - gamma)
+    /// tr(A^2) / M) with the influence matrix A on the active set.
+    RobustGcv {
+        /// Robustness parameter in (0, 1]; 1 is plain GCV.
+        gamma: f64,
+    },
 }
 
 /// Default discrepancy factor tau_d.
@@ -54,61 +77,230 @@ pub const DEFAULT_DISCREPANCY_FACTOR: f64 = 1.0;
 pub const DEFAULT_FTEST_LEVEL: f64 = 0.5;
 /// Default R^2-onset threshold.
 pub const DEFAULT_R2_THRESHOLD: f64 = 0.1;
+/// Default number of folds of k-fold cross-validation.
+pub const DEFAULT_FOLDS: usize = 5;
+/// Default robustness parameter of robust GCV (Lukas 2006 recommends 0.1 to 0.3 for moderate M).
+pub const DEFAULT_RGCV_GAMMA: f64 = 0.2;
+
+/// The rule names accepted by [`Rule::parse`], for messages.
+pub const RULE_NAMES: &str = "discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
+r2-onset[:threshold=T], quasi-optimality, evidence, kfold[:folds=K], iterative[:threshold=T] or fixed=LAMBDA";
 
 impl Rule {
-    /// The name used on the command line and in outputs.
+    /// The name used on the command line and in outputs: the rule's name, followed by
+    /// `:key=value` for each parameter that differs from its default, so two instances of one rule
+    /// with different parameters have different names.
     pub fn name(&self) -> String {
-        match self {
+        let with = |base: &str, key: &str, value: f64, default: f64| {
+            if value == default {
+                base.to_string()
+            } else {
+                format!("{base}:{key}={value}")
+            }
+        };
+        match *self {
             Self::Fixed { lambda } => format!("fixed={lambda}"),
-            Self::Discrepancy { .. } => "discrepancy".into(),
+            Self::Discrepancy { factor } => {
+                with("discrepancy", "factor", factor, DEFAULT_DISCREPANCY_FACTOR)
+            }
             Self::Gcv => "gcv".into(),
             Self::Lcurve => "lcurve".into(),
-            Self::Ftest { .. } => "ftest".into(),
-            Self::R2Onset { .. } => "r2-onset".into(),
-            Self::Iterative { .. } => "iterative".into(),
+            Self::Ftest { level } => with("ftest", "level", level, DEFAULT_FTEST_LEVEL),
+            Self::R2Onset { threshold } => {
+                with("r2-onset", "threshold", threshold, DEFAULT_R2_THRESHOLD)
+            }
+            Self::Iterative { threshold } => {
+                with("iterative", "threshold", threshold, DEFAULT_R2_THRESHOLD)
+            }
+            Self::QuasiOptimality => "quasi-optimality".into(),
+            Self::Evidence => "evidence".into(),
+            Self::Kfold { folds } => with("kfold", "folds", folds as f64, DEFAULT_FOLDS as f64),
+            Self::RobustGcv { gamma } => with("rgcv", "gamma", gamma, DEFAULT_RGCV_GAMMA),
         }
     }
 
-    /// Parses `gcv`, `lcurve`, `discrepancy`, `ftest`, `r2-onset` or `fixed=LAMBDA`, with the default
-    /// parameters.
+    /// Parses a rule with optional parameters: `NAME` or `NAME:key=value[,key=value]`, e.g.
+    /// `r2-onset:threshold=0.03`, `kfold:folds=10`, `discrepancy:factor=1.2`, or `fixed=LAMBDA`.
     ///
     /// # Errors
-    /// A message naming the accepted forms.
+    /// A message naming the bad rule, key or value and the accepted forms.
     pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "gcv" => Ok(Self::Gcv),
-            "lcurve" => Ok(Self::Lcurve),
-            "discrepancy" => Ok(Self::Discrepancy {
-                factor: DEFAULT_DISCREPANCY_FACTOR,
-            }),
-            "ftest" => Ok(Self::Ftest {
-                level: DEFAULT_FTEST_LEVEL,
-            }),
-            "r2-onset" => Ok(Self::R2Onset {
-                threshold: DEFAULT_R2_THRESHOLD,
-            }),
-            "iterative" => Ok(Self::Iterative {
-                threshold: DEFAULT_R2_THRESHOLD,
-            }),
-            _ => match text.strip_prefix("fixed=").map(str::parse::<f64>) {
-                Some(Ok(lambda)) if lambda.is_finite() && lambda >= 0.0 => Ok(Self::Fixed { lambda }),
-                _ => Err(format!(
-                    "unknown rule {text:?}: use gcv, lcurve, discrepancy, ftest, r2-onset, iterative or fixed=LAMBDA (lambda >= 0)"
-                )),
-            },
+        let text = text.trim();
+        if let Some(v) = text.strip_prefix("fixed=") {
+            return match v.parse::<f64>() {
+                Ok(lambda) if lambda.is_finite() && lambda >= 0.0 => Ok(Self::Fixed { lambda }),
+                _ => Err(format!("fixed={v}: lambda must be a number >= 0")),
+            };
         }
+        let (base, params) = match text.split_once(':') {
+            Some((b, p)) => (b.trim(), p.trim()),
+            None => (text, ""),
+        };
+        let mut rule = match base {
+            "gcv" => Self::Gcv,
+            "lcurve" => Self::Lcurve,
+            "discrepancy" => Self::Discrepancy {
+                factor: DEFAULT_DISCREPANCY_FACTOR,
+            },
+            "ftest" => Self::Ftest {
+                level: DEFAULT_FTEST_LEVEL,
+            },
+            "r2-onset" => Self::R2Onset {
+                threshold: DEFAULT_R2_THRESHOLD,
+            },
+            "iterative" => Self::Iterative {
+                threshold: DEFAULT_R2_THRESHOLD,
+            },
+            "quasi-optimality" => Self::QuasiOptimality,
+            "evidence" => Self::Evidence,
+            "kfold" => Self::Kfold {
+                folds: DEFAULT_FOLDS,
+            },
+            "rgcv" => Self::RobustGcv {
+                gamma: DEFAULT_RGCV_GAMMA,
+            },
+            _ => return Err(format!("unknown rule {base:?}: use {RULE_NAMES}")),
+        };
+        for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = item
+                .split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .ok_or_else(|| format!("{text}: parameter {item:?} is not key=value"))?;
+            rule.set(key, value).map_err(|e| format!("{text}: {e}"))?;
+        }
+        Ok(rule)
     }
 
-    /// Every rule on the path with default parameters (not `fixed`, not the iterative mode).
+    /// Sets parameter `key` from its text.
+    ///
+    /// # Errors
+    /// An unknown key for this rule, or a value outside its range.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let number = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("{key} = {value:?} is not a number"))
+        };
+        match (self, key) {
+            (Self::Discrepancy { factor }, "factor") => {
+                *factor = positive(key, number()?)?;
+            }
+            (Self::Ftest { level }, "level") => {
+                let v = number()?;
+                if !(v > 0.0 && v < 1.0) {
+                    return Err(format!("level = {v}: must lie in (0, 1)"));
+                }
+                *level = v;
+            }
+            (Self::R2Onset { threshold } | Self::Iterative { threshold }, "threshold") => {
+                *threshold = positive(key, number()?)?;
+            }
+            (Self::Kfold { folds }, "folds") => {
+                let v: usize = value
+                    .parse()
+                    .map_err(|_| format!("folds = {value:?} is not a whole number"))?;
+                if v < 2 {
+                    return Err(format!("folds = {v}: at least 2 are needed"));
+                }
+                *folds = v;
+            }
+            (Self::RobustGcv { gamma }, "gamma") => {
+                let v = number()?;
+                if !(v > 0.0 && v <= 1.0) {
+                    return Err(format!("gamma = {v}: must lie in (0, 1]"));
+                }
+                *gamma = v;
+            }
+            (rule, _) => {
+                let keys = match rule {
+                    Self::Discrepancy { .. } => "factor",
+                    Self::Ftest { .. } => "level",
+                    Self::R2Onset { .. } | Self::Iterative { .. } => "threshold",
+                    Self::Kfold { .. } => "folds",
+                    Self::RobustGcv { .. } => "gamma",
+                    _ => "none",
+                };
+                return Err(format!(
+                    "unknown parameter {key:?} (this rule takes: {keys})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rules a scenario evaluates when it names none: the five classic rules with default
+    /// parameters.
     pub fn all_defaults() -> Vec<Self> {
         ["discrepancy", "gcv", "lcurve", "ftest", "r2-onset"]
             .iter()
             .map(|r| Self::parse(r).expect("known rule"))
             .collect()
     }
+
+    /// Every rule that works on the path, with default parameters (not `fixed`, not the iterative
+    /// mode, not k-fold, which refits the path once per fold): what `invert` reports beside its
+    /// chosen rule.
+    pub fn all_on_path() -> Vec<Self> {
+        let mut rules = Self::all_defaults();
+        rules.extend([
+            Self::QuasiOptimality,
+            Self::Evidence,
+            Self::RobustGcv {
+                gamma: DEFAULT_RGCV_GAMMA,
+            },
+        ]);
+        rules
+    }
+
+    /// Whether the rule needs the active-set determinants and tr(A^2) of every path point.
+    fn needs_terms(&self) -> bool {
+        matches!(self, Self::Evidence | Self::RobustGcv { .. })
+    }
 }
 
-/// Scores of every rule along the path (same order as the path; NaN where a score is undefined).
+fn positive(key: &str, v: f64) -> Result<f64, String> {
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{key} = {v}: must be > 0"))
+    }
+}
+
+/// What a rule did: its own choice, or a documented fallback when its criterion could not be met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleStatus {
+    /// The criterion was met inside the path.
+    Ok,
+    /// The score's optimum lies at an end of the path (GCV, robust GCV, evidence, k-fold, F-test,
+    /// quasi-optimality without an interior minimum): the end point is returned and flagged; the
+    /// true optimum may lie beyond the path.
+    AtPathEnd,
+    /// Discrepancy: chi^2 already exceeds the target at the weakest lambda (sigma underestimated or
+    /// the model cannot fit the data), or is still below it at the strongest lambda (sigma
+    /// overestimated). Below the path the GCV choice is returned instead; above it, the strongest
+    /// end.
+    TargetUnreachable,
+    /// L-curve: no point of positive curvature (no corner); the GCV choice is returned instead.
+    NoCorner,
+}
+
+impl RuleStatus {
+    /// The name in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::AtPathEnd => "at-path-end",
+            Self::TargetUnreachable => "target-unreachable",
+            Self::NoCorner => "no-corner",
+        }
+    }
+}
+
+/// Scores of every rule along the path (same order as the path; NaN where a score is undefined or
+/// was not asked for).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PathScores {
     /// chi^2 with sigma given, or ||r||^2 / sigma_hat^2 with sigma estimated.
@@ -126,10 +318,19 @@ pub struct PathScores {
     pub ftest_prob1: Vec<f64>,
     /// (1 - R^2) / min(1 - R^2) - 1.
     pub r2_rise: Vec<f64>,
+    /// ||f(lambda_{k+1}) - f(lambda_k)|| / ||f(lambda_k)|| (NaN at the strongest end).
+    pub quasi_optimality: Vec<f64>,
+    /// ln of the marginal likelihood of lambda (computed when the evidence rule is asked for).
+    pub ln_evidence: Vec<f64>,
+    /// tr(A^2) / M of the influence matrix on the active set (when robust GCV is asked for).
+    pub mu2: Vec<f64>,
+    /// k-fold prediction errors, one entry per number of folds asked for.
+    pub kfold: Vec<(usize, Vec<f64>)>,
 }
 
 impl PathScores {
-    /// Computes the scores of a path.
+    /// Computes the scores of a path that need no further solves (not the evidence, robust GCV or
+    /// k-fold scores).
     pub fn compute(problem: &Problem, path: &LambdaPath) -> Self {
         let m = problem.len() as f64;
         let stats: Vec<_> = path.points.iter().map(|p| p.solution.stats).collect();
@@ -168,6 +369,30 @@ impl PathScores {
                 }
             })
             .collect();
+        let n = path.len();
+        let quasi_optimality = (0..n)
+            .map(|k| {
+                if k + 1 == n {
+                    return f64::NAN;
+                }
+                let (a, b) = (
+                    &path.points[k].solution.amplitudes,
+                    &path.points[k + 1].solution.amplitudes,
+                );
+                let norm = a.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let change = a
+                    .iter()
+                    .zip(b)
+                    .map(|(u, v)| (u - v).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                if norm > 0.0 {
+                    change / norm
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect();
         Self {
             chi2,
             sigma_given: problem.sigma_given(),
@@ -176,7 +401,89 @@ impl PathScores {
             lcurve_curvature: curvature(path),
             ftest_prob1,
             r2_rise,
+            quasi_optimality,
+            ln_evidence: vec![f64::NAN; n],
+            mu2: vec![f64::NAN; n],
+            kfold: Vec::new(),
         }
+    }
+
+    /// Computes the scores, with the evidence, robust GCV and k-fold scores when `rules` need them.
+    pub fn compute_for(
+        problem: &Problem,
+        path: &LambdaPath,
+        rules: &[Rule],
+        ws: &mut Workspace,
+    ) -> Self {
+        let mut scores = Self::compute(problem, path);
+        let m = problem.len() as f64;
+        if rules.iter().any(Rule::needs_terms) {
+            for (k, p) in path.points.iter().enumerate() {
+                let t = problem.active_set_terms(&p.solution, ws);
+                scores.mu2[k] = t.trace_a2 / m;
+                scores.ln_evidence[k] = ln_evidence(problem, &p.solution, &t);
+            }
+        }
+        let lambdas: Vec<f64> = path.points.iter().map(PathPoint::lambda).collect();
+        for rule in rules {
+            if let Rule::Kfold { folds } = *rule {
+                if folds <= problem.len() && !scores.kfold.iter().any(|(f, _)| *f == folds) {
+                    let errors = problem.kfold_errors(&lambdas, folds, ws);
+                    scores.kfold.push((folds, errors));
+                }
+            }
+        }
+        scores
+    }
+
+    /// Robust GCV scores with `gamma`.
+    pub fn rgcv(&self, gamma: f64) -> Vec<f64> {
+        self.gcv
+            .iter()
+            .zip(&self.mu2)
+            .map(|(g, mu)| g * (gamma + (1.0 - gamma) * mu))
+            .collect()
+    }
+
+    /// The k-fold errors for `folds`, when computed.
+    pub fn kfold_errors(&self, folds: usize) -> Option<&[f64]> {
+        self.kfold
+            .iter()
+            .find(|(f, _)| *f == folds)
+            .map(|(_, e)| &e[..])
+    }
+}
+
+/// ln of the marginal likelihood of lambda in the Gaussian approximation on the solution's free set
+/// P (spectrum part S), with a Gaussian smoothness prior N(0, (sigma^2 / lambda^2) (L_S^T L_S)^+) on
+/// the spectrum and a flat prior on the baseline and the null space of L_S:
+///
+/// sigma known (given):  -E/2 + (r/2) ln lambda^2 + (1/2) ln pdet(L_S^T L_S) - (1/2) ln det Q_PP
+///                       + ((k - r - M)/2) ln 2 pi,
+/// sigma integrated out (Jeffreys prior 1/sigma): the same with -E/2 replaced by
+///                       ln Gamma(n/2) - (n/2) ln(E/2) - ln 2, n = M + r - k,
+///
+/// where E = ||W r||^2 + lambda^2 ||L f||^2 at the solution, k = |P| and r the rank of L_S (MacKay,
+/// Neural Computation 4, 415 (1992); docs/model.md section 4).
+fn ln_evidence(problem: &Problem, s: &Solution, t: &ActiveSetTerms) -> f64 {
+    let m = problem.len() as f64;
+    let l2 = s.lambda * s.lambda;
+    let e = s.stats.weighted_ss + l2 * s.stats.penalty_norm.powi(2);
+    let (k, r) = (t.free as f64, t.prior_rank as f64);
+    if !(e > 0.0 && l2 > 0.0 && t.ln_det_q.is_finite() && t.ln_pdet_prior.is_finite()) {
+        return f64::NAN;
+    }
+    let common = 0.5 * r * l2.ln() + 0.5 * t.ln_pdet_prior - 0.5 * t.ln_det_q
+        + 0.5 * (k - r - m) * (2.0 * std::f64::consts::PI).ln();
+    if problem.sigma_given() {
+        common - 0.5 * e
+    } else {
+        // integral over sigma of sigma^-(n+1) exp(-E / 2 sigma^2) = Gamma(n/2) (E/2)^(-n/2) / 2
+        let n = m + r - k;
+        if n <= 0.0 {
+            return f64::NAN;
+        }
+        common + ln_gamma(0.5 * n) - 0.5 * n * (0.5 * e).ln() - std::f64::consts::LN_2
     }
 }
 
@@ -234,9 +541,93 @@ pub struct Choice {
     /// The iterative mode's stopping tolerance and iteration count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopping: Option<(f64, usize)>,
+    /// Whether the criterion was met, or what was done instead.
+    pub status: RuleStatus,
+    /// The rule whose choice was returned instead, when the status names a fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Rule>,
 }
 
-/// Applies `rule` to a computed path. Returns `None` when the rule's score is undefined everywhere.
+impl Choice {
+    /// One line for a warning when the status is not ok: the rule, what went wrong, what it did.
+    pub fn warning(&self) -> Option<String> {
+        let name = self.rule.name();
+        let fallback = self
+            .fallback
+            .map(|f| format!("returned the {} choice instead", f.name()));
+        let text = match self.status {
+            RuleStatus::Ok => return None,
+            RuleStatus::AtPathEnd => format!(
+                "rule {name}: its optimum lies at an end of the lambda path (lambda {:.4e}); the end point is returned and the true optimum may lie beyond it",
+                self.solution.lambda
+            ),
+            RuleStatus::TargetUnreachable => format!(
+                "rule {name}: the chi^2 target is unreachable on the lambda path (is sigma right?); {}",
+                fallback.unwrap_or_else(|| format!("returned the strongest end, lambda {:.4e}", self.solution.lambda))
+            ),
+            RuleStatus::NoCorner => format!(
+                "rule {name}: the L-curve has no corner (no positive curvature); {}",
+                fallback.unwrap_or_else(|| "no choice".into())
+            ),
+        };
+        Some(text)
+    }
+}
+
+/// Index of the best finite value (`better(a, b)`: a beats b).
+fn argbest(v: &[f64], better: fn(f64, f64) -> bool) -> Option<usize> {
+    v.iter()
+        .enumerate()
+        .filter(|(_, x)| x.is_finite())
+        .fold(None, |best: Option<(usize, f64)>, (k, &x)| match best {
+            Some((_, b)) if !better(x, b) => best,
+            _ => Some((k, x)),
+        })
+        .map(|(k, _)| k)
+}
+
+/// The minimum of a score on the path, flagged when it lies at the first or last point where the
+/// score is defined.
+fn minimum(v: &[f64]) -> Option<(usize, RuleStatus)> {
+    let k = argbest(v, |a, b| a < b)?;
+    let first = v.iter().position(|x| x.is_finite())?;
+    let last = v.iter().rposition(|x| x.is_finite())?;
+    let status = if k == first || k == last {
+        RuleStatus::AtPathEnd
+    } else {
+        RuleStatus::Ok
+    };
+    Some((k, status))
+}
+
+/// The deepest interior local minimum of a score (a point lower than both defined neighbours), or
+/// the global minimum flagged as at the path end when there is none.
+fn interior_minimum(v: &[f64]) -> Option<(usize, RuleStatus)> {
+    let local: Vec<f64> = (0..v.len())
+        .map(|k| {
+            let inside = k > 0
+                && k + 1 < v.len()
+                && v[k].is_finite()
+                && v[k - 1].is_finite()
+                && v[k + 1].is_finite()
+                && v[k] <= v[k - 1]
+                && v[k] <= v[k + 1];
+            if inside {
+                v[k]
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    match argbest(&local, |a, b| a < b) {
+        Some(k) => Some((k, RuleStatus::Ok)),
+        None => argbest(v, |a, b| a < b).map(|k| (k, RuleStatus::AtPathEnd)),
+    }
+}
+
+/// Applies `rule` to a computed path. Returns `None` when the rule's score is undefined everywhere
+/// (or, for k-fold, when the folds outnumber the data points). A criterion that cannot be met is
+/// not `None`: its choice carries a [`RuleStatus`] and, where one is used, the fallback rule.
 pub fn choose(
     rule: Rule,
     problem: &Problem,
@@ -244,21 +635,19 @@ pub fn choose(
     scores: &PathScores,
     ws: &mut Workspace,
 ) -> Option<Choice> {
-    let at = |k: usize| Choice {
+    let at = |k: usize, status: RuleStatus| Choice {
         rule,
         index: Some(k),
         solution: path.points[k].solution.clone(),
         stopping: None,
+        status,
+        fallback: None,
     };
-    let argbest = |v: &[f64], better: fn(f64, f64) -> bool| -> Option<usize> {
-        v.iter()
-            .enumerate()
-            .filter(|(_, x)| x.is_finite())
-            .fold(None, |best: Option<(usize, f64)>, (k, &x)| match best {
-                Some((_, b)) if !better(x, b) => best,
-                _ => Some((k, x)),
-            })
-            .map(|(k, _)| k)
+    let fallback_gcv = |status: RuleStatus| {
+        minimum(&scores.gcv).map(|(k, _)| Choice {
+            fallback: Some(Rule::Gcv),
+            ..at(k, status)
+        })
     };
     match rule {
         Rule::Fixed { lambda } => {
@@ -273,10 +662,9 @@ pub fn choose(
                 .unwrap_or(0);
             let mut coef = path.coefficients(problem, nearest);
             Some(Choice {
-                rule,
                 index: None,
                 solution: problem.solve(lambda, &mut coef, ws),
-                stopping: None,
+                ..at(nearest, RuleStatus::Ok)
             })
         }
         Rule::Iterative { threshold } => {
@@ -291,24 +679,45 @@ pub fn choose(
                 index: None,
                 solution: point.solution.clone(),
                 stopping: Some((point.tolerance, point.iterations)),
+                status: RuleStatus::Ok,
+                fallback: None,
             })
         }
-        Rule::Gcv => argbest(&scores.gcv, |a, b| a < b).map(at),
-        Rule::Lcurve => argbest(&scores.lcurve_curvature, |a, b| a > b).map(at),
+        Rule::Gcv => minimum(&scores.gcv).map(|(k, s)| at(k, s)),
+        Rule::RobustGcv { gamma } => minimum(&scores.rgcv(gamma)).map(|(k, s)| at(k, s)),
+        Rule::Evidence => {
+            let negative: Vec<f64> = scores.ln_evidence.iter().map(|v| -v).collect();
+            minimum(&negative).map(|(k, s)| at(k, s))
+        }
+        Rule::Kfold { folds } => minimum(scores.kfold_errors(folds)?).map(|(k, s)| at(k, s)),
+        Rule::QuasiOptimality => interior_minimum(&scores.quasi_optimality).map(|(k, s)| at(k, s)),
+        Rule::Lcurve => match argbest(&scores.lcurve_curvature, |a, b| a > b) {
+            Some(k) if scores.lcurve_curvature[k] > 0.0 => Some(at(k, RuleStatus::Ok)),
+            Some(_) => fallback_gcv(RuleStatus::NoCorner),
+            None => None,
+        },
         Rule::Ftest { level } => {
             let distance: Vec<f64> = scores
                 .ftest_prob1
                 .iter()
                 .map(|p| (p - level).abs())
                 .collect();
-            argbest(&distance, |a, b| a < b).map(at)
+            let k = argbest(&distance, |a, b| a < b)?;
+            // PROB1 is 0 at the weakest point by construction: only the strong end is a failure.
+            let last = distance.iter().rposition(|x| x.is_finite())?;
+            let status = if k == last && scores.ftest_prob1[k] < level {
+                RuleStatus::AtPathEnd
+            } else {
+                RuleStatus::Ok
+            };
+            Some(at(k, status))
         }
         Rule::R2Onset { threshold } => {
             // From the strong end (last index) toward the weak end: the first point on the plateau.
             (0..path.len())
                 .rev()
                 .find(|&k| scores.r2_rise[k].is_finite() && scores.r2_rise[k] <= threshold)
-                .map(at)
+                .map(|k| at(k, RuleStatus::Ok))
         }
         Rule::Discrepancy { factor } => {
             let target = factor * problem.len() as f64;
@@ -317,8 +726,8 @@ pub fn choose(
             // chi^2 rises with lambda; find the last point at or below the target.
             let below = (0..path.len()).rev().find(|&k| chi2[k] <= target);
             match below {
-                None => Some(at(0)),
-                Some(k) if k + 1 == path.len() => Some(at(k)),
+                None => fallback_gcv(RuleStatus::TargetUnreachable),
+                Some(k) if k + 1 == path.len() => Some(at(k, RuleStatus::TargetUnreachable)),
                 Some(k) => {
                     // Refine between k and k + 1 by bisection in ln lambda.
                     let (mut lo, mut hi) = (
@@ -341,10 +750,9 @@ pub fn choose(
                         }
                     }
                     Some(Choice {
-                        rule,
                         index: None,
                         solution: best,
-                        stopping: None,
+                        ..at(k, RuleStatus::Ok)
                     })
                 }
             }

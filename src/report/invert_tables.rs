@@ -77,7 +77,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
     let mut out = header(
         multi,
-        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,chosen_by",
+        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,quasi_optimality,ln_evidence,mu2,nnls_status,chosen_by",
     );
     for s in series {
         let sc = &s.analysis.scores;
@@ -92,7 +92,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
                 .collect();
             let _ = writeln!(
                 out,
-                "{}{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{}{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 lead(multi, s),
                 num(p.lambda()),
                 num(st.residual_norm),
@@ -105,6 +105,10 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
                 nan_empty(sc.lcurve_curvature[k]),
                 nan_empty(sc.ftest_prob1[k]),
                 nan_empty(sc.r2_rise[k]),
+                nan_empty(sc.quasi_optimality[k]),
+                nan_empty(sc.ln_evidence[k]),
+                nan_empty(sc.mu2[k]),
+                p.solution.info.status_name(),
                 chosen.join(";")
             );
         }

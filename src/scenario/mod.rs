@@ -12,7 +12,7 @@ use serde::Serialize;
 
 pub use schema::{
     FreeVolumeSpec, InversionSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind,
-    ProtocolSpec, ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
+    ProtocolSpec, RuleEntry, ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
 };
 pub use study::{
     BendingParams, DfShape, GroupingParams, SteppingParams, Study, StudyKind, StudySpec,
@@ -436,10 +436,17 @@ fn resolve_inversion(
         Protocol::Dma { .. } => Kernel::Loss,
     };
     let mut o = InvertOptions::new(kernel);
-    let names = spec
-        .rules
-        .clone()
-        .unwrap_or_else(|| Rule::all_defaults().iter().map(Rule::name).collect());
+    let names: Vec<String> = match &spec.rules {
+        Some(entries) => entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                e.text()
+                    .map_err(|m| invalid(format!("inversion.rules[{i}]"), m))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Rule::all_defaults().iter().map(Rule::name).collect(),
+    };
     if names.is_empty() {
         return Err(invalid("inversion.rules", "name at least one rule"));
     }
@@ -541,7 +548,7 @@ fn resolve_inversion(
         ));
     }
     let filled = InversionSpec {
-        rules: Some(rules.iter().map(Rule::name).collect()),
+        rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),
         points: o.points,
         per_decade: Some(o.per_decade),
         tau_min_s: o.tau_min_s,

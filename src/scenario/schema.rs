@@ -49,10 +49,11 @@ pub struct ScenarioFile {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct InversionSpec {
-    /// Rules to evaluate on each run's path (default: discrepancy, gcv, lcurve, ftest, r2-onset);
-    /// `iterative` and `fixed=LAMBDA` are accepted too.
+    /// Rules to evaluate on each run's path (default: discrepancy, gcv, lcurve, ftest, r2-onset):
+    /// names with optional parameters (`"r2-onset:threshold=0.03"`) or tables
+    /// (`{ rule = "r2-onset", threshold = 0.03 }`); `iterative` and `fixed=LAMBDA` are accepted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<Vec<String>>,
+    pub rules: Option<Vec<RuleEntry>>,
     /// Number of tau grid points (default: `per_decade` points per decade).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<usize>,
@@ -91,6 +92,48 @@ pub struct InversionSpec {
     /// match it (default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_decades: Option<f64>,
+}
+
+/// One entry of `inversion.rules`: a rule name with optional parameters, or a table with the key
+/// `rule` and one key per parameter.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum RuleEntry {
+    /// `"NAME"` or `"NAME:key=value,..."`.
+    Name(String),
+    /// `{ rule = "NAME", key = value, ... }`.
+    Table(toml::Table),
+}
+
+impl RuleEntry {
+    /// The entry as the text [`crate::inversion::Rule::parse`] reads.
+    ///
+    /// # Errors
+    /// A table without a string `rule` or with a value that is not a number.
+    pub fn text(&self) -> Result<String, String> {
+        match self {
+            Self::Name(n) => Ok(n.clone()),
+            Self::Table(t) => {
+                let Some(toml::Value::String(name)) = t.get("rule") else {
+                    return Err("a rule table needs rule = \"NAME\"".into());
+                };
+                let mut params = Vec::new();
+                for (k, v) in t.iter().filter(|(k, _)| k.as_str() != "rule") {
+                    let value = match v {
+                        toml::Value::Float(x) => x.to_string(),
+                        toml::Value::Integer(x) => x.to_string(),
+                        other => return Err(format!("{k} = {other}: a number is needed")),
+                    };
+                    params.push(format!("{k}={value}"));
+                }
+                Ok(if params.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name}:{}", params.join(","))
+                })
+            }
+        }
+    }
 }
 
 /// `[sweep]`: axes over scenario parameters and noise repeats.

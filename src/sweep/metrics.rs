@@ -29,6 +29,9 @@ pub const METRICS: [&str; 15] = [
     "regret",
 ];
 
+/// The status of a rule that made no choice (its score undefined on the path).
+pub const UNDEFINED: &str = "undefined";
+
 /// The oracle's name in outputs.
 pub const ORACLE: &str = "oracle";
 
@@ -41,6 +44,9 @@ pub struct RuleRow {
     pub rule: String,
     /// Metric values in [`METRICS`] order (NaN where undefined).
     pub values: [f64; METRICS.len()],
+    /// The rule's status (`ok`, `at-path-end`, `target-unreachable`, `no-corner`), `undefined`
+    /// when the rule made no choice, empty for the oracle.
+    pub status: &'static str,
 }
 
 /// The representative spectra of one series: truth and each choice on the inversion grid.
@@ -105,6 +111,7 @@ pub fn run_once(
                         temperature_k: series.temperature_k,
                         rule: name,
                         values: [f64::NAN; METRICS.len()],
+                        status: UNDEFINED,
                     });
                 }
                 continue;
@@ -153,6 +160,7 @@ pub fn run_once(
                 temperature_k: series.temperature_k,
                 rule: name,
                 values,
+                status: found.map_or(UNDEFINED, |r| r.choice.status.name()),
             });
         }
         let values = match &oracle {
@@ -163,6 +171,7 @@ pub fn run_once(
             temperature_k: series.temperature_k,
             rule: ORACLE.into(),
             values,
+            status: "",
         });
         if let Some(spectra) = spectra.as_mut() {
             if let Some((sol, peaks)) = &oracle {

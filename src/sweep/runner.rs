@@ -299,6 +299,7 @@ fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
                 String::new()
             }
         }));
+        fields.push(row.status.to_string());
         text.push_str(&csv_line(&fields));
     }
     text

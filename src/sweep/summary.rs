@@ -76,6 +76,7 @@ impl Layout {
         h.push("temperature_k".into());
         h.push("rule".into());
         h.extend(METRICS.iter().map(|s| s.to_string()));
+        h.push("status".into());
         h
     }
 
@@ -144,8 +145,11 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
     // values[rule][metric] for the current cell.
     let mut current: Option<usize> = None;
     let mut values: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); METRICS.len()]; rules.len()];
+    // statuses[rule]: (status, count) for the current cell.
+    let mut statuses: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
     let flush = |cell: usize,
                  values: &mut Vec<Vec<Vec<f64>>>,
+                 statuses: &mut Vec<Vec<(String, usize)>>,
                  cells: &mut Vec<Value>,
                  best: &mut Vec<Value>| {
         let mut cell_axes = Map::new();
@@ -180,11 +184,16 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
                     best_rule = Some((rule.clone(), s.median));
                 }
             }
+            let status: Map<String, Value> = statuses[r]
+                .drain(..)
+                .map(|(name, count)| (name, json!(count)))
+                .collect();
             cells.push(json!({
                 "cell": cell,
                 "axes": Value::Object(cell_axes.clone()),
                 "rule": rule,
                 "metrics": Value::Object(metrics),
+                "status": Value::Object(status),
             }));
             for v in values[r].iter_mut() {
                 v.clear();
@@ -205,7 +214,7 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
         runs_seen.insert(run);
         if current != Some(cell) {
             if let Some(c) = current {
-                flush(c, &mut values, &mut cells, &mut best);
+                flush(c, &mut values, &mut statuses, &mut cells, &mut best);
             }
             current = Some(cell);
         }
@@ -225,9 +234,16 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
             };
             values[r][m].push(v);
         }
+        let status = &record[start + METRICS.len()];
+        if !status.is_empty() {
+            match statuses[r].iter_mut().find(|(s, _)| s == status) {
+                Some((_, count)) => *count += 1,
+                None => statuses[r].push((status.to_string(), 1)),
+            }
+        }
     }
     if let Some(c) = current {
-        flush(c, &mut values, &mut cells, &mut best);
+        flush(c, &mut values, &mut statuses, &mut cells, &mut best);
     }
     let total = record["runs"].as_u64().unwrap_or(0) as usize;
     Ok(json!({

@@ -1,0 +1,210 @@
+//! Rule parameters and rule statuses as a user meets them: `--rule NAME:key=value`, rule tables in
+//! scenarios, several instances of one rule in one run, and the warning of a rule that failed.
+
+mod common;
+
+use common::{read_json, repo, stzlab};
+
+/// Simulates the Al-Ni-Y mandrel scenario into `dir` and returns its data file.
+fn mandrel_data(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = stzlab()
+        .args([
+            "simulate",
+            repo("scenarios/al-ni-y-mandrel.toml").to_str().unwrap(),
+            "-o",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    dir.join("data.csv")
+}
+
+#[test]
+fn a_rule_parameter_from_the_command_line_names_the_rule_in_the_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = mandrel_data(&tmp.path().join("sim"));
+    let inv = tmp.path().join("inv");
+    let out = stzlab()
+        .args([
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--no-figures",
+        ])
+        .args(["--rule", "r2-onset:threshold=0.03", "-o"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("rule r2-onset:threshold=0.03"), "{stdout}");
+    let summary = read_json(&inv.join("summary.json"));
+    assert_eq!(summary["rule"], "r2-onset:threshold=0.03");
+    assert_eq!(summary["status"], "ok");
+    // The other rules are reported with their statuses, the new ones among them.
+    let others: Vec<String> = summary["other_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}={}",
+                r["rule"].as_str().unwrap(),
+                r["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for name in ["quasi-optimality", "evidence", "rgcv", "r2-onset"] {
+        assert!(
+            others.iter().any(|o| o.starts_with(&format!("{name}="))),
+            "{name} in {others:?}"
+        );
+    }
+    let path = std::fs::read_to_string(inv.join("path.csv")).unwrap();
+    let header = path.lines().next().unwrap();
+    for col in ["quasi_optimality", "ln_evidence", "mu2", "nnls_status"] {
+        assert!(header.split(',').any(|c| c == col), "{col} in {header}");
+    }
+    assert!(path.lines().skip(1).all(|l| l.contains(",converged,")
+        || l.contains(",rounding-floor,")
+        || l.contains(",shifted,")
+        || l.contains(",max-iterations,")));
+}
+
+#[test]
+fn an_unreachable_discrepancy_target_is_warned_about_and_falls_back_to_gcv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = mandrel_data(&tmp.path().join("sim"));
+    // The same data with sigma stated ten times too small.
+    let text = std::fs::read_to_string(&data).unwrap();
+    let mut lines = text.lines();
+    let mut shrunk = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        let s: f64 = f[2].parse().unwrap();
+        shrunk.push_str(&format!("{},{},{}\n", f[0], f[1], s / 10.0));
+    }
+    let bad = tmp.path().join("small-sigma.csv");
+    std::fs::write(&bad, shrunk).unwrap();
+    let inv = tmp.path().join("inv");
+    let out = stzlab()
+        .args([
+            "invert",
+            bad.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--no-figures",
+            "-o",
+        ])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("no warning in {stderr}"));
+    assert!(
+        warning.contains("rule discrepancy") && warning.contains("gcv"),
+        "{warning}"
+    );
+    let summary = read_json(&inv.join("summary.json"));
+    assert_eq!(summary["status"], "target-unreachable");
+    assert_eq!(summary["fallback"], "gcv");
+    assert!(summary["warning"].as_str().unwrap().contains("unreachable"));
+}
+
+#[test]
+fn bad_rule_parameters_exit_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = mandrel_data(&tmp.path().join("sim"));
+    for (rule, says) in [
+        ("discrepancy:factor=0", "factor = 0: must be > 0"),
+        ("kfold:folds=1", "folds = 1: at least 2 are needed"),
+        ("r2-onset:level=0.5", "unknown parameter \"level\""),
+        ("kfold:folds=500", "kfold:folds=500"),
+    ] {
+        let out = stzlab()
+            .args([
+                "invert",
+                data.to_str().unwrap(),
+                "--kind",
+                "decay",
+                "--rule",
+                rule,
+                "-o",
+            ])
+            .arg(tmp.path().join("inv"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{rule}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{rule}: {stderr}");
+        assert!(stderr.contains(says), "{rule}: {stderr}");
+        assert!(!tmp.path().join("inv").exists());
+    }
+}
+
+#[test]
+fn a_scenario_runs_two_instances_of_one_rule_given_as_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("tables.toml");
+    let base = std::fs::read_to_string(repo("scenarios/quickstart.toml")).unwrap();
+    let cut = base.find("[inversion]").unwrap();
+    let text = format!(
+        "{}[inversion]\nrules = [\"gcv\", {{ rule = \"r2-onset\", threshold = 0.03 }}, {{ rule = \"r2-onset\", threshold = 0.3 }}, \"kfold:folds=4\"]\n\n[sweep]\nrepeats = 2\n",
+        &base[..cut]
+    );
+    std::fs::write(&scenario, text).unwrap();
+    let out_dir = tmp.path().join("run");
+    let out = stzlab()
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--quiet",
+            "--no-figures",
+            "-o",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = std::fs::read_to_string(out_dir.join("runs.csv")).unwrap();
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.last(), Some(&"status"));
+    let rule_col = header.iter().position(|c| *c == "rule").unwrap();
+    let rules: std::collections::BTreeSet<&str> = runs
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(rule_col).unwrap())
+        .collect();
+    let expected: std::collections::BTreeSet<&str> = [
+        "gcv",
+        "r2-onset:threshold=0.03",
+        "r2-onset:threshold=0.3",
+        "kfold:folds=4",
+        "oracle",
+    ]
+    .into();
+    assert_eq!(rules, expected);
+    let summary = read_json(&out_dir.join("summary.json"));
+    let statuses = &summary["cells"][0]["status"];
+    let counted: u64 = statuses
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 2, "{statuses}");
+}

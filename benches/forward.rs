@@ -17,6 +17,7 @@ fn hierarchy(width: f64) -> Spectrum {
                 ln_tau: (1.83f64).ln() + k as f64 * 10f64.ln(),
                 area,
                 width_ln_tau: width,
+                shape: stzlab::spectrum::Shape::LogNormal,
             })
             .collect(),
     )

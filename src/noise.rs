@@ -34,6 +34,21 @@ pub struct NoiseModel {
     pub ar1_sigma: f64,
     /// Lag-one correlation of the AR(1) noise between consecutive points, in [0, 1).
     pub ar1_rho: f64,
+    /// What the data's sigma column states.
+    pub report: SigmaReport,
+}
+
+/// What the sigma column of noisy data states (and so what the inversion is told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigmaReport {
+    /// The standard deviation of the whole random part (white and AR(1)).
+    #[default]
+    Total,
+    /// Only the white part, as real data often do when their noise is correlated or drifts.
+    White,
+    /// No sigma: the inversion estimates the noise level.
+    None,
 }
 
 /// The realized noise for one series.
@@ -41,8 +56,9 @@ pub struct NoiseModel {
 pub struct NoisySeries {
     /// Data with noise.
     pub y: Vec<f64>,
-    /// Standard deviation of the random part at each point, sqrt(sigma^2 + (relative y)^2 + ar1_sigma^2);
-    /// drift is systematic and not included.
+    /// Standard deviation of the random part at each point, sqrt(sigma^2 + (relative y)^2 + ar1_sigma^2)
+    /// (the white part alone when the model reports only that); drift is systematic and not
+    /// included.
     pub sigma: Vec<f64>,
 }
 
@@ -85,7 +101,18 @@ impl NoiseModel {
             drift_per_s,
             ar1_sigma,
             ar1_rho,
+            report: SigmaReport::Total,
         })
+    }
+
+    /// The model with the sigma column stating `report`.
+    pub fn reporting(self, report: SigmaReport) -> Self {
+        Self { report, ..self }
+    }
+
+    /// True when noisy data carry a sigma column: a random part, reported.
+    pub fn reports_sigma(&self) -> bool {
+        self.is_random() && self.report != SigmaReport::None
     }
 
     /// True when the model adds nothing.
@@ -117,7 +144,10 @@ impl NoiseModel {
                 self.ar1_rho * ar + innovation * self.ar1_sigma * xi_ar
             };
             y.push(yi + white + ar + self.drift_per_s * xi);
-            sigma.push(white_sd.hypot(self.ar1_sigma));
+            sigma.push(match self.report {
+                SigmaReport::White => white_sd,
+                SigmaReport::Total | SigmaReport::None => white_sd.hypot(self.ar1_sigma),
+            });
         }
         NoisySeries { y, sigma }
     }

@@ -14,6 +14,9 @@ use crate::stz::{percolation, Percolation, StzLevel};
 /// Points per decade of the grid on which truths are tabulated.
 pub const TRUTH_GRID_PER_DECADE: f64 = 20.0;
 
+/// Units lighter than this fraction of the heaviest do not widen the truth table's grid.
+const TABLE_WEIGHT_FRACTION: f64 = 1e-6;
+
 /// What the data are, which fixes the inversion kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -85,6 +88,7 @@ impl EffectiveTruth {
                 ln_tau: t.ln(),
                 area: *a,
                 width_ln_tau: 0.0,
+                shape: crate::spectrum::Shape::LogNormal,
             })
             .collect();
         match Spectrum::new(peaks) {
@@ -166,7 +170,7 @@ pub fn add_noise<R: Rng + ?Sized>(sim: &mut Simulation, noise: &NoiseModel, rng:
         } else {
             let noisy = noise.apply(&s.x, &s.y_clean, rng);
             s.y = noisy.y;
-            s.sigma = noise.is_random().then_some(noisy.sigma);
+            s.sigma = noise.reports_sigma().then_some(noisy.sigma);
         }
     }
 }
@@ -200,8 +204,22 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
         ..
     } = scenario.protocol
     {
+        // The data are the closed form; the truth is its exact spectrum, the KWW density times
+        // exp(-t0/tau) (paper section 7), of area x0 exp(-(t0/tau)^beta).
         let y = kww::stretched_exponent(x0, t0_s, tau_s, beta, &x);
-        sim.series.push(series(None, x, y));
+        let spectrum = Spectrum::new(vec![crate::spectrum::Peak {
+            ln_tau: tau_s.ln(),
+            area: x0,
+            width_ln_tau: 0.0,
+            shape: crate::spectrum::Shape::Kww { beta, t0_s },
+        }])
+        .expect("validated stretched-exponent parameters");
+        let (units, owner) = spectrum.units_by_peak();
+        let mut s = series(None, x.clone(), y);
+        s.effective = Some(EffectiveTruth::new(units.clone(), owner, &spectrum));
+        sim.series.push(s);
+        sim.truth
+            .push(tabulate(None, spectrum, &units, x[0], x[x.len() - 1]));
         return Ok(sim);
     }
     let truth = scenario
@@ -346,9 +364,13 @@ fn tabulate(
     window_hi: f64,
 ) -> TruthTable {
     let (mut lo, mut hi) = (window_lo / 10.0, window_hi * 10.0);
-    for &tau in &units.tau_s {
-        lo = lo.min(tau / 3.0);
-        hi = hi.max(tau * 3.0);
+    // Units carrying a visible weight widen the table (not the far tails of closed forms).
+    let largest = units.c.iter().copied().fold(0.0, f64::max);
+    for (&tau, &c) in units.tau_s.iter().zip(&units.c) {
+        if c >= TABLE_WEIGHT_FRACTION * largest {
+            lo = lo.min(tau / 3.0);
+            hi = hi.max(tau * 3.0);
+        }
     }
     let grid = LnTauGrid::with_density(lo, hi, TRUTH_GRID_PER_DECADE)
         .expect("window and units are positive");

@@ -199,16 +199,19 @@ fn projection_preserves_area_and_centroid() {
             ln_tau: 3.3,
             area: 0.2,
             width_ln_tau: 0.0,
+            shape: stzlab::spectrum::Shape::LogNormal,
         },
         Peak {
             ln_tau: 9.1,
             area: 0.5,
             width_ln_tau: 0.7,
+            shape: stzlab::spectrum::Shape::LogNormal,
         },
         Peak {
             ln_tau: 12.0,
             area: 0.1,
             width_ln_tau: 0.05,
+            shape: stzlab::spectrum::Shape::LogNormal,
         },
     ])
     .unwrap();
@@ -236,12 +239,14 @@ fn gaussian_discretization_reproduces_the_analytic_creep_of_a_narrow_peak() {
         ln_tau: 2.0,
         area: 1.0,
         width_ln_tau: 1e-3,
+        shape: stzlab::spectrum::Shape::LogNormal,
     }])
     .unwrap();
     let delta = Spectrum::new(vec![Peak {
         ln_tau: 2.0,
         area: 1.0,
         width_ln_tau: 0.0,
+        shape: stzlab::spectrum::Shape::LogNormal,
     }])
     .unwrap();
     let t: Vec<f64> = (0..30).map(|k| 10f64.powf(-2.0 + 0.2 * k as f64)).collect();
@@ -253,6 +258,7 @@ fn gaussian_discretization_reproduces_the_analytic_creep_of_a_narrow_peak() {
         ln_tau: 2.0,
         area: 1.0,
         width_ln_tau: 1.5,
+        shape: stzlab::spectrum::Shape::LogNormal,
     }])
     .unwrap();
     assert!((broad.units().total() - 1.0).abs() < 1e-14);

@@ -26,6 +26,7 @@ use crate::noise::NoiseModel;
 use crate::protocol::dma::LossModel;
 use crate::protocol::mandrel::Coupling;
 use crate::protocol::{AxisGrid, Spacing};
+use crate::spectrum::Shape;
 use crate::spectrum::{Peak, Spectrum};
 use crate::stz::{
     AtomicVolume, FreeVolumeModel, GlassTransition, Hierarchy, Material, MaterialParams,
@@ -363,6 +364,7 @@ impl Scenario {
             drift_per_s: Some(noise_spec.drift_per_s.unwrap_or(0.0)),
             ar1_sigma: Some(noise_spec.ar1_sigma.unwrap_or(0.0)),
             ar1_rho: Some(noise_spec.ar1_rho.unwrap_or(0.0)),
+            sigma_column: noise_spec.sigma_column,
         };
         let noise = NoiseModel::new(
             filled_noise.sigma.unwrap_or_default(),
@@ -371,7 +373,8 @@ impl Scenario {
             filled_noise.ar1_sigma.unwrap_or_default(),
             filled_noise.ar1_rho.unwrap_or_default(),
         )
-        .map_err(|e| invalid(format!("noise.{}", e.field), e.to_string()))?;
+        .map_err(|e| invalid(format!("noise.{}", e.field), e.to_string()))?
+        .reporting(filled_noise.sigma_column.unwrap_or_default());
         if noise.drift_per_s != 0.0 && matches!(protocol, Protocol::Dma { .. }) {
             return Err(invalid(
                 "noise.drift_per_s",
@@ -422,6 +425,91 @@ impl Scenario {
 
 /// Default peak matching radius, decades.
 pub const DEFAULT_MATCH_DECADES: f64 = 0.5;
+
+/// The name of a shape in `truth.peaks[].shape`.
+fn shape_name(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::LogNormal => "log-normal",
+        Shape::Kww { .. } => "kww",
+        Shape::ColeCole { .. } => "cole-cole",
+        Shape::DavidsonCole { .. } => "davidson-cole",
+        Shape::HavriliakNegami { .. } => "havriliak-negami",
+    }
+}
+
+/// The shape of `truth.peaks[i]` and its log-normal width (0 for closed forms), with every
+/// parameter checked against its domain and every parameter of another shape refused.
+fn peak_shape(i: usize, p: &PeakSpec) -> Result<(Shape, f64), Invalid> {
+    let at = |field: &str| format!("truth.peaks[{i}].{field}");
+    let name = p.shape.as_deref().unwrap_or("log-normal");
+    let (shape, takes): (Shape, &[&str]) = match name {
+        "log-normal" => (Shape::LogNormal, &["width"]),
+        "kww" => (
+            Shape::Kww {
+                beta: p
+                    .beta
+                    .ok_or_else(|| invalid(at("beta"), "the kww shape needs beta"))?,
+                t0_s: p.t0_s.unwrap_or(0.0),
+            },
+            &["beta", "t0_s"],
+        ),
+        "cole-cole" => (
+            Shape::ColeCole {
+                alpha: p
+                    .alpha
+                    .ok_or_else(|| invalid(at("alpha"), "the cole-cole shape needs alpha"))?,
+            },
+            &["alpha"],
+        ),
+        "davidson-cole" => (
+            Shape::DavidsonCole {
+                gamma: p
+                    .gamma
+                    .ok_or_else(|| invalid(at("gamma"), "the davidson-cole shape needs gamma"))?,
+            },
+            &["gamma"],
+        ),
+        "havriliak-negami" => (
+            Shape::HavriliakNegami {
+                alpha: p.alpha.ok_or_else(|| {
+                    invalid(at("alpha"), "the havriliak-negami shape needs alpha")
+                })?,
+                gamma: p.gamma.ok_or_else(|| {
+                    invalid(at("gamma"), "the havriliak-negami shape needs gamma")
+                })?,
+            },
+            &["alpha", "gamma"],
+        ),
+        other => {
+            return Err(invalid(
+                at("shape"),
+                format!("unknown shape {other:?}: use log-normal, kww, cole-cole, davidson-cole or havriliak-negami"),
+            ))
+        }
+    };
+    for (present, field) in [
+        (p.width.is_some(), "width"),
+        (p.beta.is_some(), "beta"),
+        (p.t0_s.is_some(), "t0_s"),
+        (p.alpha.is_some(), "alpha"),
+        (p.gamma.is_some(), "gamma"),
+    ] {
+        if present && !takes.contains(&field) {
+            return Err(invalid(
+                at(field),
+                format!("the {name} shape takes no {field}"),
+            ));
+        }
+    }
+    shape
+        .check()
+        .map_err(|e| invalid(at(e.field), format!("{} {}", e.value, e.requirement)))?;
+    let width = p.width.unwrap_or(0.0);
+    if !(width >= 0.0) {
+        return Err(invalid(at("width"), format!("{width} must be >= 0")));
+    }
+    Ok((shape, width))
+}
 
 type ResolvedInversion = (InversionSpec, InvertOptions, Vec<Rule>, f64);
 
@@ -874,21 +962,17 @@ fn resolve_truth(t: &TruthSpec) -> Result<(TruthSpec, Truth), Invalid> {
                         format!("{} must be >= 0", p.area),
                     ));
                 }
-                let width = p.width.unwrap_or(0.0);
-                if !(width >= 0.0) {
-                    return Err(invalid(
-                        format!("truth.peaks[{i}].width"),
-                        format!("{width} must be >= 0"),
-                    ));
-                }
+                let (shape, width) = peak_shape(i, p)?;
                 filled_peaks.push(PeakSpec {
-                    width: Some(width),
+                    width: (!shape.is_closed_form()).then_some(width),
+                    shape: Some(shape_name(&shape).into()),
                     ..p.clone()
                 });
                 out.push(Peak {
                     ln_tau: p.tau_s.ln(),
                     area: p.area,
                     width_ln_tau: width,
+                    shape,
                 });
             }
             let spectrum = Spectrum::new(out).map_err(|e| invalid("truth.peaks", e.to_string()))?;

@@ -241,13 +241,28 @@ pub struct FreeVolumeSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeakSpec {
-    /// Peak centre (median of the log-normal), s.
+    /// Peak centre (median of the log-normal; tau0 or tau_K of a closed form), s.
     pub tau_s: f64,
-    /// Peak area c (normalized strain).
+    /// Peak area c (normalized strain); a closed form's own area multiplies it.
     pub area: f64,
-    /// Standard deviation in ln tau (default 0: a delta).
+    /// Standard deviation in ln tau (log-normal only; default 0: a delta).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<f64>,
+    /// `log-normal` (default), `kww`, `cole-cole`, `davidson-cole` or `havriliak-negami`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
+    /// KWW stretching exponent, 0 < beta <= 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// KWW time shift t0 >= 0, s: exp(-((t + t0)/tau)^beta) (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t0_s: Option<f64>,
+    /// Cole-Cole or Havriliak-Negami broadening exponent, 0 < alpha < 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// Davidson-Cole (0 < gamma < 1) or Havriliak-Negami (0 < gamma <= 1) asymmetry exponent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
 }
 
 /// The experiment.
@@ -378,4 +393,9 @@ pub struct NoiseSpec {
     /// AR(1) lag-one correlation between consecutive points, in [0, 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ar1_rho: Option<f64>,
+    /// What the data's sigma column states: `total` (default: the whole random part), `white`
+    /// (only the white part, as real data often do), or `none` (no sigma; the inversion
+    /// estimates the noise level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigma_column: Option<crate::noise::SigmaReport>,
 }

@@ -180,6 +180,7 @@ impl Hierarchy {
                 ln_tau: material.ln_tau(self.volume.omega_m3(n), t_k),
                 area: c,
                 width_ln_tau: self.width_ln_tau,
+                shape: crate::spectrum::Shape::LogNormal,
             })
             .collect();
         Spectrum::new(peaks).expect("validated hierarchy gives a valid spectrum")

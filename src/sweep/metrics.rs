@@ -101,7 +101,7 @@ pub fn run_once(
     let mut spectra = keep_spectra.then(Vec::new);
     for series in &clean.series {
         let noisy = scenario.noise.apply(&series.x, &series.y_clean, &mut rng);
-        let sigma = scenario.noise.is_random().then_some(&noisy.sigma[..]);
+        let sigma = scenario.noise.reports_sigma().then_some(&noisy.sigma[..]);
         let problem = match build_problem(&series.x, &noisy.y, sigma, &scenario.inversion) {
             Ok(p) => p,
             Err(_) => {

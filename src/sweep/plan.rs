@@ -220,18 +220,6 @@ impl Plan {
                     err(&format!("sweep cell {}", at.join(", ")), e)
                 })?
             };
-            if scenario.study.is_none()
-                && matches!(
-                    scenario.protocol,
-                    crate::scenario::Protocol::StretchedExponent { .. }
-                )
-            {
-                return Err(invalid(
-                    &file,
-                    "protocol.kind",
-                    "the stretched-exponent protocol has no spectrum to recover: add [study] kind = \"stretched-exponent\"".into(),
-                ));
-            }
             if scenario.resolved.study.as_ref().map(|s| s.kind) != base_study {
                 return Err(invalid(
                     &file,

@@ -1,6 +1,10 @@
 //! Spectra on ln tau: log-spaced grids, peaked spectra, their discretization into Voigt units and
 //! their area-preserving projection onto a grid (MODEL.md sections 1 and 4).
 
+pub mod shapes;
+
+pub use shapes::Shape;
+
 use serde::Serialize;
 use statrs::function::erf::erf;
 use std::f64::consts::{LN_10, SQRT_2};
@@ -144,8 +148,23 @@ pub struct Peak {
     pub ln_tau: f64,
     /// Area (the c_m of the peak, paper Eq. 6).
     pub area: f64,
-    /// Standard deviation in ln tau; 0 for a delta.
+    /// Standard deviation in ln tau; 0 for a delta (log-normal shape only).
     pub width_ln_tau: f64,
+    /// The shape: log-normal (or delta), or a closed-form relaxation function with characteristic
+    /// time e^`ln_tau` and area `area` times the shape's own area.
+    pub shape: Shape,
+}
+
+impl Peak {
+    /// A log-normal peak (a delta for `width_ln_tau` = 0).
+    pub fn log_normal(ln_tau: f64, area: f64, width_ln_tau: f64) -> Self {
+        Self {
+            ln_tau,
+            area,
+            width_ln_tau,
+            shape: Shape::LogNormal,
+        }
+    }
 }
 
 /// A non-negative spectrum f(ln tau) made of peaks.
@@ -179,6 +198,11 @@ impl Spectrum {
                 p.width_ln_tau >= 0.0,
                 "must be >= 0",
             )?;
+            p.shape.check().map_err(|e| SpectrumError::OutOfRange {
+                field: e.field,
+                value: e.value,
+                requirement: e.requirement,
+            })?;
         }
         Ok(Self { peaks })
     }
@@ -188,16 +212,27 @@ impl Spectrum {
         &self.peaks
     }
 
-    /// Total area sum c.
+    /// Total area sum c (a closed form contributes its area times the shape's own area, which is
+    /// below 1 for the shifted stretched exponent).
     pub fn total_area(&self) -> f64 {
-        self.peaks.iter().map(|p| p.area).sum()
+        self.peaks
+            .iter()
+            .map(|p| p.area * p.shape.area(p.ln_tau.exp()))
+            .sum()
     }
 
-    /// Smallest and largest ln tau that carry weight (Gaussians to +- 6 widths).
+    /// Smallest and largest ln tau that carry weight (Gaussians to +- 6 widths, closed forms over
+    /// their discretized support).
     pub fn ln_tau_range(&self) -> (f64, f64) {
         self.peaks
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                if p.shape.is_closed_form() {
+                    let (taus, _) = p.shape.units(p.ln_tau.exp());
+                    let first = taus.first().map_or(p.ln_tau, |t| t.ln());
+                    let last = taus.last().map_or(p.ln_tau, |t| t.ln());
+                    return (lo.min(first), hi.max(last));
+                }
                 let h = GAUSS_HALF_SPAN_WIDTHS * p.width_ln_tau;
                 (lo.min(p.ln_tau - h), hi.max(p.ln_tau + h))
             })
@@ -215,6 +250,15 @@ impl Spectrum {
         let mut c = Vec::new();
         let mut owner = Vec::new();
         for (index, p) in self.peaks.iter().enumerate().filter(|(_, p)| p.area > 0.0) {
+            if p.shape.is_closed_form() {
+                let (taus, weights) = p.shape.units(p.ln_tau.exp());
+                for (t, w) in taus.into_iter().zip(weights) {
+                    tau_s.push(t);
+                    c.push(p.area * w);
+                    owner.push(index);
+                }
+                continue;
+            }
             if p.width_ln_tau == 0.0 {
                 tau_s.push(p.ln_tau.exp());
                 c.push(p.area);
@@ -248,7 +292,17 @@ impl Spectrum {
         let h = grid.step();
         let mut weights = vec![0.0; n];
         for p in &self.peaks {
-            if p.width_ln_tau == 0.0 {
+            if p.shape.is_closed_form() {
+                // The fine units of the closed form, each split between its two grid points.
+                let (taus, units) = p.shape.units(p.ln_tau.exp());
+                for (t, w) in taus.into_iter().zip(units) {
+                    let u = ((t.ln() - grid.ln_tau(0)) / h).clamp(0.0, (n - 1) as f64);
+                    let i = (u.floor() as usize).min(n - 2);
+                    let frac = u - i as f64;
+                    weights[i] += p.area * w * (1.0 - frac);
+                    weights[i + 1] += p.area * w * frac;
+                }
+            } else if p.width_ln_tau == 0.0 {
                 let u = ((p.ln_tau - grid.ln_tau(0)) / h).clamp(0.0, (n - 1) as f64);
                 let i = (u.floor() as usize).min(n - 2);
                 let frac = u - i as f64;

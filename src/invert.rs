@@ -49,9 +49,8 @@ impl InvertOptions {
     pub fn new(kernel: Kernel) -> Self {
         Self {
             kernel,
-            rule: Rule::Discrepancy {
-                factor: crate::inversion::rules::DEFAULT_DISCREPANCY_FACTOR,
-            },
+            // Chosen by measurement over scenarios/validation-suite.toml (README, "Choosing lambda").
+            rule: Rule::Consensus,
             points: None,
             per_decade: DEFAULT_POINTS_PER_DECADE,
             tau_min_s: None,

@@ -291,7 +291,11 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
                 effective = Some(units.clone());
                 cantilever::creep(&units, &x)
             }
-            Protocol::Dma { loss_model, .. } => {
+            Protocol::Dma {
+                loss_model,
+                normalized,
+                ..
+            } => {
                 if let Some(levels) = &levels {
                     push_stz_rows(&mut sim, temperature_k, levels, None);
                 }
@@ -300,7 +304,7 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
                     .as_ref()
                     .expect("validated: dma has a material");
                 let t = temperature_k.expect("dma has temperatures");
-                let e0 = material.e0_pa(t);
+                let e0 = if *normalized { 1.0 } else { material.e0_pa(t) };
                 effective = Some(VoigtUnits {
                     tau_s: units.tau_s.clone(),
                     c: units.c.iter().map(|c| e0 * c).collect(),

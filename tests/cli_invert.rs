@@ -114,7 +114,7 @@ fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
         "--temperature-k",
         "295",
     ]);
-    assert!(stdout.contains("rule discrepancy"), "{stdout}");
+    assert!(stdout.contains("rule consensus"), "{stdout}");
 
     let (h, spectrum) = read_csv(&inv.join("spectrum.csv"));
     assert_eq!(h, ["tau_s", "ln_tau", "density", "weight"]);

@@ -99,6 +99,8 @@ fn an_unreachable_discrepancy_target_is_warned_about_and_falls_back_to_gcv() {
             bad.to_str().unwrap(),
             "--kind",
             "decay",
+            "--rule",
+            "discrepancy",
             "--no-figures",
             "-o",
         ])

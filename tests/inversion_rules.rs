@@ -93,7 +93,8 @@ fn evidence_is_the_marginal_likelihood_of_the_data() {
         .unwrap();
         let mut ws = Workspace::new();
         let path = LambdaPath::compute(&p, 30, &PeakParams::default(), &mut ws);
-        let scores = PathScores::compute_for(&p, &path, &[Rule::Evidence], &mut ws);
+        let scores =
+            PathScores::compute_for(&p, &path, &[Rule::Evidence { free_scale: false }], &mut ws);
         let points = all_positive(&path);
         assert!(points.len() >= 3, "positive path points: {points:?}");
         // Unit weights without sigma: the design is A * sigma.

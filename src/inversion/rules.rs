@@ -55,8 +55,12 @@ pub enum Rule {
     QuasiOptimality,
     /// Bayesian evidence (MacKay 1992; Gaussian approximation on the active set): maximum of the
     /// marginal likelihood of lambda, with sigma known (sigma given) or integrated out under a
-    /// Jeffreys prior (sigma not given).
-    Evidence,
+    /// Jeffreys prior (sigma not given, or `free_scale`: the given sigma are then relative
+    /// weights whose common scale is integrated out).
+    Evidence {
+        /// Integrate out the scale of the given sigma too.
+        free_scale: bool,
+    },
     /// k-fold cross-validation with real refits: row i is held out in fold i mod `folds`; the score
     /// is the summed weighted prediction error of the held-out rows.
     Kfold {
@@ -69,6 +73,10 @@ pub enum Rule {
         /// Robustness parameter in (0, 1]; 1 is plain GCV.
         gamma: f64,
     },
+    /// The median ln lambda of three rules that fail in different ways: the L-curve (no noise
+    /// model), quasi-optimality (no noise model) and the Bayesian evidence (white noise of the
+    /// stated sigma). Chosen by measurement over the validation suite (README, "Choosing lambda").
+    Consensus,
 }
 
 /// Default discrepancy factor tau_d.
@@ -83,8 +91,8 @@ pub const DEFAULT_FOLDS: usize = 5;
 pub const DEFAULT_RGCV_GAMMA: f64 = 0.2;
 
 /// The rule names accepted by [`Rule::parse`], for messages.
-pub const RULE_NAMES: &str = "discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
-r2-onset[:threshold=T], quasi-optimality, evidence, kfold[:folds=K], iterative[:threshold=T] or fixed=LAMBDA";
+pub const RULE_NAMES: &str = "consensus, discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
+r2-onset[:threshold=T], quasi-optimality, evidence[:sigma=free], kfold[:folds=K], iterative[:threshold=T] or fixed=LAMBDA";
 
 impl Rule {
     /// The name used on the command line and in outputs: the rule's name, followed by
@@ -113,9 +121,16 @@ impl Rule {
                 with("iterative", "threshold", threshold, DEFAULT_R2_THRESHOLD)
             }
             Self::QuasiOptimality => "quasi-optimality".into(),
-            Self::Evidence => "evidence".into(),
+            Self::Evidence { free_scale } => {
+                if free_scale {
+                    "evidence:sigma=free".into()
+                } else {
+                    "evidence".into()
+                }
+            }
             Self::Kfold { folds } => with("kfold", "folds", folds as f64, DEFAULT_FOLDS as f64),
             Self::RobustGcv { gamma } => with("rgcv", "gamma", gamma, DEFAULT_RGCV_GAMMA),
+            Self::Consensus => "consensus".into(),
         }
     }
 
@@ -152,13 +167,14 @@ impl Rule {
                 threshold: DEFAULT_R2_THRESHOLD,
             },
             "quasi-optimality" => Self::QuasiOptimality,
-            "evidence" => Self::Evidence,
+            "evidence" => Self::Evidence { free_scale: false },
             "kfold" => Self::Kfold {
                 folds: DEFAULT_FOLDS,
             },
             "rgcv" => Self::RobustGcv {
                 gamma: DEFAULT_RGCV_GAMMA,
             },
+            "consensus" => Self::Consensus,
             _ => return Err(format!("unknown rule {base:?}: use {RULE_NAMES}")),
         };
         for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -206,6 +222,13 @@ impl Rule {
                 }
                 *folds = v;
             }
+            (Self::Evidence { free_scale }, "sigma") => {
+                *free_scale = match value {
+                    "free" => true,
+                    "given" => false,
+                    _ => return Err(format!("sigma = {value:?}: use given or free")),
+                };
+            }
             (Self::RobustGcv { gamma }, "gamma") => {
                 let v = number()?;
                 if !(v > 0.0 && v <= 1.0) {
@@ -220,6 +243,7 @@ impl Rule {
                     Self::R2Onset { .. } | Self::Iterative { .. } => "threshold",
                     Self::Kfold { .. } => "folds",
                     Self::RobustGcv { .. } => "gamma",
+                    Self::Evidence { .. } => "sigma",
                     _ => "none",
                 };
                 return Err(format!(
@@ -245,8 +269,9 @@ impl Rule {
     pub fn all_on_path() -> Vec<Self> {
         let mut rules = Self::all_defaults();
         rules.extend([
+            Self::Consensus,
             Self::QuasiOptimality,
-            Self::Evidence,
+            Self::Evidence { free_scale: false },
             Self::RobustGcv {
                 gamma: DEFAULT_RGCV_GAMMA,
             },
@@ -256,7 +281,10 @@ impl Rule {
 
     /// Whether the rule needs the active-set determinants and tr(A^2) of every path point.
     fn needs_terms(&self) -> bool {
-        matches!(self, Self::Evidence | Self::RobustGcv { .. })
+        matches!(
+            self,
+            Self::Evidence { .. } | Self::RobustGcv { .. } | Self::Consensus
+        )
     }
 }
 
@@ -322,6 +350,8 @@ pub struct PathScores {
     pub quasi_optimality: Vec<f64>,
     /// ln of the marginal likelihood of lambda (computed when the evidence rule is asked for).
     pub ln_evidence: Vec<f64>,
+    /// The same with the scale of sigma integrated out even when sigma is given.
+    pub ln_evidence_free: Vec<f64>,
     /// tr(A^2) / M of the influence matrix on the active set (when robust GCV is asked for).
     pub mu2: Vec<f64>,
     /// k-fold prediction errors, one entry per number of folds asked for.
@@ -403,6 +433,7 @@ impl PathScores {
             r2_rise,
             quasi_optimality,
             ln_evidence: vec![f64::NAN; n],
+            ln_evidence_free: vec![f64::NAN; n],
             mu2: vec![f64::NAN; n],
             kfold: Vec::new(),
         }
@@ -421,7 +452,9 @@ impl PathScores {
             for (k, p) in path.points.iter().enumerate() {
                 let t = problem.active_set_terms(&p.solution, ws);
                 scores.mu2[k] = t.trace_a2 / m;
-                scores.ln_evidence[k] = ln_evidence(problem, &p.solution, &t);
+                scores.ln_evidence[k] =
+                    ln_evidence(problem, &p.solution, &t, problem.sigma_given());
+                scores.ln_evidence_free[k] = ln_evidence(problem, &p.solution, &t, false);
             }
         }
         let lambdas: Vec<f64> = path.points.iter().map(PathPoint::lambda).collect();
@@ -465,7 +498,7 @@ impl PathScores {
 ///
 /// where E = ||W r||^2 + lambda^2 ||L f||^2 at the solution, k = |P| and r the rank of L_S (MacKay,
 /// Neural Computation 4, 415 (1992); docs/model.md section 4).
-fn ln_evidence(problem: &Problem, s: &Solution, t: &ActiveSetTerms) -> f64 {
+fn ln_evidence(problem: &Problem, s: &Solution, t: &ActiveSetTerms, sigma_known: bool) -> f64 {
     let m = problem.len() as f64;
     let l2 = s.lambda * s.lambda;
     let e = s.stats.weighted_ss + l2 * s.stats.penalty_norm.powi(2);
@@ -475,7 +508,7 @@ fn ln_evidence(problem: &Problem, s: &Solution, t: &ActiveSetTerms) -> f64 {
     }
     let common = 0.5 * r * l2.ln() + 0.5 * t.ln_pdet_prior - 0.5 * t.ln_det_q
         + 0.5 * (k - r - m) * (2.0 * std::f64::consts::PI).ln();
-    if problem.sigma_given() {
+    if sigma_known {
         common - 0.5 * e
     } else {
         // integral over sigma of sigma^-(n+1) exp(-E / 2 sigma^2) = Gamma(n/2) (E/2)^(-n/2) / 2
@@ -685,12 +718,40 @@ pub fn choose(
         }
         Rule::Gcv => minimum(&scores.gcv).map(|(k, s)| at(k, s)),
         Rule::RobustGcv { gamma } => minimum(&scores.rgcv(gamma)).map(|(k, s)| at(k, s)),
-        Rule::Evidence => {
-            let negative: Vec<f64> = scores.ln_evidence.iter().map(|v| -v).collect();
+        Rule::Evidence { free_scale } => {
+            let v = if free_scale {
+                &scores.ln_evidence_free
+            } else {
+                &scores.ln_evidence
+            };
+            let negative: Vec<f64> = v.iter().map(|v| -v).collect();
             minimum(&negative).map(|(k, s)| at(k, s))
         }
         Rule::Kfold { folds } => minimum(scores.kfold_errors(folds)?).map(|(k, s)| at(k, s)),
         Rule::QuasiOptimality => interior_minimum(&scores.quasi_optimality).map(|(k, s)| at(k, s)),
+        Rule::Consensus => {
+            let parts = [
+                Rule::Lcurve,
+                Rule::QuasiOptimality,
+                Rule::Evidence { free_scale: false },
+            ];
+            let mut picks: Vec<Choice> = parts
+                .iter()
+                .filter_map(|&r| choose(r, problem, path, scores, ws))
+                .filter(|c| c.index.is_some())
+                .collect();
+            if picks.is_empty() {
+                return None;
+            }
+            picks.sort_by_key(|c| c.index);
+            // With three picks the middle one; with two (a rule undefined), the stronger.
+            let middle = picks.swap_remove(picks.len() / 2);
+            let k = middle.index.expect("filtered on an index");
+            Some(Choice {
+                fallback: middle.fallback,
+                ..at(k, middle.status)
+            })
+        }
         Rule::Lcurve => match argbest(&scores.lcurve_curvature, |a, b| a > b) {
             Some(k) if scores.lcurve_curvature[k] > 0.0 => Some(at(k, RuleStatus::Ok)),
             Some(_) => fallback_gcv(RuleStatus::NoCorner),

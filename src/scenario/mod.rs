@@ -140,6 +140,8 @@ pub enum Protocol {
         omega: AxisGrid,
         /// Exact or Eq. 7.
         loss_model: LossModel,
+        /// E''/E0(T) instead of E'' in Pa.
+        normalized: bool,
     },
     /// x0 exp(-((t + t0)/tau)^beta).
     StretchedExponent {
@@ -1105,7 +1107,7 @@ fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protocol), Invali
     let allowed: &[&str] = match p.kind {
         ProtocolKind::Mandrel => &["temperature_k", "t_c_s", "coupling", "times"],
         ProtocolKind::Cantilever => &["temperature_k", "times"],
-        ProtocolKind::Dma => &["temperatures_k", "omega", "loss_model"],
+        ProtocolKind::Dma => &["temperatures_k", "omega", "loss_model", "normalized"],
         ProtocolKind::StretchedExponent => &["times", "x0", "t0_s", "tau_s", "beta"],
         ProtocolKind::TemperatureStepping => &["temperature_k", "step_k", "steps", "hold_s"],
     };
@@ -1117,6 +1119,7 @@ fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protocol), Invali
         (p.times.is_some(), "times"),
         (p.omega.is_some(), "omega"),
         (p.loss_model.is_some(), "loss_model"),
+        (p.normalized.is_some(), "normalized"),
         (p.x0.is_some(), "x0"),
         (p.t0_s.is_some(), "t0_s"),
         (p.tau_s.is_some(), "tau_s"),
@@ -1212,10 +1215,15 @@ fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protocol), Invali
             let loss_model = p.loss_model.unwrap_or_default();
             filled.omega = Some(omega_spec);
             filled.loss_model = Some(loss_model);
+            let normalized = p.normalized.unwrap_or(false);
+            if p.normalized.is_some() {
+                filled.normalized = Some(normalized);
+            }
             Protocol::Dma {
                 temperatures_k: temps,
                 omega,
                 loss_model,
+                normalized,
             }
         }
         ProtocolKind::StretchedExponent => {

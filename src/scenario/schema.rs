@@ -309,6 +309,10 @@ pub struct ProtocolSpec {
     /// DMA: `exact` (Im 1/J*, default) or `eq7` (paper Eq. 7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_model: Option<LossModel>,
+    /// DMA: report E''/E0(T) (dimensionless, peak areas are c) instead of E'' in Pa (default
+    /// false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<bool>,
     /// Stretched exponent: amplitude x0 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x0: Option<f64>,

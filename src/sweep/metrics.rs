@@ -8,10 +8,11 @@ use crate::inversion::{analyse, Baseline, Kernel, Problem, Solution, Workspace};
 use crate::invert::build_problem;
 use crate::noise::rng_from_seed;
 use crate::scenario::{Scenario, Truth};
-use crate::simulate::{Series, Simulation};
+use crate::simulate::{EffectiveTruth, Series, Simulation};
+use crate::spectrum::LnTauGrid;
 
 /// Names of the metrics, in column order (documented in the README).
-pub const METRICS: [&str; 15] = [
+pub const METRICS: [&str; 17] = [
     "lambda",
     "r2",
     "chi2",
@@ -27,7 +28,12 @@ pub const METRICS: [&str; 15] = [
     "spurious",
     "omega_slope_error",
     "regret",
+    "rel_l2",
+    "regret_l2",
 ];
+
+/// Points, uniform in ln tau over the data window, at which `rel_l2` compares densities.
+pub const REL_L2_POINTS: usize = 200;
 
 /// The status of a rule that made no choice (its score undefined on the path).
 pub const UNDEFINED: &str = "undefined";
@@ -139,6 +145,15 @@ pub fn run_once(
         let oracle_l1 = oracle
             .as_ref()
             .map_or(f64::NAN, |(s, _)| scorer.l1(&s.amplitudes));
+        // The best rel-L2 anywhere on the path (the denominator of regret_l2).
+        let oracle_l2 = analysis
+            .path
+            .points
+            .iter()
+            .map(|p| scorer.rel_l2(&p.solution.amplitudes))
+            .filter(|v| v.is_finite())
+            .fold(f64::NAN, f64::min);
+        let oracles = (oracle_l1, oracle_l2);
         let sigma2 = analysis.scores.sigma2;
         let mut recovered = Vec::new();
         let mut followed = Vec::new();
@@ -149,7 +164,7 @@ pub fn run_once(
                 .iter()
                 .find(|r| r.choice.rule.name() == name);
             let values = match found {
-                Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracle_l1),
+                Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracles),
                 None => [f64::NAN; METRICS.len()],
             };
             if let (Some(r), Some(_)) = (found, spectra.as_ref()) {
@@ -164,7 +179,7 @@ pub fn run_once(
             });
         }
         let values = match &oracle {
-            Some((sol, peaks)) => scorer.score(sol, peaks, sigma2, oracle_l1),
+            Some((sol, peaks)) => scorer.score(sol, peaks, sigma2, oracles),
             None => [f64::NAN; METRICS.len()],
         };
         rows.push(RuleRow {
@@ -198,6 +213,40 @@ pub fn rule_names(scenario: &Scenario) -> Vec<String> {
     names
 }
 
+/// The density per unit ln tau of an effective truth at the (uniformly spaced) `ln_tau`: its units
+/// projected with hat functions onto a uniform grid, extended two decades beyond the points so that
+/// mass beyond them does not pile up on the end points, whose step is the larger of `step` and the
+/// widest spacing between neighbouring units of one peak (a broad peak's units may lie farther
+/// apart than the points), then interpolated linearly at the points.
+fn truth_density(e: &EffectiveTruth, ln_tau: &[f64], step: f64) -> Vec<f64> {
+    let (lo, hi) = (ln_tau[0], ln_tau[ln_tau.len() - 1]);
+    let mut spacing = step;
+    for k in 1..e.units.tau_s.len() {
+        if e.owner[k] == e.owner[k - 1] {
+            let (a, b) = (e.units.tau_s[k - 1].ln(), e.units.tau_s[k].ln());
+            if a.max(b) >= lo && a.min(b) <= hi {
+                spacing = spacing.max((b - a).abs());
+            }
+        }
+    }
+    let pad = 100f64.ln();
+    let points = (((hi - lo) + 2.0 * pad) / spacing).ceil() as usize + 1;
+    let Ok(grid) = LnTauGrid::new((lo - pad).exp(), (hi + pad).exp(), points.max(2)) else {
+        return vec![0.0; ln_tau.len()];
+    };
+    let weights = e.weights_on(&grid);
+    let h = grid.step();
+    ln_tau
+        .iter()
+        .map(|&u| {
+            let pos = ((u - grid.ln_tau(0)) / h).clamp(0.0, (grid.len() - 1) as f64);
+            let i = (pos.floor() as usize).min(grid.len() - 2);
+            let frac = pos - i as f64;
+            (weights[i] * (1.0 - frac) + weights[i + 1] * frac) / h
+        })
+        .collect()
+}
+
 /// A truth peak inside the data window.
 struct TruthPeak {
     /// 0-based index among the series' truth peaks.
@@ -224,6 +273,10 @@ struct Scorer<'a> {
     true_slope_m3: Option<f64>,
     x_max: f64,
     match_decades: f64,
+    /// ln tau of the `REL_L2_POINTS` comparison points, and the truth's density there.
+    fine_ln_tau: Vec<f64>,
+    fine_truth: Vec<f64>,
+    grid: LnTauGrid,
 }
 
 impl<'a> Scorer<'a> {
@@ -240,6 +293,17 @@ impl<'a> Scorer<'a> {
             .collect();
         let effective = series.effective.as_ref();
         let truth = effective.map_or_else(|| vec![0.0; grid.len()], |e| e.weights_on(&grid));
+        // The truth's density at points uniform in ln tau over the window.
+        let (fine_ln_tau, fine_truth) =
+            match (LnTauGrid::new(window.0, window.1, REL_L2_POINTS), effective) {
+                (Ok(fine), Some(e)) => {
+                    let ln = fine.ln_taus();
+                    let density = truth_density(e, &ln, fine.step());
+                    (ln, density)
+                }
+                (Ok(fine), None) => (fine.ln_taus(), vec![0.0; REL_L2_POINTS]),
+                (Err(_), _) => (Vec::new(), Vec::new()),
+            };
         let truth_window_area = truth
             .iter()
             .zip(&inside)
@@ -283,7 +347,36 @@ impl<'a> Scorer<'a> {
             true_slope_m3,
             x_max: x[x.len() - 1],
             match_decades: scenario.match_decades,
+            fine_ln_tau,
+            fine_truth,
+            grid,
         }
+    }
+
+    /// ||rho - rho_true|| / ||rho_true|| over `REL_L2_POINTS` points uniform in ln tau over the
+    /// data window, rho = amplitudes / step interpolated linearly in ln tau on the inversion grid
+    /// and held constant beyond its ends (the accuracy metric of the validation suite).
+    fn rel_l2(&self, f: &[f64]) -> f64 {
+        let norm = self.fine_truth.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !(norm > 0.0) {
+            return f64::NAN;
+        }
+        let h = self.grid.step();
+        let (first, n) = (self.grid.ln_tau(0), self.grid.len());
+        let diff = self
+            .fine_ln_tau
+            .iter()
+            .zip(&self.fine_truth)
+            .map(|(&u, &t)| {
+                let pos = ((u - first) / h).clamp(0.0, (n - 1) as f64);
+                let i = (pos.floor() as usize).min(n - 2);
+                let frac = pos - i as f64;
+                let rho = (f[i] * (1.0 - frac) + f[i + 1] * frac) / h;
+                (rho - t).powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        diff / norm
     }
 
     /// Spectrum L1 error inside the window, over the truth's area there.
@@ -305,7 +398,7 @@ impl<'a> Scorer<'a> {
         sol: &Solution,
         peaks: &[SpectrumPeak],
         sigma2: f64,
-        oracle_l1: f64,
+        (oracle_l1, oracle_l2): (f64, f64),
     ) -> [f64; METRICS.len()] {
         let f = &sol.amplitudes;
         let a_w = self.truth_window_area;
@@ -384,6 +477,12 @@ impl<'a> Scorer<'a> {
         } else {
             f64::NAN
         };
+        let rel_l2 = self.rel_l2(f);
+        let regret_l2 = if oracle_l2 > 0.0 {
+            rel_l2 / oracle_l2
+        } else {
+            f64::NAN
+        };
         [
             sol.lambda,
             sol.stats.r2,
@@ -400,6 +499,8 @@ impl<'a> Scorer<'a> {
             spurious,
             omega_slope_error,
             regret,
+            rel_l2,
+            regret_l2,
         ]
     }
 

@@ -408,6 +408,29 @@ fn print_best(summary: &serde_json::Value) {
     if best.len() > shown {
         println!("  ... {} more cells in summary.json", best.len() - shown);
     }
+    let Some(overall) = summary["overall"].as_array() else {
+        return;
+    };
+    println!("over the whole sweep (rel_l2: density error over the data window; regret_l2: rel_l2 / the path's best):");
+    println!(
+        "  {:<24} {:>12} {:>12} {:>12} {:>12}",
+        "rule", "median regret", "p95 regret", "median rel_l2", "p95 rel_l2"
+    );
+    for row in overall {
+        let get = |metric: &str, stat: &str| {
+            row["metrics"][metric]["stats"][stat]
+                .as_f64()
+                .map_or("-".to_string(), |v| format!("{v:.3}"))
+        };
+        println!(
+            "  {:<24} {:>12} {:>12} {:>12} {:>12}",
+            row["rule"].as_str().unwrap_or("-"),
+            get("regret_l2", "median"),
+            get("regret_l2", "p95"),
+            get("rel_l2", "median"),
+            get("rel_l2", "p95")
+        );
+    }
 }
 
 fn simulate_command(

@@ -113,8 +113,10 @@ fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
         scenario.to_str().unwrap(),
         "--temperature-k",
         "295",
+        "--rule",
+        "discrepancy",
     ]);
-    assert!(stdout.contains("rule consensus"), "{stdout}");
+    assert!(stdout.contains("rule discrepancy"), "{stdout}");
 
     let (h, spectrum) = read_csv(&inv.join("spectrum.csv"));
     assert_eq!(h, ["tau_s", "ln_tau", "density", "weight"]);

@@ -124,6 +124,45 @@ fn an_unreachable_discrepancy_target_is_warned_about_and_falls_back_to_gcv() {
 }
 
 #[test]
+fn the_default_rule_is_the_consensus_of_three() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = mandrel_data(&tmp.path().join("sim"));
+    let inv = tmp.path().join("inv");
+    let out = stzlab()
+        .args([
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--no-figures",
+            "-o",
+        ])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let summary = read_json(&inv.join("summary.json"));
+    assert_eq!(summary["rule"], "consensus");
+    // Its lambda is the median of the three rules it combines.
+    let others = summary["other_rules"].as_array().unwrap();
+    let lambda = |name: &str| {
+        others
+            .iter()
+            .find(|r| r["rule"] == name)
+            .unwrap_or_else(|| panic!("{name} in {others:?}"))["lambda"]
+            .as_f64()
+            .unwrap()
+    };
+    let mut three = [
+        lambda("lcurve"),
+        lambda("quasi-optimality"),
+        lambda("evidence"),
+    ];
+    three.sort_by(f64::total_cmp);
+    assert_eq!(summary["lambda"].as_f64().unwrap(), three[1]);
+}
+
+#[test]
 fn bad_rule_parameters_exit_2_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let data = mandrel_data(&tmp.path().join("sim"));

@@ -29,7 +29,8 @@ fn discrepancy_inversion_recovers_the_al_ni_y_hierarchy() {
         sigma: s.sigma.clone(),
     };
     let material = scenario.material.unwrap();
-    let options = InvertOptions::new(Kernel::Decay);
+    let mut options = InvertOptions::new(Kernel::Decay);
+    options.rule = stzlab::inversion::Rule::parse("discrepancy").unwrap();
     let inv = invert_series(
         &series,
         &options,

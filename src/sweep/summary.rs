@@ -58,6 +58,9 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
+/// Metrics summarized over the whole sweep per rule (`overall` in summary.json).
+pub const OVERALL_METRICS: [&str; 4] = ["regret_l2", "rel_l2", "regret", "spectrum_l1"];
+
 /// Column layout of `runs.csv`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
@@ -145,6 +148,14 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
     // values[rule][metric] for the current cell.
     let mut current: Option<usize> = None;
     let mut values: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); METRICS.len()]; rules.len()];
+    // Over the whole sweep: every value of the overall metrics per rule, and every status.
+    let overall_metrics: Vec<usize> = OVERALL_METRICS
+        .iter()
+        .map(|m| METRICS.iter().position(|n| n == m).expect("a metric"))
+        .collect();
+    let mut overall: Vec<Vec<Vec<f64>>> =
+        vec![vec![Vec::new(); OVERALL_METRICS.len()]; rules.len()];
+    let mut overall_status: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
     // statuses[rule]: (status, count) for the current cell.
     let mut statuses: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
     let flush = |cell: usize,
@@ -234,11 +245,16 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
             };
             values[r][m].push(v);
         }
+        for (k, &m) in overall_metrics.iter().enumerate() {
+            overall[r][k].push(*values[r][m].last().expect("just pushed"));
+        }
         let status = &record[start + METRICS.len()];
         if !status.is_empty() {
-            match statuses[r].iter_mut().find(|(s, _)| s == status) {
-                Some((_, count)) => *count += 1,
-                None => statuses[r].push((status.to_string(), 1)),
+            for list in [&mut statuses[r], &mut overall_status[r]] {
+                match list.iter_mut().find(|(s, _)| s == status) {
+                    Some((_, count)) => *count += 1,
+                    None => list.push((status.to_string(), 1)),
+                }
             }
         }
     }
@@ -246,6 +262,31 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
         flush(c, &mut values, &mut statuses, &mut cells, &mut best);
     }
     let total = record["runs"].as_u64().unwrap_or(0) as usize;
+    // The whole sweep's table, rule by rule: each overall metric's statistics over every run (a
+    // run where the rule gave no value counts in `missing`, not in the statistics).
+    let overall_table: Vec<Value> = rules
+        .iter()
+        .enumerate()
+        .map(|(r, rule)| {
+            let mut metrics = Map::new();
+            for (k, name) in OVERALL_METRICS.iter().enumerate() {
+                let v = &overall[r][k];
+                let stats = Stats::of(v);
+                metrics.insert(
+                    name.to_string(),
+                    json!({
+                        "stats": serde_json::to_value(stats).unwrap_or(Value::Null),
+                        "missing": v.len() - stats.count,
+                    }),
+                );
+            }
+            let status: Map<String, Value> = overall_status[r]
+                .iter()
+                .map(|(name, count)| (name.clone(), json!(count)))
+                .collect();
+            json!({ "rule": rule, "metrics": Value::Object(metrics), "status": Value::Object(status) })
+        })
+        .collect();
     Ok(json!({
         "scenario": record["scenario"]["name"],
         "runs": runs_seen.len(),
@@ -257,6 +298,7 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
         "metrics": METRICS,
         "cells": cells,
         "best_rule": best,
+        "overall": overall_table,
         "percolation": record.get("percolation").cloned().unwrap_or(Value::Null),
     }))
 }

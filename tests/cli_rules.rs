@@ -143,23 +143,21 @@ fn the_default_rule_is_the_consensus_of_three() {
     assert!(out.status.success());
     let summary = read_json(&inv.join("summary.json"));
     assert_eq!(summary["rule"], "consensus");
-    // Its lambda is the median of the three rules it combines.
-    let others = summary["other_rules"].as_array().unwrap();
-    let lambda = |name: &str| {
-        others
-            .iter()
-            .find(|r| r["rule"] == name)
-            .unwrap_or_else(|| panic!("{name} in {others:?}"))["lambda"]
-            .as_f64()
-            .unwrap()
-    };
-    let mut three = [
-        lambda("lcurve"),
-        lambda("quasi-optimality"),
-        lambda("evidence"),
-    ];
-    three.sort_by(f64::total_cmp);
-    assert_eq!(summary["lambda"].as_f64().unwrap(), three[1]);
+    assert_eq!(summary["status"], "ok");
+    // Its lambda is a point of the path, marked as chosen by it.
+    let path = std::fs::read_to_string(inv.join("path.csv")).unwrap();
+    let row = path
+        .lines()
+        .find(|l| {
+            l.split(',')
+                .last()
+                .unwrap()
+                .split(';')
+                .any(|r| r == "consensus")
+        })
+        .expect("a path row chosen by consensus");
+    let lambda: f64 = row.split(',').next().unwrap().parse().unwrap();
+    assert!((lambda / summary["lambda"].as_f64().unwrap() - 1.0).abs() < 1e-12);
 }
 
 #[test]

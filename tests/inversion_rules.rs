@@ -431,3 +431,58 @@ fn every_new_rule_is_scale_free() {
         }
     }
 }
+
+#[test]
+fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
+    for (seed, noise) in [(1, 1e-3), (2, 1e-4), (3, 1e-2)] {
+        let c = case(80, 25, seed, noise);
+        let p = Problem::new(
+            &c.x,
+            &c.y,
+            Some(&c.sigma),
+            settings(c.grid, Baseline::Constant, false),
+        )
+        .unwrap();
+        let mut ws = Workspace::new();
+        let path = LambdaPath::compute(&p, 40, &PeakParams::default(), &mut ws);
+        let scores = PathScores::compute_for(&p, &path, &[Rule::Consensus], &mut ws);
+        // By hand: admissible points have ||W r||^2 <= 2 x the smallest on the path.
+        let rss: Vec<f64> = path
+            .points
+            .iter()
+            .map(|q| q.solution.stats.weighted_ss)
+            .collect();
+        let floor = rss.iter().copied().fold(f64::INFINITY, f64::min);
+        let ok: Vec<bool> = rss.iter().map(|v| *v <= 2.0 * floor).collect();
+        let n = path.len();
+        let lcurve = (0..n)
+            .filter(|&k| ok[k] && scores.lcurve_curvature[k] > 0.0)
+            .max_by(|&a, &b| scores.lcurve_curvature[a].total_cmp(&scores.lcurve_curvature[b]));
+        let q = &scores.quasi_optimality;
+        let quasi = (1..n - 1)
+            .filter(|&k| {
+                ok[k]
+                    && ok[k - 1]
+                    && ok[k + 1]
+                    && q[k].is_finite()
+                    && q[k - 1].is_finite()
+                    && q[k + 1].is_finite()
+                    && q[k] <= q[k - 1]
+                    && q[k] <= q[k + 1]
+            })
+            .min_by(|&a, &b| q[a].total_cmp(&q[b]))
+            .or_else(|| {
+                (0..n)
+                    .filter(|&k| ok[k] && q[k].is_finite())
+                    .min_by(|&a, &b| q[a].total_cmp(&q[b]))
+            });
+        let evidence = (0..n)
+            .filter(|&k| scores.ln_evidence[k].is_finite())
+            .max_by(|&a, &b| scores.ln_evidence[a].total_cmp(&scores.ln_evidence[b]));
+        let mut picks: Vec<usize> = [lcurve, quasi, evidence].into_iter().flatten().collect();
+        picks.sort();
+        let expected = picks[picks.len() / 2];
+        let choice = choose(Rule::Consensus, &p, &path, &scores, &mut ws).unwrap();
+        assert_eq!(choice.index, Some(expected), "seed {seed}: picks {picks:?}");
+    }
+}

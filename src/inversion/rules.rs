@@ -75,7 +75,9 @@ pub enum Rule {
     },
     /// The median ln lambda of three rules that fail in different ways: the L-curve (no noise
     /// model), quasi-optimality (no noise model) and the Bayesian evidence (white noise of the
-    /// stated sigma). Chosen by measurement over the validation suite (README, "Choosing lambda").
+    /// stated sigma), the first two restricted to path points whose ||W r||^2 is at most
+    /// [`CONSENSUS_RSS_FACTOR`] times the smallest. Chosen by measurement over the validation
+    /// suite (README, "Choosing lambda").
     Consensus,
 }
 
@@ -85,6 +87,9 @@ pub const DEFAULT_DISCREPANCY_FACTOR: f64 = 1.0;
 pub const DEFAULT_FTEST_LEVEL: f64 = 0.5;
 /// Default R^2-onset threshold.
 pub const DEFAULT_R2_THRESHOLD: f64 = 0.1;
+/// The consensus rule's L-curve and quasi-optimality look only at path points whose ||W r||^2 is
+/// at most this multiple of the smallest on the path.
+pub const CONSENSUS_RSS_FACTOR: f64 = 2.0;
 /// Default number of folds of k-fold cross-validation.
 pub const DEFAULT_FOLDS: usize = 5;
 /// Default robustness parameter of robust GCV (Lukas 2006 recommends 0.1 to 0.3 for moderate M).
@@ -730,27 +735,46 @@ pub fn choose(
         Rule::Kfold { folds } => minimum(scores.kfold_errors(folds)?).map(|(k, s)| at(k, s)),
         Rule::QuasiOptimality => interior_minimum(&scores.quasi_optimality).map(|(k, s)| at(k, s)),
         Rule::Consensus => {
-            let parts = [
-                Rule::Lcurve,
-                Rule::QuasiOptimality,
-                Rule::Evidence { free_scale: false },
-            ];
-            let mut picks: Vec<Choice> = parts
+            // L-curve and quasi-optimality only where the fit is acceptable: a strong lambda that
+            // pushes the spectrum into the baseline makes a second corner and a second flat stretch
+            // there (creep with c_inf + B t), at a residual many times the best.
+            let floor = path
+                .points
                 .iter()
-                .filter_map(|&r| choose(r, problem, path, scores, ws))
-                .filter(|c| c.index.is_some())
-                .collect();
+                .map(|p| p.solution.stats.weighted_ss)
+                .fold(f64::INFINITY, f64::min);
+            let admissible = |k: usize| {
+                path.points[k].solution.stats.weighted_ss <= CONSENSUS_RSS_FACTOR * floor
+            };
+            let mask = |v: &[f64]| -> Vec<f64> {
+                v.iter()
+                    .enumerate()
+                    .map(|(k, &x)| if admissible(k) { x } else { f64::NAN })
+                    .collect()
+            };
+            let curvature = mask(&scores.lcurve_curvature);
+            let lcurve = match argbest(&curvature, |a, b| a > b) {
+                Some(k) if curvature[k] > 0.0 => Some((k, RuleStatus::Ok)),
+                _ => None,
+            };
+            let quasi = interior_minimum(&mask(&scores.quasi_optimality));
+            let evidence = choose(
+                Rule::Evidence { free_scale: false },
+                problem,
+                path,
+                scores,
+                ws,
+            )
+            .and_then(|c| c.index.map(|k| (k, c.status)));
+            let mut picks: Vec<(usize, RuleStatus)> =
+                [lcurve, quasi, evidence].into_iter().flatten().collect();
             if picks.is_empty() {
                 return None;
             }
-            picks.sort_by_key(|c| c.index);
-            // With three picks the middle one; with two (a rule undefined), the stronger.
-            let middle = picks.swap_remove(picks.len() / 2);
-            let k = middle.index.expect("filtered on an index");
-            Some(Choice {
-                fallback: middle.fallback,
-                ..at(k, middle.status)
-            })
+            picks.sort_by_key(|p| p.0);
+            // With three picks the middle one; with two (a rule without a choice), the stronger.
+            let (k, status) = picks[picks.len() / 2];
+            Some(at(k, status))
         }
         Rule::Lcurve => match argbest(&scores.lcurve_curvature, |a, b| a > b) {
             Some(k) if scores.lcurve_curvature[k] > 0.0 => Some(at(k, RuleStatus::Ok)),

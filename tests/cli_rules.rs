@@ -149,8 +149,8 @@ fn the_default_rule_is_the_consensus_of_three() {
     let row = path
         .lines()
         .find(|l| {
-            l.split(',')
-                .last()
+            l.rsplit(',')
+                .next()
                 .unwrap()
                 .split(';')
                 .any(|r| r == "consensus")

@@ -37,8 +37,12 @@ fn data() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 }
 
 fn problem(t: &[f64], y: &[f64], sigma: &[f64]) -> Problem {
-    // One decade beyond the data on each side, N points.
-    let grid = LnTauGrid::new(1.0, 1e9, N).unwrap();
+    problem_n(t, y, sigma, N)
+}
+
+fn problem_n(t: &[f64], y: &[f64], sigma: &[f64], n: usize) -> Problem {
+    // One decade beyond the data on each side, n points.
+    let grid = LnTauGrid::new(1.0, 1e9, n).unwrap();
     Problem::new(
         t,
         y,
@@ -79,6 +83,20 @@ fn inversion(c: &mut Criterion) {
             black_box(analyse(&p, 60, &all, &PeakParams::default(), &mut ws))
         })
     });
+
+    // Every rule that works on the path (the classic five, consensus, quasi-optimality, evidence,
+    // robust GCV; not k-fold, which refits the path once per fold), with N in the id.
+    let on_path = Rule::all_on_path();
+    let mut group = c.benchmark_group("full_analysis_m1000_path60_every_path_rule");
+    for n in [60usize, 150] {
+        group.bench_function(format!("n{n}"), |b| {
+            b.iter(|| {
+                let p = problem_n(black_box(&t), black_box(&y), &sigma, n);
+                black_box(analyse(&p, 60, &on_path, &PeakParams::default(), &mut ws))
+            })
+        });
+    }
+    group.finish();
 
     let mut group = c.benchmark_group("iterative_mode");
     group.sample_size(10);

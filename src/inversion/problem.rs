@@ -1,6 +1,7 @@
 //! The discretized inverse problem: weighted design [W K, W B], its Gram matrix, the penalty and the
 //! scale of lambda, built once and solved for many lambda.
 
+use faer::linalg::solvers::Solve;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
@@ -450,51 +451,36 @@ impl Problem {
                 trace_a2: 0.0,
             };
         }
-        ws.q.clear();
-        ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
-        ws.chol.resize(k * k, 0.0);
-        let jitter = factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
-        let chol = &ws.chol;
-        let ln_det_q = if jitter == 0.0 && (0..k).all(|a| chol[a * k + a] > 0.0) {
-            2.0 * (0..k).map(|a| chol[a * k + a].ln()).sum::<f64>()
-        } else {
-            f64::NAN
-        };
-        // Z = C^-1 L_P^T (k x p, column by column); tr(Q^-1 G) = k - l2 ||Z||_F^2 and
-        // tr((Q^-1 G)^2) = k - 2 l2 ||Z||_F^2 + l2^2 ||Z^T Z||_F^2.
-        let mut columns: Vec<(usize, Vec<f64>)> = Vec::new();
-        for r in 0..self.penalty_rows {
-            let row = &self.penalty[r * n..(r + 1) * n];
-            let Some(start) = ws.idx.iter().position(|&j| row[j] != 0.0) else {
-                continue;
+        // With X = Q_PP^-1 (L^T L)_PP: tr(Q^-1 G) = k - l2 tr(X) and
+        // tr((Q^-1 G)^2) = k - 2 l2 tr(X) + l2^2 tr(X X), G = Q - l2 L^T L on P.
+        let idx = &ws.idx;
+        let q = Mat::<f64>::from_fn(k, k, |a, b| {
+            let (i, j) = (idx[a], idx[b]);
+            self.gram[i * n + j] + l2 * self.ltl[i * n + j]
+        });
+        let ltl = Mat::<f64>::from_fn(k, k, |a, b| self.ltl[idx[a] * n + idx[b]]);
+        let Ok(llt) = q.llt(faer::Side::Lower) else {
+            return ActiveSetTerms {
+                free: k,
+                ln_det_q: f64::NAN,
+                ln_pdet_prior,
+                prior_rank,
+                trace_a2: f64::NAN,
             };
-            let mut z = vec![0.0; k];
-            for a in start..k {
-                let mut v = row[ws.idx[a]];
-                for p in start..a {
-                    v -= chol[a * k + p] * z[p];
-                }
-                z[a] = v / chol[a * k + a];
-            }
-            columns.push((start, z));
-        }
-        let mut fro = 0.0;
-        let mut cross = 0.0;
-        for (i, (si, zi)) in columns.iter().enumerate() {
-            fro += zi[*si..].iter().map(|v| v * v).sum::<f64>();
-            for (j, (sj, zj)) in columns.iter().enumerate().take(i + 1) {
-                let from = (*si).max(*sj);
-                let dot: f64 = zi[from..].iter().zip(&zj[from..]).map(|(a, b)| a * b).sum();
-                cross += if i == j { dot * dot } else { 2.0 * dot * dot };
-            }
-        }
+        };
+        let ln_det_q = 2.0 * (0..k).map(|a| llt.L()[(a, a)].ln()).sum::<f64>();
+        let x = llt.solve(&ltl);
+        let trace: f64 = (0..k).map(|a| x[(a, a)]).sum();
+        let trace_sq: f64 = (0..k)
+            .map(|a| (0..k).map(|b| x[(a, b)] * x[(b, a)]).sum::<f64>())
+            .sum();
         let kf = k as f64;
         ActiveSetTerms {
             free: k,
             ln_det_q,
             ln_pdet_prior,
             prior_rank,
-            trace_a2: kf - 2.0 * l2 * fro + l2 * l2 * cross,
+            trace_a2: kf - 2.0 * l2 * trace + l2 * l2 * trace_sq,
         }
     }
 
@@ -669,49 +655,29 @@ pub(crate) struct ActiveSetTerms {
 /// row-major `penalty`: the Cholesky factor of the smaller of L_S L_S^T (rows with a non-zero entry)
 /// and L_S^T L_S, with eigenvalues when that Gram matrix is singular.
 fn ln_pdet_gram(penalty: &[f64], rows: usize, n: usize, cols: &[usize]) -> (f64, usize) {
-    let restricted: Vec<Vec<f64>> = (0..rows)
-        .map(|r| {
-            cols.iter()
-                .map(|&j| penalty[r * n + j])
-                .collect::<Vec<f64>>()
-        })
-        .filter(|row| row.iter().any(|v| *v != 0.0))
+    let kept: Vec<usize> = (0..rows)
+        .filter(|&r| cols.iter().any(|&j| penalty[r * n + j] != 0.0))
         .collect();
-    let (p, k) = (restricted.len(), cols.len());
+    let (p, k) = (kept.len(), cols.len());
     if p == 0 || k == 0 {
         return (0.0, 0);
     }
-    let (size, gram): (usize, Vec<f64>) = if p <= k {
-        let g = (0..p * p)
-            .map(|e| {
-                let (a, b) = (e / p, e % p);
-                restricted[a]
-                    .iter()
-                    .zip(&restricted[b])
-                    .map(|(u, v)| u * v)
-                    .sum()
-            })
-            .collect();
-        (p, g)
+    let restricted = Mat::<f64>::from_fn(p, k, |a, b| penalty[kept[a] * n + cols[b]]);
+    let gram = if p <= k {
+        &restricted * restricted.transpose()
     } else {
-        let g = (0..k * k)
-            .map(|e| {
-                let (a, b) = (e / k, e % k);
-                restricted.iter().map(|row| row[a] * row[b]).sum()
-            })
-            .collect();
-        (k, g)
+        restricted.transpose() * &restricted
     };
-    let mut chol = gram.clone();
-    if nnls::cholesky(&mut chol, size) {
-        let diag_max = (0..size).map(|a| chol[a * size + a]).fold(0.0, f64::max);
-        if (0..size).all(|a| chol[a * size + a] > 1e-7 * diag_max) {
-            let ln_det = 2.0 * (0..size).map(|a| chol[a * size + a].ln()).sum::<f64>();
+    let size = gram.nrows();
+    if let Ok(llt) = gram.llt(faer::Side::Lower) {
+        let l = llt.L();
+        let diag_max = (0..size).map(|a| l[(a, a)]).fold(0.0, f64::max);
+        if (0..size).all(|a| l[(a, a)] > 1e-7 * diag_max) {
+            let ln_det = 2.0 * (0..size).map(|a| l[(a, a)].ln()).sum::<f64>();
             return (ln_det, size);
         }
     }
-    let m = Mat::<f64>::from_fn(size, size, |a, b| gram[a * size + b]);
-    match m.self_adjoint_eigenvalues(faer::Side::Lower) {
+    match gram.self_adjoint_eigenvalues(faer::Side::Lower) {
         Ok(eig) => {
             let top = eig.iter().copied().fold(0.0, f64::max);
             let kept: Vec<f64> = eig.into_iter().filter(|v| *v > 1e-10 * top).collect();

@@ -50,7 +50,9 @@ impl InvertOptions {
         Self {
             kernel,
             // Chosen by measurement over scenarios/validation-suite.toml (README, "Choosing lambda").
-            rule: Rule::Consensus,
+            rule: Rule::Consensus {
+                rss: crate::inversion::rules::CONSENSUS_RSS_FACTOR,
+            },
             points: None,
             per_decade: DEFAULT_POINTS_PER_DECADE,
             tau_min_s: None,

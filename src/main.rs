@@ -109,8 +109,8 @@ struct InvertArgs {
     /// Overwrite files in a non-empty output folder.
     #[arg(long)]
     force: bool,
-    /// Rule for lambda, with optional parameters as NAME:key=value[,key=value]: consensus (the
-    /// median lambda of lcurve, quasi-optimality and evidence; the default), discrepancy[:factor=F],
+    /// Rule for lambda, with optional parameters as NAME:key=value[,key=value]: consensus[:rss=R]
+    /// (the median lambda of lcurve, quasi-optimality and evidence; the default), discrepancy[:factor=F],
     /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
     /// evidence[:sigma=free], kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
     /// penalty, an iterative fit stopped at a scanned tolerance).

@@ -372,6 +372,10 @@ fn rule_parameters_parse_name_and_reject_bad_values() {
         Rule::Kfold { folds: 10 }
     );
     assert_eq!(
+        Rule::parse("consensus:rss=1.25").unwrap().name(),
+        "consensus:rss=1.25"
+    );
+    assert_eq!(
         Rule::parse("discrepancy:factor=1.2").unwrap(),
         Rule::Discrepancy { factor: 1.2 }
     );
@@ -382,6 +386,7 @@ fn rule_parameters_parse_name_and_reject_bad_values() {
         ("kfold:folds=2.5", "whole number"),
         ("rgcv:gamma=0", "(0, 1]"),
         ("rgcv:gamma=1.5", "(0, 1]"),
+        ("consensus:rss=1", "must be > 1"),
         ("ftest:level=1", "(0, 1)"),
         ("r2-onset:tolerance=0.1", "unknown parameter"),
         ("gcv:gamma=0.1", "unknown parameter"),
@@ -434,7 +439,13 @@ fn every_new_rule_is_scale_free() {
 
 #[test]
 fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
-    for (seed, noise) in [(1, 1e-3), (2, 1e-4), (3, 1e-2)] {
+    for (seed, noise, rss) in [
+        (1, 1e-3, 2.0),
+        (2, 1e-4, 2.0),
+        (3, 1e-2, 2.0),
+        (4, 1e-3, 1.25),
+    ] {
+        let rule = Rule::Consensus { rss };
         let c = case(80, 25, seed, noise);
         let p = Problem::new(
             &c.x,
@@ -445,15 +456,15 @@ fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
         .unwrap();
         let mut ws = Workspace::new();
         let path = LambdaPath::compute(&p, 40, &PeakParams::default(), &mut ws);
-        let scores = PathScores::compute_for(&p, &path, &[Rule::Consensus], &mut ws);
-        // By hand: admissible points have ||W r||^2 <= 2 x the smallest on the path.
-        let rss: Vec<f64> = path
+        let scores = PathScores::compute_for(&p, &path, &[rule], &mut ws);
+        // By hand: admissible points have ||W r||^2 <= rss x the smallest on the path.
+        let residuals: Vec<f64> = path
             .points
             .iter()
             .map(|q| q.solution.stats.weighted_ss)
             .collect();
-        let floor = rss.iter().copied().fold(f64::INFINITY, f64::min);
-        let ok: Vec<bool> = rss.iter().map(|v| *v <= 2.0 * floor).collect();
+        let floor = residuals.iter().copied().fold(f64::INFINITY, f64::min);
+        let ok: Vec<bool> = residuals.iter().map(|v| *v <= rss * floor).collect();
         let n = path.len();
         let lcurve = (0..n)
             .filter(|&k| ok[k] && scores.lcurve_curvature[k] > 0.0)
@@ -482,7 +493,7 @@ fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
         let mut picks: Vec<usize> = [lcurve, quasi, evidence].into_iter().flatten().collect();
         picks.sort();
         let expected = picks[picks.len() / 2];
-        let choice = choose(Rule::Consensus, &p, &path, &scores, &mut ws).unwrap();
+        let choice = choose(rule, &p, &path, &scores, &mut ws).unwrap();
         assert_eq!(choice.index, Some(expected), "seed {seed}: picks {picks:?}");
     }
 }

@@ -76,9 +76,12 @@ pub enum Rule {
     /// The median ln lambda of three rules that fail in different ways: the L-curve (no noise
     /// model), quasi-optimality (no noise model) and the Bayesian evidence (white noise of the
     /// stated sigma), the first two restricted to path points whose ||W r||^2 is at most
-    /// [`CONSENSUS_RSS_FACTOR`] times the smallest. Chosen by measurement over the validation
-    /// suite (README, "Choosing lambda").
-    Consensus,
+    /// `rss` times the smallest. Chosen by measurement over the validation suite (README,
+    /// "Choosing lambda").
+    Consensus {
+        /// Admissible multiple of the smallest ||W r||^2 on the path (> 1).
+        rss: f64,
+    },
 }
 
 /// Default discrepancy factor tau_d.
@@ -88,7 +91,7 @@ pub const DEFAULT_FTEST_LEVEL: f64 = 0.5;
 /// Default R^2-onset threshold.
 pub const DEFAULT_R2_THRESHOLD: f64 = 0.1;
 /// The consensus rule's L-curve and quasi-optimality look only at path points whose ||W r||^2 is
-/// at most this multiple of the smallest on the path.
+/// at most this multiple of the smallest on the path (default of its `rss` parameter).
 pub const CONSENSUS_RSS_FACTOR: f64 = 2.0;
 /// Default number of folds of k-fold cross-validation.
 pub const DEFAULT_FOLDS: usize = 5;
@@ -96,7 +99,7 @@ pub const DEFAULT_FOLDS: usize = 5;
 pub const DEFAULT_RGCV_GAMMA: f64 = 0.2;
 
 /// The rule names accepted by [`Rule::parse`], for messages.
-pub const RULE_NAMES: &str = "consensus, discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
+pub const RULE_NAMES: &str = "consensus[:rss=R], discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
 r2-onset[:threshold=T], quasi-optimality, evidence[:sigma=free], kfold[:folds=K], iterative[:threshold=T] or fixed=LAMBDA";
 
 impl Rule {
@@ -135,7 +138,7 @@ impl Rule {
             }
             Self::Kfold { folds } => with("kfold", "folds", folds as f64, DEFAULT_FOLDS as f64),
             Self::RobustGcv { gamma } => with("rgcv", "gamma", gamma, DEFAULT_RGCV_GAMMA),
-            Self::Consensus => "consensus".into(),
+            Self::Consensus { rss } => with("consensus", "rss", rss, CONSENSUS_RSS_FACTOR),
         }
     }
 
@@ -179,7 +182,9 @@ impl Rule {
             "rgcv" => Self::RobustGcv {
                 gamma: DEFAULT_RGCV_GAMMA,
             },
-            "consensus" => Self::Consensus,
+            "consensus" => Self::Consensus {
+                rss: CONSENSUS_RSS_FACTOR,
+            },
             _ => return Err(format!("unknown rule {base:?}: use {RULE_NAMES}")),
         };
         for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -234,6 +239,13 @@ impl Rule {
                     _ => return Err(format!("sigma = {value:?}: use given or free")),
                 };
             }
+            (Self::Consensus { rss }, "rss") => {
+                let v = number()?;
+                if !(v > 1.0) {
+                    return Err(format!("rss = {v}: must be > 1"));
+                }
+                *rss = v;
+            }
             (Self::RobustGcv { gamma }, "gamma") => {
                 let v = number()?;
                 if !(v > 0.0 && v <= 1.0) {
@@ -249,6 +261,7 @@ impl Rule {
                     Self::Kfold { .. } => "folds",
                     Self::RobustGcv { .. } => "gamma",
                     Self::Evidence { .. } => "sigma",
+                    Self::Consensus { .. } => "rss",
                     _ => "none",
                 };
                 return Err(format!(
@@ -274,7 +287,9 @@ impl Rule {
     pub fn all_on_path() -> Vec<Self> {
         let mut rules = Self::all_defaults();
         rules.extend([
-            Self::Consensus,
+            Self::Consensus {
+                rss: CONSENSUS_RSS_FACTOR,
+            },
             Self::QuasiOptimality,
             Self::Evidence { free_scale: false },
             Self::RobustGcv {
@@ -288,7 +303,7 @@ impl Rule {
     fn needs_terms(&self) -> bool {
         matches!(
             self,
-            Self::Evidence { .. } | Self::RobustGcv { .. } | Self::Consensus
+            Self::Evidence { .. } | Self::RobustGcv { .. } | Self::Consensus { .. }
         )
     }
 }
@@ -734,7 +749,7 @@ pub fn choose(
         }
         Rule::Kfold { folds } => minimum(scores.kfold_errors(folds)?).map(|(k, s)| at(k, s)),
         Rule::QuasiOptimality => interior_minimum(&scores.quasi_optimality).map(|(k, s)| at(k, s)),
-        Rule::Consensus => {
+        Rule::Consensus { rss } => {
             // L-curve and quasi-optimality only where the fit is acceptable: a strong lambda that
             // pushes the spectrum into the baseline makes a second corner and a second flat stretch
             // there (creep with c_inf + B t), at a residual many times the best.
@@ -743,9 +758,7 @@ pub fn choose(
                 .iter()
                 .map(|p| p.solution.stats.weighted_ss)
                 .fold(f64::INFINITY, f64::min);
-            let admissible = |k: usize| {
-                path.points[k].solution.stats.weighted_ss <= CONSENSUS_RSS_FACTOR * floor
-            };
+            let admissible = |k: usize| path.points[k].solution.stats.weighted_ss <= rss * floor;
             let mask = |v: &[f64]| -> Vec<f64> {
                 v.iter()
                     .enumerate()

@@ -100,6 +100,13 @@ impl InvertOptions {
             None => LnTauGrid::with_density(lo, hi, self.per_decade),
         }
         .map_err(|e| e.to_string())?;
+        if grid.len() > crate::inversion::kernel::MAX_GRID_POINTS {
+            return Err(format!(
+                "the tau grid has {} points; at most {} are accepted",
+                grid.len(),
+                crate::inversion::kernel::MAX_GRID_POINTS
+            ));
+        }
         if grid.per_decade() < MIN_POINTS_PER_DECADE - 1e-9 {
             return Err(format!(
                 "the tau grid has {:.2} points per decade; at least {MIN_POINTS_PER_DECADE} are needed",

@@ -152,6 +152,15 @@ struct InvertArgs {
     no_figures: bool,
 }
 
+/// Prints a line to stdout, ignoring a closed pipe (`stzlab run ... | head -1`): the files are the
+/// product, the printout only reports them, so a reader that stops early must not stop the run.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// An error with the exit code it maps to.
 struct Failure {
     code: u8,
@@ -242,9 +251,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             no_figures,
         } => {
             let files = stzlab::sweep::merge(&dirs, &output, force)?;
-            println!("merged {} shards -> {}", dirs.len(), output.display());
+            say!("merged {} shards -> {}", dirs.len(), output.display());
             for f in files {
-                println!("  wrote {}", f.display());
+                say!("  wrote {}", f.display());
             }
             if !no_figures {
                 figures(&output, false)?;
@@ -307,7 +316,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         }
     });
     if !args.quiet {
-        println!(
+        say!(
             "{}: {} cells x {} repeats = {} runs{}",
             plan.name,
             plan.cells.len(),
@@ -331,7 +340,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     if plan.cells[0].scenario.study.is_some() {
         let report = stzlab::study::runner::run(&plan, &options)?;
         if !args.quiet {
-            println!(
+            say!(
                 "ran {} runs in {:.2} s -> {}",
                 report.executed,
                 report.seconds,
@@ -346,7 +355,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     }
     let report = stzlab::sweep::run(&plan, &options)?;
     if !args.quiet {
-        println!(
+        say!(
             "ran {} runs in {:.2} s{} -> {}",
             report.executed,
             report.seconds,
@@ -371,14 +380,14 @@ fn print_headline(summary: &serde_json::Value) {
     let Some(h) = summary["headline"].as_object() else {
         return;
     };
-    println!(
+    say!(
         "headline ({}):",
         summary["headline_note"].as_str().unwrap_or("")
     );
     for (k, v) in h {
         match v.as_f64() {
-            Some(x) => println!("  {k:<40} {x:.6}"),
-            None => println!("  {k:<40} -"),
+            Some(x) => say!("  {k:<40} {x:.6}"),
+            None => say!("  {k:<40} -"),
         }
     }
 }
@@ -389,13 +398,13 @@ fn print_best(summary: &serde_json::Value) {
         return;
     };
     let shown = best.len().min(40);
-    println!("best rule per cell (median regret = rule's spectrum L1 error / oracle's):");
+    say!("best rule per cell (median regret = rule's spectrum L1 error / oracle's):");
     for b in &best[..shown] {
         let axes: Vec<String> = b["axes"]
             .as_object()
             .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
             .unwrap_or_default();
-        println!(
+        say!(
             "  cell {:>4}  {:<40}  {:<12} {}",
             b["cell"],
             axes.join(" "),
@@ -406,15 +415,19 @@ fn print_best(summary: &serde_json::Value) {
         );
     }
     if best.len() > shown {
-        println!("  ... {} more cells in summary.json", best.len() - shown);
+        say!("  ... {} more cells in summary.json", best.len() - shown);
     }
     let Some(overall) = summary["overall"].as_array() else {
         return;
     };
-    println!("over the whole sweep (rel_l2: density error over the data window; regret_l2: rel_l2 / the path's best):");
-    println!(
+    say!("over the whole sweep (rel_l2: density error over the data window; regret_l2: rel_l2 / the path's best):");
+    say!(
         "  {:<24} {:>12} {:>12} {:>12} {:>12}",
-        "rule", "median regret", "p95 regret", "median rel_l2", "p95 rel_l2"
+        "rule",
+        "median regret",
+        "p95 regret",
+        "median rel_l2",
+        "p95 rel_l2"
     );
     for row in overall {
         let get = |metric: &str, stat: &str| {
@@ -422,7 +435,7 @@ fn print_best(summary: &serde_json::Value) {
                 .as_f64()
                 .map_or("-".to_string(), |v| format!("{v:.3}"))
         };
-        println!(
+        say!(
             "  {:<24} {:>12} {:>12} {:>12} {:>12}",
             row["rule"].as_str().unwrap_or("-"),
             get("regret_l2", "median"),
@@ -469,14 +482,14 @@ fn simulate_command(
         &files,
     )?;
     let points: usize = sim.series.iter().map(|s| s.x.len()).sum();
-    println!(
+    say!(
         "simulated {} ({} series, {points} points) -> {}",
         scenario.name,
         sim.series.len(),
         dir.path().display()
     );
     for p in &sim.percolation {
-        println!(
+        say!(
             "  percolation at {:.3e} s: n0 = {}, sum c = {:.4}, rigid fraction = {:.4}",
             p.observation_time_s,
             p.n0.map_or_else(|| "none".into(), |n| n.to_string()),
@@ -485,7 +498,7 @@ fn simulate_command(
         );
     }
     for (name, _) in &files {
-        println!("  wrote {}", dir.file(name).display());
+        say!("  wrote {}", dir.file(name).display());
     }
     Ok(())
 }
@@ -597,7 +610,7 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
             .temperature_k
             .map(|t| format!(" at {t} K"))
             .unwrap_or_default();
-        println!(
+        say!(
             "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {} peaks",
             s.rule,
             s.lambda,
@@ -612,7 +625,7 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
                 stz.omega_slope_atomic_volumes,
                 stz.omega_slope_stderr_atomic_volumes,
             ) {
-                println!(
+                say!(
                     "  Omega slope {v:.4} atomic volumes (standard error {})",
                     e.map_or("n/a".into(), |e| format!("{e:.4}"))
                 );
@@ -620,7 +633,7 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
         }
     }
     for (name, _) in &files {
-        println!("  wrote {}", dir.file(name).display());
+        say!("  wrote {}", dir.file(name).display());
     }
     if !args.no_figures {
         figures(dir.path(), false)?;
@@ -636,7 +649,7 @@ fn figures(dir: &std::path::Path, quiet: bool) -> Result<(), Failure> {
         eprintln!("warning: {w}");
     }
     if !quiet {
-        println!(
+        say!(
             "  wrote {} figures and {}",
             files.len() - 1,
             dir.join("index.html").display()

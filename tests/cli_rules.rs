@@ -247,3 +247,32 @@ fn a_scenario_runs_two_instances_of_one_rule_given_as_tables() {
         .sum();
     assert_eq!(counted, 2, "{statuses}");
 }
+
+#[test]
+fn a_reader_that_stops_early_does_not_stop_the_run() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("run");
+    let mut child = stzlab()
+        .args(["run", repo("scenarios/quickstart.toml").to_str().unwrap()])
+        .args(["--set", "sweep.repeats=1", "-o"])
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first line, then close stdout (as `| head -1` does).
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("quickstart:"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out_dir.join("summary.json").is_file());
+    assert!(out_dir.join("index.html").is_file());
+}

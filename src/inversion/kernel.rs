@@ -53,6 +53,11 @@ pub const DEFAULT_POINTS_PER_DECADE: f64 = 5.0;
 pub const DEFAULT_EXTEND_DECADES: f64 = 1.0;
 /// The coarsest grid accepted, points per decade.
 pub const MIN_POINTS_PER_DECADE: f64 = 2.0;
+/// Most tau grid points an inversion accepts: the N x N normal equations of a path of 60 lambdas
+/// stay within seconds and megabytes (N = 2000: 32 MB per matrix).
+pub const MAX_GRID_POINTS: usize = 2000;
+/// Most grid points per decade (a 10-decade grid at this density is 2001 points).
+pub const MAX_POINTS_PER_DECADE: f64 = 200.0;
 
 /// The default grid for data at `x_min..x_max`: the probed window extended by `extend_decades` on
 /// each side, at `per_decade` points per decade.

@@ -356,6 +356,23 @@ impl Scenario {
                 };
                 m.check_temperature(t)
                     .map_err(|e| invalid(field, e.to_string()))?;
+                // Every size's relaxation time must be a number a clock can show: an atomic volume
+                // given in the wrong unit (16.6 for 16.6e-30 m^3) gives exp(dF/kT) = infinity.
+                if let Some(Truth::Hierarchy(h)) = &truth {
+                    if let Some(l) = h
+                        .levels(m, t)
+                        .into_iter()
+                        .find(|l| !(l.tau_s.is_finite() && l.tau_s > 0.0 && l.tau_s < MAX_TAU_S))
+                    {
+                        return Err(invalid(
+                            "truth.atomic_volume_m3",
+                            format!(
+                                "size n = {} has Omega = {:.4e} m^3 and tau = {:.4e} s at {t} K (more than {MAX_TAU_S:e} s): is the atomic volume in m^3 (about 1e-29)?",
+                                l.n, l.omega_m3, l.tau_s
+                            ),
+                        ));
+                    }
+                }
             }
         }
 
@@ -513,6 +530,9 @@ fn peak_shape(i: usize, p: &PeakSpec) -> Result<(Shape, f64), Invalid> {
     Ok((shape, width))
 }
 
+/// Longest relaxation time a hierarchy size may have, s (1e12 times the age of the universe).
+const MAX_TAU_S: f64 = 1e30;
+
 type ResolvedInversion = (InversionSpec, InvertOptions, Vec<Rule>, f64);
 
 fn resolve_inversion(
@@ -559,15 +579,27 @@ fn resolve_inversion(
                 format!("{p} points: at least 3 are needed"),
             ));
         }
+        if p > crate::inversion::kernel::MAX_GRID_POINTS {
+            return Err(invalid(
+                "inversion.points",
+                format!(
+                    "{p} points: at most {} are accepted",
+                    crate::inversion::kernel::MAX_GRID_POINTS
+                ),
+            ));
+        }
         o.points = Some(p);
     }
     if let Some(d) = spec.per_decade {
-        if !(d.is_finite() && d >= crate::inversion::kernel::MIN_POINTS_PER_DECADE) {
+        let allowed = crate::inversion::kernel::MIN_POINTS_PER_DECADE
+            ..=crate::inversion::kernel::MAX_POINTS_PER_DECADE;
+        if !allowed.contains(&d) {
             return Err(invalid(
                 "inversion.per_decade",
                 format!(
-                    "{d}: must be at least {}",
-                    crate::inversion::kernel::MIN_POINTS_PER_DECADE
+                    "{d}: must lie in [{}, {}]",
+                    crate::inversion::kernel::MIN_POINTS_PER_DECADE,
+                    crate::inversion::kernel::MAX_POINTS_PER_DECADE
                 ),
             ));
         }

@@ -116,6 +116,15 @@ impl LnTauGrid {
         LN_10 / self.step()
     }
 
+    /// Where `ln_tau` falls on the grid: the point i below it and the fraction of the step to
+    /// point i + 1 (clamped to the grid, so values beyond an end sit on that end).
+    pub fn locate(&self, ln_tau: f64) -> (usize, f64) {
+        let n = self.points;
+        let u = ((ln_tau - self.ln_tau(0)) / self.step()).clamp(0.0, (n - 1) as f64);
+        let i = (u.floor() as usize).min(n - 2);
+        (i, u - i as f64)
+    }
+
     /// ln tau of point `i`.
     pub fn ln_tau(&self, i: usize) -> f64 {
         if i + 1 == self.points {
@@ -296,16 +305,12 @@ impl Spectrum {
                 // The fine units of the closed form, each split between its two grid points.
                 let (taus, units) = p.shape.units(p.ln_tau.exp());
                 for (t, w) in taus.into_iter().zip(units) {
-                    let u = ((t.ln() - grid.ln_tau(0)) / h).clamp(0.0, (n - 1) as f64);
-                    let i = (u.floor() as usize).min(n - 2);
-                    let frac = u - i as f64;
+                    let (i, frac) = grid.locate(t.ln());
                     weights[i] += p.area * w * (1.0 - frac);
                     weights[i + 1] += p.area * w * frac;
                 }
             } else if p.width_ln_tau == 0.0 {
-                let u = ((p.ln_tau - grid.ln_tau(0)) / h).clamp(0.0, (n - 1) as f64);
-                let i = (u.floor() as usize).min(n - 2);
-                let frac = u - i as f64;
+                let (i, frac) = grid.locate(p.ln_tau);
                 weights[i] += p.area * (1.0 - frac);
                 weights[i + 1] += p.area * frac;
             } else {

@@ -239,9 +239,7 @@ fn truth_density(e: &EffectiveTruth, ln_tau: &[f64], step: f64) -> Vec<f64> {
     ln_tau
         .iter()
         .map(|&u| {
-            let pos = ((u - grid.ln_tau(0)) / h).clamp(0.0, (grid.len() - 1) as f64);
-            let i = (pos.floor() as usize).min(grid.len() - 2);
-            let frac = pos - i as f64;
+            let (i, frac) = grid.locate(u);
             (weights[i] * (1.0 - frac) + weights[i + 1] * frac) / h
         })
         .collect()
@@ -362,15 +360,12 @@ impl<'a> Scorer<'a> {
             return f64::NAN;
         }
         let h = self.grid.step();
-        let (first, n) = (self.grid.ln_tau(0), self.grid.len());
         let diff = self
             .fine_ln_tau
             .iter()
             .zip(&self.fine_truth)
             .map(|(&u, &t)| {
-                let pos = ((u - first) / h).clamp(0.0, (n - 1) as f64);
-                let i = (pos.floor() as usize).min(n - 2);
-                let frac = pos - i as f64;
+                let (i, frac) = self.grid.locate(u);
                 let rho = (f[i] * (1.0 - frac) + f[i + 1] * frac) / h;
                 (rho - t).powi(2)
             })

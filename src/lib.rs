@@ -26,13 +26,13 @@
 pub mod analysis;
 pub mod constants;
 pub mod data;
+pub mod files;
 pub mod inversion;
-pub mod invert;
 pub mod noise;
+pub mod pipeline;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
-pub mod simulate;
 pub mod spectrum;
 pub mod study;
 pub mod stz;

@@ -272,7 +272,7 @@ fn every_shipped_scenario_is_a_valid_sweep() {
     let mut names = Vec::new();
     for e in std::fs::read_dir(repo("scenarios")).unwrap() {
         let p = e.unwrap().path();
-        let plan = stzlab::sweep::Plan::load(&p, &[])
+        let plan = stzlab::scenario::Plan::load(&p, &[])
             .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
         assert!(plan.runs() >= 1);
         names.push(plan.name);

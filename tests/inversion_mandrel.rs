@@ -5,9 +5,9 @@ use std::path::Path;
 
 use stzlab::data::MeasuredSeries;
 use stzlab::inversion::{Kernel, Workspace};
-use stzlab::invert::{invert_series, InvertOptions};
+use stzlab::pipeline::invert::{invert_series, InvertOptions};
+use stzlab::pipeline::simulate::simulate;
 use stzlab::scenario::Scenario;
-use stzlab::simulate::simulate;
 
 /// Issue 3: centroids within 0.15 decade, areas within 20 %, Omega slope within 3 % of V_a.
 const CENTROID_TOL_DECADES: f64 = 0.15;

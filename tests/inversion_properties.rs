@@ -214,7 +214,7 @@ fn mandrel_case() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         "/scenarios/al-ni-y-mandrel.toml"
     )))
     .unwrap();
-    let sim = stzlab::simulate::simulate(&scenario).unwrap();
+    let sim = stzlab::pipeline::simulate::simulate(&scenario).unwrap();
     let s = &sim.series[0];
     (s.x.clone(), s.y.clone(), s.sigma.clone().unwrap())
 }

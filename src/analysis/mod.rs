@@ -1,8 +1,7 @@
 //! What is read off a spectrum: peaks and their moments, and the STZ back-analysis (MODEL.md
 //! section 4, paper section 4).
 
-pub mod peaks;
 pub mod stz;
 
-pub use peaks::{find_peaks, PeakParams, SpectrumPeak};
+pub use crate::spectrum::peaks::{find_peaks, PeakParams, SpectrumPeak};
 pub use stz::{back_analysis, linear_slope, BackAnalysis, StzEstimate};

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::path::LambdaPath;
 use super::rules::{choose, Choice, PathScores, Rule};
 use super::{Problem, Workspace};
-use crate::analysis::{find_peaks, PeakParams, SpectrumPeak};
+use crate::spectrum::{find_peaks, PeakParams, SpectrumPeak};
 
 /// A rule's choice with the peaks of its spectrum.
 #[derive(Debug, Clone, PartialEq, Serialize)]

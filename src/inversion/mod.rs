@@ -13,9 +13,11 @@ pub use problem::{
 };
 pub mod path;
 pub mod rules;
+mod settings;
 
 pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
 pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
 pub use analyse::{analyse, Analysis, RuleResult};
+pub use settings::InvertOptions;

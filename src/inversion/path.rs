@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Problem, Solution, Workspace};
-use crate::analysis::{find_peaks, PeakParams};
+use crate::spectrum::{find_peaks, PeakParams};
 
 /// Default number of lambda values on the path.
 pub const DEFAULT_LAMBDA_POINTS: usize = 60;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::html::index_html;
 use super::plot::{render, Figure, Panel, Series, Style};
-use super::OutputDir;
+use crate::files::OutputDir;
 
 /// A CSV file read as text cells.
 struct Table {
@@ -164,7 +164,7 @@ fn read_summary(dir: &Path) -> Option<Value> {
 ///
 /// # Errors
 /// When the folder cannot be written.
-pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), super::OutputError> {
+pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), crate::files::OutputError> {
     let out = OutputDir::open(dir)?;
     let summary = read_summary(dir).unwrap_or(Value::Null);
     let mut files = Vec::new();
@@ -180,7 +180,7 @@ pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), super::Ou
     {
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_figure_name(&name) && !figs.iter().any(|f| f.file == name) {
-            std::fs::remove_file(entry.path()).map_err(|source| super::OutputError::Io {
+            std::fs::remove_file(entry.path()).map_err(|source| crate::files::OutputError::Io {
                 path: entry.path(),
                 source,
             })?;

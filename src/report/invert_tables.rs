@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::tables::num;
-use crate::invert::SeriesInversion;
+use crate::files::num;
+use crate::pipeline::invert::{DataInversion, SeriesInversion};
 
 fn lead(multi: bool, s: &SeriesInversion) -> String {
     if multi {
@@ -176,4 +176,44 @@ pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Opt
         }
     }
     any.then_some(out)
+}
+
+/// Every file `stzlab invert` may write (figures included), for removing a previous run's.
+pub const INVERT_OUTPUTS: &[&str] = &[
+    "spectrum.csv",
+    "fit.csv",
+    "path.csv",
+    "peaks.csv",
+    "stz.csv",
+    "summary.json",
+    "fit.svg",
+    "spectrum.svg",
+    "lcurve.svg",
+    "scores.svg",
+    "index.html",
+];
+
+/// The tables of an inversion, in memory, by file name (`stz.csv` only with a material).
+///
+/// # Errors
+/// When the summary cannot be serialized.
+pub fn invert_files(inv: &DataInversion) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
+    let series = &inv.series;
+    let mut files = vec![
+        (
+            "spectrum.csv".to_string(),
+            spectrum_csv(series).into_bytes(),
+        ),
+        ("fit.csv".to_string(), fit_csv(series).into_bytes()),
+        ("path.csv".to_string(), path_csv(series).into_bytes()),
+        ("peaks.csv".to_string(), peaks_csv(series).into_bytes()),
+        (
+            "summary.json".to_string(),
+            serde_json::to_string_pretty(&inv.summary())?.into_bytes(),
+        ),
+    ];
+    if let Some(stz) = stz_csv(series, inv.atomic_volume_m3) {
+        files.push(("stz.csv".to_string(), stz.into_bytes()));
+    }
+    Ok(files)
 }

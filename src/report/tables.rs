@@ -3,17 +3,9 @@
 use std::fmt::Write;
 
 use crate::constants::j_to_ev;
-use crate::simulate::{DataKind, Simulation};
-
-/// A number in its shortest round-trip form: positional for moderate magnitudes, scientific otherwise.
-pub fn num(x: f64) -> String {
-    let a = x.abs();
-    if a == 0.0 || (1e-4..1e7).contains(&a) {
-        format!("{x}")
-    } else {
-        format!("{x:e}")
-    }
-}
+use crate::files::num;
+use crate::pipeline::simulate::{DataKind, Simulation};
+use crate::scenario::Scenario;
 
 fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_default()
@@ -115,4 +107,32 @@ pub fn truth_stz_csv(sim: &Simulation) -> Option<String> {
         out.push('\n');
     }
     Some(out)
+}
+
+/// Every file `stzlab simulate` may write, for removing a previous run's.
+pub const SIMULATE_OUTPUTS: &[&str] = &["data.csv", "scenario.json", "truth.csv", "truth_stz.csv"];
+
+/// The files of a simulation, in memory, by name: `data.csv`, `scenario.json` (the resolved
+/// scenario), `truth.csv` and `truth_stz.csv` when the truth has them.
+///
+/// # Errors
+/// When the resolved scenario cannot be serialized.
+pub fn simulation_files(
+    scenario: &Scenario,
+    sim: &Simulation,
+) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
+    let mut files = vec![
+        ("data.csv".to_string(), data_csv(sim).into_bytes()),
+        (
+            "scenario.json".to_string(),
+            serde_json::to_string_pretty(&scenario.resolved)?.into_bytes(),
+        ),
+    ];
+    if !sim.truth.is_empty() {
+        files.push(("truth.csv".to_string(), truth_csv(sim).into_bytes()));
+    }
+    if let Some(stz) = truth_stz_csv(sim) {
+        files.push(("truth_stz.csv".to_string(), stz.into_bytes()));
+    }
+    Ok(files)
 }

@@ -2,6 +2,7 @@
 //! engine runs. Every error names the file, the line and column where TOML gives one, and the field.
 
 mod locate;
+pub mod plan;
 mod schema;
 mod study;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub use plan::{Axis, Cell, Plan};
 pub use schema::{
     FreeVolumeSpec, InversionSpec, MaterialSpec, NoiseSpec, OmegaSpec, PeakSpec, ProtocolKind,
     ProtocolSpec, RuleEntry, ScenarioFile, SweepSpec, TimesSpec, TruthKind, TruthSpec,
@@ -20,8 +22,8 @@ pub use study::{
 };
 
 use crate::constants::PA_PER_GPA;
+use crate::inversion::InvertOptions;
 use crate::inversion::{Kernel, Rule};
-use crate::invert::InvertOptions;
 use crate::noise::NoiseModel;
 use crate::protocol::dma::LossModel;
 use crate::protocol::mandrel::Coupling;

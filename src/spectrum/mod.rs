@@ -1,8 +1,10 @@
 //! Spectra on ln tau: log-spaced grids, peaked spectra, their discretization into Voigt units and
 //! their area-preserving projection onto a grid (MODEL.md sections 1 and 4).
 
+pub mod peaks;
 pub mod shapes;
 
+pub use peaks::{find_peaks, PeakParams, SpectrumPeak};
 pub use shapes::Shape;
 
 use serde::Serialize;

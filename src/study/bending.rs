@@ -12,7 +12,7 @@ use rand::Rng;
 use super::fit::least_squares;
 use super::{Outcome, StudyError};
 use crate::constants::BOLTZMANN_J_PER_K;
-use crate::report::num;
+use crate::files::num;
 use crate::scenario::{BendingParams, Protocol, Scenario, Truth};
 use crate::stz::{Material, StzLevel};
 

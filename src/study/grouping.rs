@@ -19,12 +19,12 @@ use rand::{Rng, RngExt};
 use super::fit::{least_squares, Fit};
 use super::{Outcome, StudyError};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
+use crate::files::num;
 use crate::inversion::Workspace;
-use crate::report::num;
+use crate::pipeline::simulate::simulate_clean;
+use crate::pipeline::trial::run_once;
 use crate::scenario::{GroupingParams, Scenario, Truth};
-use crate::simulate::simulate_clean;
 use crate::stz::Material;
-use crate::sweep::metrics::run_once;
 
 /// Most labellings enumerated on one side of T_g.
 const MAX_LABELLINGS: usize = 200_000;

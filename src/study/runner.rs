@@ -8,11 +8,12 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::{run_study, Outcome};
+use crate::files::csv_line;
+use crate::files::{num, OutputDir};
 use crate::noise::rng_from_seed;
-use crate::report::{num, OutputDir};
-use crate::sweep::runner::{csv_line, finish};
-use crate::sweep::summary::Stats;
-use crate::sweep::{plan_json, Plan, RunError, RunOptions, RunReport};
+use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
+use crate::pipeline::score::Stats;
+use crate::scenario::Plan;
 
 /// Runs the study of every cell of `plan` (its scenarios carry a `[study]`).
 ///

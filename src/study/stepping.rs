@@ -5,7 +5,7 @@
 
 use super::Outcome;
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
-use crate::report::num;
+use crate::files::num;
 use crate::scenario::{DfShape, SteppingParams};
 
 /// Boltzmann's constant, eV/K.

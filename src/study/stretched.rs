@@ -5,9 +5,9 @@ use rand::Rng;
 
 use super::fit::{least_squares, Fit};
 use super::{Outcome, StudyError};
+use crate::files::num;
 use crate::protocol::kww::stretched_exponent;
 use crate::protocol::{AxisGrid, Spacing};
-use crate::report::num;
 use crate::scenario::{Protocol, Scenario};
 
 /// The unshifted model x0 exp(-(t/tau)^beta); NaN outside tau > 0, 0 < beta <= 2.

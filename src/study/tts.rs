@@ -8,9 +8,9 @@ use rand::Rng;
 use super::fit::{golden_section, least_squares, line};
 use super::{Outcome, StudyError};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
-use crate::report::num;
+use crate::files::num;
+use crate::pipeline::simulate::simulate_clean;
 use crate::scenario::{Protocol, Scenario, Truth};
-use crate::simulate::simulate_clean;
 
 /// One curve in log-log form, ascending in ln w.
 #[derive(Debug, Clone)]

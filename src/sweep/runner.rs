@@ -8,97 +8,17 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::metrics::{run_once, RunResult, SeriesSpectra};
-use super::plan::Plan;
 use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
+use crate::files::{csv_line, num, OutputDir};
 use crate::inversion::Workspace;
-use crate::report::{num, OutputDir, OutputError};
+use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
+use crate::pipeline::simulate::{simulate_clean, Simulation};
+use crate::pipeline::trial::{run_once, RunResult, SeriesSpectra};
+use crate::scenario::Plan;
 use crate::scenario::{Scenario, Truth};
-use crate::simulate::{hierarchy_percolation, simulate_clean, Simulation};
-
-/// How to run a sweep.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Output folder.
-    pub output: PathBuf,
-    /// Worker threads (0: all cores).
-    pub threads: usize,
-    /// This shard, 1-based, and the number of shards.
-    pub shard: (usize, usize),
-    /// Continue an interrupted run in `output`.
-    pub resume: bool,
-    /// Overwrite a non-empty `output`.
-    pub force: bool,
-    /// No progress display.
-    pub quiet: bool,
-}
-
-/// What a finished sweep reports.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    /// Runs executed now (not counting resumed ones).
-    pub executed: usize,
-    /// Runs already present when resuming.
-    pub resumed: usize,
-    /// Seconds spent.
-    pub seconds: f64,
-    /// Files written.
-    pub files: Vec<PathBuf>,
-    /// The summary.
-    pub summary: serde_json::Value,
-}
-
-/// Why a sweep failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// Bad options or an output folder that does not belong to this sweep.
-    #[error("{0}")]
-    Usage(String),
-    /// Output folder.
-    #[error(transparent)]
-    Output(#[from] OutputError),
-    /// Anything else (I/O, simulation).
-    #[error("{0}")]
-    Other(String),
-}
 
 /// Runs per parallel chunk and thread: rows reach the file at least this often.
 const CHUNK_PER_THREAD: usize = 16;
-
-/// The content of `scenario.json`.
-pub fn plan_json(plan: &Plan) -> serde_json::Value {
-    let mut v = serde_json::to_value(plan.record()).unwrap_or_default();
-    // STZ percolation numbers (paper section 12) of every cell with a hierarchy truth.
-    let percolation: Vec<serde_json::Value> = plan
-        .cells
-        .iter()
-        .flat_map(|c| {
-            hierarchy_percolation(&c.scenario)
-                .into_iter()
-                .map(move |(t, p)| {
-                    let mut e = serde_json::to_value(p).unwrap_or_default();
-                    e["cell"] = c.index.into();
-                    e["temperature_k"] = t.into();
-                    e
-                })
-        })
-        .collect();
-    if !percolation.is_empty() {
-        v["percolation"] = serde_json::Value::Array(percolation);
-    }
-    // Axis values as JSON (numbers stay numbers; tables are kept whole).
-    if let Some(axes) = v["axes"].as_array_mut() {
-        for (a, axis) in axes.iter_mut().zip(&plan.axes) {
-            a["values"] = serde_json::Value::Array(
-                axis.values
-                    .iter()
-                    .map(|x| serde_json::to_value(x).unwrap_or_default())
-                    .collect(),
-            );
-        }
-    }
-    v
-}
 
 /// Runs the sweep (or this shard of it).
 ///
@@ -232,29 +152,6 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
     finish(&dir, files, summary, mine.len() - resumed, resumed, started)
 }
 
-/// Writes `summary.json` and reports a finished run (files sorted, each once).
-pub(crate) fn finish(
-    dir: &OutputDir,
-    mut files: Vec<PathBuf>,
-    summary: serde_json::Value,
-    executed: usize,
-    resumed: usize,
-    started: Instant,
-) -> Result<RunReport, RunError> {
-    let summary_text =
-        serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
-    files.push(dir.write("summary.json", summary_text.as_bytes())?);
-    files.sort();
-    files.dedup();
-    Ok(RunReport {
-        executed,
-        resumed,
-        seconds: started.elapsed().as_secs_f64(),
-        files,
-        summary,
-    })
-}
-
 fn check_same(dir: &OutputDir, name: &str, expected: &str) -> Result<(), RunError> {
     let path = dir.file(name);
     match std::fs::read_to_string(&path) {
@@ -303,21 +200,6 @@ fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
         text.push_str(&csv_line(&fields));
     }
     text
-}
-
-/// One CSV line, quoting fields that need it.
-pub(crate) fn csv_line(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
 }
 
 /// The representative spectra of a cell: truth and every choice, density per unit ln tau.

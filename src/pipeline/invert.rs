@@ -3,130 +3,15 @@
 
 use serde::Serialize;
 
-use crate::analysis::{back_analysis, BackAnalysis, PeakParams};
-use crate::data::MeasuredSeries;
-use crate::inversion::kernel::{
-    default_grid, DEFAULT_EXTEND_DECADES, DEFAULT_POINTS_PER_DECADE, MIN_POINTS_PER_DECADE,
-};
+use crate::analysis::{back_analysis, BackAnalysis};
+use std::path::Path;
+
+use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
-use crate::inversion::{
-    analyse, Analysis, Baseline, Kernel, Problem, ProblemSettings, Rule, Workspace,
-};
-use crate::spectrum::LnTauGrid;
+pub use crate::inversion::InvertOptions;
+use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Workspace};
+use crate::scenario::MaterialFile;
 use crate::stz::Material;
-
-/// Options of an inversion, with the command line's defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InvertOptions {
-    /// The kernel.
-    pub kernel: Kernel,
-    /// The rule whose choice is reported.
-    pub rule: Rule,
-    /// Grid points (overrides `per_decade`).
-    pub points: Option<usize>,
-    /// Grid density, points per decade.
-    pub per_decade: f64,
-    /// Grid start, s (default: data window minus one decade).
-    pub tau_min_s: Option<f64>,
-    /// Grid end, s (default: data window plus one decade).
-    pub tau_max_s: Option<f64>,
-    /// Baseline (default: constant for decay, constant+linear for creep, none for loss).
-    pub baseline: Option<Baseline>,
-    /// Impose baseline coefficients >= 0.
-    pub baseline_nonnegative: bool,
-    /// Difference order r.
-    pub order: usize,
-    /// CONTIN's zero boundary beyond the grid.
-    pub zero_boundary: bool,
-    /// Lambda path length.
-    pub lambda_points: usize,
-    /// Peak splitting.
-    pub peaks: PeakParams,
-}
-
-impl InvertOptions {
-    /// Defaults for a kernel.
-    pub fn new(kernel: Kernel) -> Self {
-        Self {
-            kernel,
-            // Chosen by measurement over scenarios/validation-suite.toml (README, "Choosing lambda").
-            rule: Rule::Consensus {
-                rss: crate::inversion::rules::CONSENSUS_RSS_FACTOR,
-            },
-            points: None,
-            per_decade: DEFAULT_POINTS_PER_DECADE,
-            tau_min_s: None,
-            tau_max_s: None,
-            baseline: None,
-            baseline_nonnegative: false,
-            order: 2,
-            zero_boundary: false,
-            lambda_points: crate::inversion::DEFAULT_LAMBDA_POINTS,
-            peaks: PeakParams::default(),
-        }
-    }
-
-    /// The baseline in effect.
-    pub fn baseline(&self) -> Baseline {
-        self.baseline.unwrap_or(match self.kernel {
-            Kernel::Decay => Baseline::Constant,
-            Kernel::Creep => Baseline::ConstantLinear,
-            Kernel::Loss => Baseline::None,
-        })
-    }
-
-    /// The grid for data at `x_min..x_max`.
-    ///
-    /// # Errors
-    /// A message when the grid is empty, reversed, or coarser than 2 points per decade.
-    pub fn grid(&self, x_min: f64, x_max: f64) -> Result<LnTauGrid, String> {
-        let auto = default_grid(
-            self.kernel,
-            x_min,
-            x_max,
-            self.per_decade,
-            DEFAULT_EXTEND_DECADES,
-        )
-        .map_err(|e| e.to_string())?;
-        let lo = self.tau_min_s.unwrap_or_else(|| auto.tau_s(0));
-        let hi = self.tau_max_s.unwrap_or_else(|| auto.tau_s(auto.len() - 1));
-        if !(lo > 0.0 && hi > lo) {
-            return Err(format!(
-                "tau grid {lo} s .. {hi} s: need 0 < tau_min < tau_max"
-            ));
-        }
-        let grid = match self.points {
-            Some(n) => LnTauGrid::new(lo, hi, n),
-            None => LnTauGrid::with_density(lo, hi, self.per_decade),
-        }
-        .map_err(|e| e.to_string())?;
-        if grid.len() > crate::inversion::kernel::MAX_GRID_POINTS {
-            return Err(format!(
-                "the tau grid has {} points; at most {} are accepted",
-                grid.len(),
-                crate::inversion::kernel::MAX_GRID_POINTS
-            ));
-        }
-        if grid.per_decade() < MIN_POINTS_PER_DECADE - 1e-9 {
-            return Err(format!(
-                "the tau grid has {:.2} points per decade; at least {MIN_POINTS_PER_DECADE} are needed",
-                grid.per_decade()
-            ));
-        }
-        Ok(grid)
-    }
-
-    /// Every rule evaluated: the chosen one first, then the other defaults.
-    pub fn rules(&self) -> Vec<Rule> {
-        let mut rules = vec![self.rule];
-        rules.extend(
-            Rule::all_on_path()
-                .into_iter()
-                .filter(|r| r.name() != self.rule.name()),
-        );
-        rules
-    }
-}
 
 /// The inversion of one series.
 #[derive(Debug, Clone)]
@@ -141,12 +26,43 @@ pub struct SeriesInversion {
     pub stz: Option<BackAnalysis>,
 }
 
-/// Why an inversion could not run.
+/// Why an inversion could not run. Every variant is bad input (the command line exits 2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvertError {
-    /// Settings or data unusable.
+    /// The tau grid the options give for the data window is unusable.
     #[error("{0}")]
-    Invalid(String),
+    Grid(String),
+    /// Data and settings do not fit together (too few points, bad sigma, ...).
+    #[error(transparent)]
+    Problem(#[from] crate::inversion::InversionError),
+    /// The rule's score is undefined on this path (e.g. `ftest` with fewer points than unknowns).
+    #[error("the {rule} rule is undefined on this lambda path")]
+    RuleUndefined {
+        /// The rule's name.
+        rule: String,
+    },
+    /// The data file could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A measurement temperature that is not a positive number of kelvin.
+    #[error("--temperature-k {0}: must be > 0")]
+    Temperature(f64),
+    /// A material was given for data without a temperature.
+    #[error("{file}: --material needs --temperature-k (the data have no temperature column)")]
+    NeedsTemperature {
+        /// The data file.
+        file: String,
+    },
+    /// One series of a file failed.
+    #[error("{file}{}: {source}", temperature_k.map(|t| format!(" at {t} K")).unwrap_or_default())]
+    Series {
+        /// The data file.
+        file: String,
+        /// The series' temperature, K.
+        temperature_k: Option<f64>,
+        /// What failed.
+        source: Box<InvertError>,
+    },
 }
 
 /// The discretized problem for data `y` (with optional `sigma`) at increasing `x` under `options`.
@@ -161,7 +77,7 @@ pub fn build_problem(
 ) -> Result<Problem, InvertError> {
     let grid = options
         .grid(x[0], x[x.len() - 1])
-        .map_err(InvertError::Invalid)?;
+        .map_err(InvertError::Grid)?;
     let settings = ProblemSettings {
         kernel: options.kernel,
         grid,
@@ -171,7 +87,7 @@ pub fn build_problem(
         zero_boundary: options.zero_boundary,
         nnls: NnlsParams::default(),
     };
-    Problem::new(x, y, sigma, settings).map_err(|e| InvertError::Invalid(e.to_string()))
+    Ok(Problem::new(x, y, sigma, settings)?)
 }
 
 /// Inverts one series. `material` with the temperature gives the STZ table.
@@ -198,10 +114,9 @@ pub fn invert_series(
         .first()
         .is_none_or(|r| r.choice.rule.name() != options.rule.name())
     {
-        return Err(InvertError::Invalid(format!(
-            "the {} rule is undefined on this lambda path",
-            options.rule.name()
-        )));
+        return Err(InvertError::RuleUndefined {
+            rule: options.rule.name(),
+        });
     }
     let window = options.kernel.window_s(x_min, x_max);
     // Peak areas are in data units: volume fractions for strain, E0(T) c in Pa for the loss modulus.
@@ -217,6 +132,120 @@ pub fn invert_series(
         problem,
         analysis,
         stz,
+    })
+}
+
+/// The inversion of a data file: one full analysis per series (one per temperature for DMA data).
+#[derive(Debug, Clone)]
+pub struct DataInversion {
+    /// The data file, as given.
+    pub file: String,
+    /// The options used.
+    pub options: InvertOptions,
+    /// One inversion per series, in file order.
+    pub series: Vec<SeriesInversion>,
+    /// The atomic volume, m^3, when the material file gives one (Omega slopes in atomic volumes).
+    pub atomic_volume_m3: Option<f64>,
+}
+
+/// `summary.json` of an inversion: one series' summary, or the list of them for DMA data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum InvertSummary {
+    /// One series.
+    One {
+        /// Its summary.
+        #[serde(flatten)]
+        series: Box<SeriesSummary>,
+        /// The kernel's name.
+        kind: &'static str,
+        /// The data file.
+        data: String,
+    },
+    /// Several series (DMA temperatures).
+    Many {
+        /// The rule.
+        rule: String,
+        /// Their summaries in file order.
+        series: Vec<SeriesSummary>,
+        /// The kernel's name.
+        kind: &'static str,
+        /// The data file.
+        data: String,
+    },
+}
+
+impl DataInversion {
+    /// Each series' summary, in file order.
+    pub fn summaries(&self) -> Vec<SeriesSummary> {
+        self.series
+            .iter()
+            .map(|r| r.summary(self.atomic_volume_m3))
+            .collect()
+    }
+
+    /// The content of `summary.json`.
+    pub fn summary(&self) -> InvertSummary {
+        let mut summaries = self.summaries();
+        let kind = self.options.kernel.name();
+        let data = self.file.clone();
+        if summaries.len() == 1 {
+            InvertSummary::One {
+                series: Box::new(summaries.remove(0)),
+                kind,
+                data,
+            }
+        } else {
+            InvertSummary::Many {
+                rule: self.options.rule.name(),
+                series: summaries,
+                kind,
+                data,
+            }
+        }
+    }
+}
+
+/// Reads a data file and inverts each of its series with `options`. With a `material`, each series
+/// also gets the STZ back-analysis at its own temperature (DMA) or at `temperature_k`.
+///
+/// # Errors
+/// [`InvertError`]: unreadable data, a bad temperature, a material without a temperature, or a
+/// series that cannot be inverted (named by its temperature).
+pub fn invert_data(
+    path: &Path,
+    options: &InvertOptions,
+    material: Option<&MaterialFile>,
+    temperature_k: Option<f64>,
+) -> Result<DataInversion, InvertError> {
+    if let Some(t) = temperature_k {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(InvertError::Temperature(t));
+        }
+    }
+    let data = read_data(path)?;
+    let file = path.display().to_string();
+    let mut ws = Workspace::new();
+    let mut series = Vec::with_capacity(data.len());
+    for s in &data {
+        let stz_input = match (material, s.temperature_k.or(temperature_k)) {
+            (Some(m), Some(t)) => Some((&m.material, t)),
+            (Some(_), None) => return Err(InvertError::NeedsTemperature { file }),
+            (None, _) => None,
+        };
+        let inversion =
+            invert_series(s, options, stz_input, &mut ws).map_err(|e| InvertError::Series {
+                file: file.clone(),
+                temperature_k: s.temperature_k,
+                source: Box::new(e),
+            })?;
+        series.push(inversion);
+    }
+    Ok(DataInversion {
+        file,
+        options: options.clone(),
+        series,
+        atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
     })
 }
 

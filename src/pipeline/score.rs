@@ -1,15 +1,15 @@
-//! One run of a sweep: noise on a cell's clean data, one analysis (the lambda path once, every rule
-//! on it, the oracle), and the recovery metrics of each choice against the effective truth.
+//! The recovery metrics: how far a chosen spectrum is from the effective truth (spectrum L1 and
+//! relative L2 over the data window, areas, baselines, peak matching, the Omega slope), and the
+//! statistics (median, p05, p95) that summarize them over repeats.
 
 use serde::Serialize;
 
-use crate::analysis::{back_analysis, find_peaks, linear_slope, SpectrumPeak};
-use crate::inversion::{analyse, Baseline, Kernel, Problem, Solution, Workspace};
-use crate::invert::build_problem;
-use crate::noise::rng_from_seed;
+use super::trial::FollowedPeak;
+use crate::analysis::{back_analysis, linear_slope};
+use crate::inversion::{Baseline, Kernel, Problem, Solution};
+use crate::pipeline::simulate::{EffectiveTruth, Series};
 use crate::scenario::{Scenario, Truth};
-use crate::simulate::{EffectiveTruth, Series, Simulation};
-use crate::spectrum::LnTauGrid;
+use crate::spectrum::{LnTauGrid, SpectrumPeak};
 
 /// Names of the metrics, in column order (documented in the README).
 pub const METRICS: [&str; 17] = [
@@ -41,176 +41,52 @@ pub const UNDEFINED: &str = "undefined";
 /// The oracle's name in outputs.
 pub const ORACLE: &str = "oracle";
 
-/// One row of `runs.csv` without its run/cell/axis prefix.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RuleRow {
-    /// Temperature of the series (DMA), K.
-    pub temperature_k: Option<f64>,
-    /// Rule name, or `oracle`.
-    pub rule: String,
-    /// Metric values in [`METRICS`] order (NaN where undefined).
-    pub values: [f64; METRICS.len()],
-    /// The rule's status (`ok`, `at-path-end`, `target-unreachable`, `no-corner`), `undefined`
-    /// when the rule made no choice, empty for the oracle.
-    pub status: &'static str,
+/// Count, mean, median and the 5th and 95th percentiles of the finite values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stats {
+    /// Number of finite values.
+    pub count: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub median: f64,
+    /// 5th percentile (linear interpolation between order statistics).
+    pub p05: f64,
+    /// 95th percentile.
+    pub p95: f64,
 }
 
-/// The representative spectra of one series: truth and each choice on the inversion grid.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesSpectra {
-    /// Temperature (DMA), K.
-    pub temperature_k: Option<f64>,
-    /// Grid tau values, s.
-    pub tau_s: Vec<f64>,
-    /// Grid step in ln tau.
-    pub step: f64,
-    /// Effective truth weights on the grid.
-    pub truth: Vec<f64>,
-    /// (name, weights) for each rule and the oracle.
-    pub recovered: Vec<(String, Vec<f64>)>,
-    /// The recovered peaks of each choice, in the order of `recovered`.
-    pub peaks: Vec<Vec<FollowedPeak>>,
-}
-
-/// A recovered peak and the truth peak it was matched to (the peak following of a series of
-/// states: truth peaks keep their index across cells, so joining on it follows a peak).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FollowedPeak {
-    /// Centroid tau, s.
-    pub tau_s: f64,
-    /// Area (c_m; Pa for loss data).
-    pub area: f64,
-    /// The matched truth peak, if any: 1-based index (as in `truth_cell*.csv`), its tau in s and
-    /// its effective area.
-    pub truth: Option<(usize, f64, f64)>,
-}
-
-/// Everything one run produces.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunResult {
-    /// Rows, series by series, rules in scenario order then the oracle.
-    pub rows: Vec<RuleRow>,
-    /// Spectra, when asked for.
-    pub spectra: Option<Vec<SeriesSpectra>>,
-}
-
-/// Runs one noisy realization of `clean` (the cell's noise-free simulation) with `seed`.
-pub fn run_once(
-    scenario: &Scenario,
-    clean: &Simulation,
-    seed: u64,
-    keep_spectra: bool,
-    ws: &mut Workspace,
-) -> RunResult {
-    let mut rng = rng_from_seed(seed);
-    let mut rows = Vec::new();
-    let mut spectra = keep_spectra.then(Vec::new);
-    for series in &clean.series {
-        let noisy = scenario.noise.apply(&series.x, &series.y_clean, &mut rng);
-        let sigma = scenario.noise.reports_sigma().then_some(&noisy.sigma[..]);
-        let problem = match build_problem(&series.x, &noisy.y, sigma, &scenario.inversion) {
-            Ok(p) => p,
-            Err(_) => {
-                // An unusable grid: every metric undefined (counted in the summary as missing).
-                for name in rule_names(scenario) {
-                    rows.push(RuleRow {
-                        temperature_k: series.temperature_k,
-                        rule: name,
-                        values: [f64::NAN; METRICS.len()],
-                        status: UNDEFINED,
-                    });
-                }
-                continue;
-            }
-        };
-        let scorer = Scorer::new(scenario, series, &problem);
-        let analysis = analyse(
-            &problem,
-            scenario.inversion.lambda_points,
-            &scenario.rules,
-            &scenario.inversion.peaks,
-            ws,
-        );
-        // The oracle: the path point nearest the truth in the spectrum L1 metric.
-        let oracle_k = (0..analysis.path.len())
-            .map(|k| (k, scorer.l1(&analysis.path.points[k].solution.amplitudes)))
-            .filter(|(_, v)| v.is_finite())
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(k, _)| k);
-        let oracle = oracle_k.map(|k| {
-            let sol = &analysis.path.points[k].solution;
-            let peaks = find_peaks(problem.grid(), &sol.amplitudes, &scenario.inversion.peaks);
-            (sol, peaks)
-        });
-        let oracle_l1 = oracle
-            .as_ref()
-            .map_or(f64::NAN, |(s, _)| scorer.l1(&s.amplitudes));
-        // The best rel-L2 anywhere on the path (the denominator of regret_l2).
-        let oracle_l2 = analysis
-            .path
-            .points
-            .iter()
-            .map(|p| scorer.rel_l2(&p.solution.amplitudes))
-            .filter(|v| v.is_finite())
-            .fold(f64::NAN, f64::min);
-        let oracles = (oracle_l1, oracle_l2);
-        let sigma2 = analysis.scores.sigma2;
-        let mut recovered = Vec::new();
-        let mut followed = Vec::new();
-        for rule in &scenario.rules {
-            let name = rule.name();
-            let found = analysis
-                .results
-                .iter()
-                .find(|r| r.choice.rule.name() == name);
-            let values = match found {
-                Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracles),
-                None => [f64::NAN; METRICS.len()],
+impl Stats {
+    /// Of `values`, ignoring NaN.
+    pub fn of(values: &[f64]) -> Self {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let count = v.len();
+        if count == 0 {
+            return Self {
+                count,
+                mean: f64::NAN,
+                median: f64::NAN,
+                p05: f64::NAN,
+                p95: f64::NAN,
             };
-            if let (Some(r), Some(_)) = (found, spectra.as_ref()) {
-                recovered.push((name.clone(), r.choice.solution.amplitudes.clone()));
-                followed.push(scorer.follow(&r.peaks));
-            }
-            rows.push(RuleRow {
-                temperature_k: series.temperature_k,
-                rule: name,
-                values,
-                status: found.map_or(UNDEFINED, |r| r.choice.status.name()),
-            });
         }
-        let values = match &oracle {
-            Some((sol, peaks)) => scorer.score(sol, peaks, sigma2, oracles),
-            None => [f64::NAN; METRICS.len()],
-        };
-        rows.push(RuleRow {
-            temperature_k: series.temperature_k,
-            rule: ORACLE.into(),
-            values,
-            status: "",
-        });
-        if let Some(spectra) = spectra.as_mut() {
-            if let Some((sol, peaks)) = &oracle {
-                recovered.push((ORACLE.into(), sol.amplitudes.clone()));
-                followed.push(scorer.follow(peaks));
-            }
-            spectra.push(SeriesSpectra {
-                temperature_k: series.temperature_k,
-                tau_s: problem.grid().taus_s(),
-                step: problem.grid().step(),
-                truth: scorer.truth.clone(),
-                recovered,
-                peaks: followed,
-            });
+        Self {
+            count,
+            mean: v.iter().sum::<f64>() / count as f64,
+            median: quantile(&v, 0.5),
+            p05: quantile(&v, 0.05),
+            p95: quantile(&v, 0.95),
         }
     }
-    RunResult { rows, spectra }
 }
 
-/// Rule names in row order (rules, then the oracle).
-pub fn rule_names(scenario: &Scenario) -> Vec<String> {
-    let mut names: Vec<String> = scenario.rules.iter().map(|r| r.name()).collect();
-    names.push(ORACLE.into());
-    names
+/// Quantile `q` of sorted values, linear between order statistics (Hyndman-Fan type 7).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 /// The density per unit ln tau of an effective truth at the (uniformly spaced) `ln_tau`: its units
@@ -246,7 +122,7 @@ fn truth_density(e: &EffectiveTruth, ln_tau: &[f64], step: f64) -> Vec<f64> {
 }
 
 /// A truth peak inside the data window.
-struct TruthPeak {
+pub(crate) struct TruthPeak {
     /// 0-based index among the series' truth peaks.
     index: usize,
     tau_s: f64,
@@ -254,7 +130,7 @@ struct TruthPeak {
 }
 
 /// Scores solutions of one series against its effective truth.
-struct Scorer<'a> {
+pub(crate) struct Scorer<'a> {
     scenario: &'a Scenario,
     series: &'a Series,
     kernel: Kernel,
@@ -263,7 +139,7 @@ struct Scorer<'a> {
     /// Grid points inside the window.
     inside: Vec<bool>,
     step: f64,
-    truth: Vec<f64>,
+    pub(crate) truth: Vec<f64>,
     truth_window_area: f64,
     truth_total_area: f64,
     peaks: Vec<TruthPeak>,
@@ -278,7 +154,7 @@ struct Scorer<'a> {
 }
 
 impl<'a> Scorer<'a> {
-    fn new(scenario: &'a Scenario, series: &'a Series, problem: &Problem) -> Self {
+    pub(crate) fn new(scenario: &'a Scenario, series: &'a Series, problem: &Problem) -> Self {
         let grid = *problem.grid();
         let x = &series.x;
         let kernel = problem.settings().kernel;
@@ -354,7 +230,7 @@ impl<'a> Scorer<'a> {
     /// ||rho - rho_true|| / ||rho_true|| over `REL_L2_POINTS` points uniform in ln tau over the
     /// data window, rho = amplitudes / step interpolated linearly in ln tau on the inversion grid
     /// and held constant beyond its ends (the accuracy metric of the validation suite).
-    fn rel_l2(&self, f: &[f64]) -> f64 {
+    pub(crate) fn rel_l2(&self, f: &[f64]) -> f64 {
         let norm = self.fine_truth.iter().map(|v| v * v).sum::<f64>().sqrt();
         if !(norm > 0.0) {
             return f64::NAN;
@@ -375,7 +251,7 @@ impl<'a> Scorer<'a> {
     }
 
     /// Spectrum L1 error inside the window, over the truth's area there.
-    fn l1(&self, f: &[f64]) -> f64 {
+    pub(crate) fn l1(&self, f: &[f64]) -> f64 {
         if !(self.truth_window_area > 0.0) {
             return f64::NAN;
         }
@@ -388,7 +264,7 @@ impl<'a> Scorer<'a> {
             / self.truth_window_area
     }
 
-    fn score(
+    pub(crate) fn score(
         &self,
         sol: &Solution,
         peaks: &[SpectrumPeak],
@@ -525,7 +401,7 @@ impl<'a> Scorer<'a> {
     }
 
     /// The recovered peaks with the 1-based index of their matched truth peak.
-    fn follow(&self, peaks: &[SpectrumPeak]) -> Vec<FollowedPeak> {
+    pub(crate) fn follow(&self, peaks: &[SpectrumPeak]) -> Vec<FollowedPeak> {
         self.matches(peaks)
             .iter()
             .zip(peaks)
@@ -543,5 +419,20 @@ impl<'a> Scorer<'a> {
     /// The linear term the data truly contain: the noise model's drift.
     fn true_drift(&self) -> f64 {
         self.scenario.noise.drift_per_s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_between_order_statistics() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(quantile(&v, 0.5), 3.0);
+        assert!((quantile(&v, 0.05) - 1.2).abs() < 1e-15);
+        assert!((quantile(&v, 0.95) - 4.8).abs() < 1e-15);
+        let s = Stats::of(&[f64::NAN, 2.0, 1.0]);
+        assert_eq!((s.count, s.mean, s.median), (2, 1.5, 1.5));
     }
 }

@@ -1,3 +1,6 @@
+//! The output folder (guarded against overwriting, atomic writes, stale files removed) and the two
+//! text conventions every table shares: numbers in their shortest round-trip form and RFC 4180 lines.
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -137,4 +140,29 @@ impl OutputDir {
             .map(|(name, bytes)| self.write(name, bytes))
             .collect()
     }
+}
+
+/// A number in its shortest round-trip form: positional for moderate magnitudes, scientific otherwise.
+pub fn num(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || (1e-4..1e7).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// One CSV line, quoting fields that need it.
+pub fn csv_line(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    format!("{}\n", quoted.join(","))
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use toml::{Table, Value};
 
-use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
+use super::{Scenario, ScenarioError, ScenarioFile};
 
 /// One swept parameter.
 #[derive(Debug, Clone, PartialEq, Serialize)]

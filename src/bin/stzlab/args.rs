@@ -1,0 +1,158 @@
+//! The command line's flags and subcommands (clap derive); `main.rs` runs them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "stzlab",
+    version,
+    about = "Relaxation-time spectra of glasses: simulate, invert, and measure how far to trust the inversion"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Simulate the data of a scenario (one noise realization with the scenario seed) and its truth.
+    Simulate {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        #[command(flatten)]
+        out: Out,
+    },
+    /// Invert data (CSV: x, y[, sigma], or temperature_k, x, y[, sigma] with a header) to a spectrum.
+    Invert(InvertArgs),
+    /// Run a scenario's sweep: many noisy inversions scored against the known truth.
+    Run(RunArgs),
+    /// Join the folders of a sharded run into what the unsharded run writes.
+    Merge {
+        /// Shard folders (each written by `stzlab run --shard k/N`).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[command(flatten)]
+        out: Out,
+        /// Write no SVG figures and no index.html.
+        #[arg(long)]
+        no_figures: bool,
+    },
+    /// Draw the figures and index.html of an output folder of invert, run or merge (again).
+    Report {
+        /// The output folder.
+        dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct Out {
+    /// Output folder.
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    /// Overwrite files in a non-empty output folder.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// Scenario file (TOML) with optional [inversion] and [sweep] sections.
+    pub(crate) scenario: PathBuf,
+    /// Output folder (default: results/<scenario name>, or results/<name>/shard-k-of-N with --shard).
+    #[arg(short, long)]
+    pub(crate) output: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) threads: usize,
+    /// Run only shard k of N (1-based): the runs whose index modulo N is k - 1.
+    #[arg(long)]
+    pub(crate) shard: Option<String>,
+    /// Continue an interrupted run in the output folder.
+    #[arg(long, conflicts_with = "force")]
+    pub(crate) resume: bool,
+    /// Overwrite files in a non-empty output folder.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// No progress bar and no summary table on stdout.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+    /// Override a scenario value, e.g. --set noise.sigma=1e-3 --set sweep.repeats=200 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub(crate) sets: Vec<String>,
+    /// Write no SVG figures and no index.html (large sweeps; `stzlab report DIR` draws them later).
+    #[arg(long)]
+    pub(crate) no_figures: bool,
+}
+
+/// Kernels by their command-line names.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum KindArg {
+    /// Recovery, x = t in s.
+    Decay,
+    /// Creep, x = t in s.
+    Creep,
+    /// Loss modulus, x = omega in rad/s.
+    Loss,
+}
+
+/// Baselines by their command-line names.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum BaselineArg {
+    None,
+    Constant,
+    #[value(name = "constant+linear")]
+    ConstantLinear,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InvertArgs {
+    /// Data file (CSV).
+    pub(crate) data: PathBuf,
+    /// Kernel: decay (recovery, x = t in s), creep (x = t in s), loss (x = omega in rad/s).
+    #[arg(long, value_enum)]
+    pub(crate) kind: KindArg,
+    #[command(flatten)]
+    pub(crate) out: Out,
+    /// Rule for lambda, with optional parameters as NAME:key=value[,key=value]: consensus[:rss=R]
+    /// (the median lambda of lcurve, quasi-optimality and evidence; the default), discrepancy[:factor=F],
+    /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
+    /// evidence[:sigma=free], kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
+    /// penalty, an iterative fit stopped at a scanned tolerance).
+    #[arg(long, default_value = "consensus")]
+    pub(crate) rule: String,
+    /// Number of tau grid points (default: 5 per decade).
+    #[arg(long)]
+    pub(crate) points: Option<usize>,
+    /// Grid start, s (default: one decade below the data window).
+    #[arg(long)]
+    pub(crate) tau_min: Option<f64>,
+    /// Grid end, s (default: one decade above the data window).
+    #[arg(long)]
+    pub(crate) tau_max: Option<f64>,
+    /// Baseline (default: constant for decay, constant+linear for creep, none for loss).
+    #[arg(long, value_enum)]
+    pub(crate) baseline: Option<BaselineArg>,
+    /// Constrain the baseline coefficients to be >= 0.
+    #[arg(long)]
+    pub(crate) baseline_nonnegative: bool,
+    /// Order of the difference penalty (0, 1 or 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub(crate) order: u8,
+    /// Take the spectrum as zero beyond the grid ends (CONTIN).
+    #[arg(long)]
+    pub(crate) zero_boundary: bool,
+    /// Number of lambda values on the path.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(5..=10_000))]
+    pub(crate) lambda_points: u32,
+    /// Scenario-style file whose [material] gives the STZ back-analysis (stz.csv).
+    #[arg(long)]
+    pub(crate) material: Option<PathBuf>,
+    /// Measurement temperature for the back-analysis, K (DMA data carry their own).
+    #[arg(long)]
+    pub(crate) temperature_k: Option<f64>,
+    /// Write no SVG figures and no index.html.
+    #[arg(long)]
+    pub(crate) no_figures: bool,
+}

@@ -1,0 +1,245 @@
+//! The `stzlab` command line: parses flags, calls the library, prints what it reports and maps
+//! errors to exit codes (0 success, 1 failure while running, 2 bad input or usage).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod args;
+use args::{BaselineArg, Cli, Command, InvertArgs, KindArg, Out, RunArgs};
+
+use stzlab::files::{OutputDir, OutputError};
+use stzlab::inversion::{Baseline, InvertOptions, Kernel, Rule};
+use stzlab::pipeline::drive::{default_output, parse_shard, RunError, RunOptions};
+use stzlab::pipeline::{invert::invert_data, simulate, simulate::SimulateError};
+use stzlab::report;
+use stzlab::scenario::{load_material, Plan, Scenario, ScenarioError};
+
+/// Prints lines to stdout, ignoring a closed pipe (`stzlab run ... | head -1`): the files are the
+/// product, the printout only reports them, so a reader that stops early must not stop the run.
+fn say<S: AsRef<str>>(lines: impl IntoIterator<Item = S>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{}", line.as_ref());
+    }
+}
+
+/// An error with its exit code: 2 for bad input or usage, 1 for a failure while running.
+struct Failure(u8, String);
+
+fn bad(e: impl std::fmt::Display) -> Failure {
+    Failure(2, e.to_string())
+}
+
+fn output_failure(e: OutputError) -> Failure {
+    match e {
+        OutputError::Io { .. } => Failure(1, e.to_string()),
+        OutputError::NotEmpty(_) | OutputError::NotADirectory(_) => bad(e),
+    }
+}
+
+fn run_failure(e: RunError) -> Failure {
+    match e {
+        RunError::Usage(_) => bad(e),
+        RunError::Output(o) => output_failure(o),
+        RunError::Other(_) => Failure(1, e.to_string()),
+    }
+}
+
+fn scenario_failure(e: ScenarioError) -> Failure {
+    bad(e)
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Simulate { scenario, out } => simulate_command(&scenario, &out),
+        Command::Invert(args) => invert_command(&args),
+        Command::Run(args) => run_command(&args),
+        Command::Merge {
+            dirs,
+            out,
+            no_figures,
+        } => merge_command(&dirs, &out, no_figures).map_err(run_failure),
+        Command::Report { dir } if !dir.join("summary.json").is_file() => Err(bad(format!(
+            "{}: no summary.json; give a folder written by stzlab invert, run or merge",
+            dir.display()
+        ))),
+        Command::Report { dir } => figures(&dir, false).map_err(output_failure),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn merge_command(dirs: &[PathBuf], out: &Out, no_figures: bool) -> Result<(), RunError> {
+    let files = stzlab::sweep::merge(dirs, &out.output, out.force)?;
+    say([format!(
+        "merged {} shards -> {}",
+        dirs.len(),
+        out.output.display()
+    )]);
+    say(files.iter().map(|f| format!("  wrote {}", f.display())));
+    if !no_figures {
+        figures(&out.output, false)?;
+    }
+    Ok(())
+}
+
+fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    let shard = args
+        .shard
+        .as_deref()
+        .map_or(Ok((1, 1)), parse_shard)
+        .map_err(bad)?;
+    let plan = Plan::load(&args.scenario, &args.sets).map_err(scenario_failure)?;
+    let output = (args.output.clone()).unwrap_or_else(|| default_output(&plan.name, shard));
+    let sharded = if shard.1 > 1 {
+        format!(", shard {}/{}", shard.0, shard.1)
+    } else {
+        String::new()
+    };
+    if !args.quiet {
+        let (cells, repeats, runs) = (plan.cells.len(), plan.repeats, plan.runs());
+        say([format!(
+            "{}: {cells} cells x {repeats} repeats = {runs} runs{sharded}",
+            plan.name
+        )]);
+    }
+    let options = RunOptions {
+        output: output.clone(),
+        threads: args.threads,
+        shard,
+        resume: args.resume,
+        force: args.force,
+        quiet: args.quiet,
+    };
+    let study = plan.cells[0].scenario.study.is_some();
+    let report = if study {
+        stzlab::study::runner::run(&plan, &options)
+    } else {
+        stzlab::sweep::run(&plan, &options)
+    }
+    .map_err(run_failure)?;
+    if !args.quiet {
+        let resumed = match report.resumed {
+            0 => String::new(),
+            n => format!(" ({n} already done)"),
+        };
+        let (executed, seconds) = (report.executed, report.seconds);
+        say([format!(
+            "ran {executed} runs in {seconds:.2} s{resumed} -> {}",
+            output.display()
+        )]);
+        say(if study {
+            report::headline_lines(&report.summary)
+        } else {
+            report::sweep_lines(&report.summary)
+        });
+    }
+    // A shard's figures would show a part of the sweep: they are drawn after the merge.
+    if !args.no_figures && shard.1 == 1 {
+        figures(&output, args.quiet).map_err(output_failure)?;
+    }
+    Ok(())
+}
+
+fn simulate_command(path: &Path, out: &Out) -> Result<(), Failure> {
+    let scenario = Scenario::load(path).map_err(scenario_failure)?;
+    let sim = simulate(&scenario).map_err(|e| {
+        let code = if matches!(e, SimulateError::StudyOnly(_)) {
+            2
+        } else {
+            1
+        };
+        Failure(code, format!("{}: {e}", path.display()))
+    })?;
+    // Everything is produced in memory first, so a failure cannot leave a partial set of files.
+    let files = report::simulation_files(&scenario, &sim).map_err(|e| Failure(1, e.to_string()))?;
+    write_files(&out.output, out.force, &files, report::SIMULATE_OUTPUTS)?;
+    say(report::simulate_lines(&scenario.name, &sim, &out.output));
+    say(files
+        .iter()
+        .map(|(name, _)| format!("  wrote {}", out.output.join(name).display())));
+    Ok(())
+}
+
+fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
+    let kernel = match args.kind {
+        KindArg::Decay => Kernel::Decay,
+        KindArg::Creep => Kernel::Creep,
+        KindArg::Loss => Kernel::Loss,
+    };
+    let mut options = InvertOptions::new(kernel);
+    options.rule = Rule::parse(&args.rule).map_err(bad)?;
+    options.points = args.points;
+    options.tau_min_s = args.tau_min;
+    options.tau_max_s = args.tau_max;
+    options.baseline = args.baseline.map(|b| match b {
+        BaselineArg::None => Baseline::None,
+        BaselineArg::Constant => Baseline::Constant,
+        BaselineArg::ConstantLinear => Baseline::ConstantLinear,
+    });
+    options.baseline_nonnegative = args.baseline_nonnegative;
+    options.order = usize::from(args.order);
+    options.zero_boundary = args.zero_boundary;
+    options.lambda_points = args.lambda_points as usize;
+    let material = args.material.as_deref().map(load_material).transpose();
+    let material = material.map_err(scenario_failure)?;
+    let inversion = invert_data(&args.data, &options, material.as_ref(), args.temperature_k);
+    let inversion = inversion.map_err(bad)?;
+    let files = report::invert_files(&inversion).map_err(|e| Failure(1, e.to_string()))?;
+    write_files(
+        &args.out.output,
+        args.out.force,
+        &files,
+        report::INVERT_OUTPUTS,
+    )?;
+    let (warnings, lines) = report::invert_lines(&inversion);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    say(lines);
+    say(files
+        .iter()
+        .map(|(name, _)| format!("  wrote {}", args.out.output.join(name).display())));
+    if !args.no_figures {
+        figures(&args.out.output, false).map_err(output_failure)?;
+    }
+    Ok(())
+}
+
+/// Writes `files` into a prepared folder and removes what an earlier run left of `outputs`.
+fn write_files(
+    dir: &Path,
+    force: bool,
+    files: &[(String, Vec<u8>)],
+    outputs: &[&str],
+) -> Result<(), Failure> {
+    let dir = OutputDir::prepare(dir, force).map_err(output_failure)?;
+    dir.write_all(files).map_err(output_failure)?;
+    dir.remove_stale(outputs, files).map_err(output_failure)?;
+    Ok(())
+}
+
+/// Draws the folder's figures and writes index.html (a figure that fails is a warning, not an error:
+/// the numbers are already written).
+fn figures(dir: &Path, quiet: bool) -> Result<(), OutputError> {
+    let (files, warnings) = report::write_report(dir)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if !quiet {
+        say([format!(
+            "  wrote {} figures and {}",
+            files.len() - 1,
+            dir.join("index.html").display()
+        )]);
+    }
+    Ok(())
+}

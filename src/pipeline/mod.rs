@@ -1,0 +1,21 @@
+//! The pipelines: what one command or one trial does, end to end, as library functions. The
+//! engines below (physics, forward models, inversion, analysis) know nothing of scenarios or files;
+//! the drivers above ([`crate::sweep`], [`crate::study`]) repeat these pipelines over cells and
+//! seeds; [`crate::report`] turns their typed results into files and figures.
+//!
+//! - [`simulate`]: scenario -> forward model -> noise -> data and the effective truth;
+//! - [`invert`]: data -> problem -> analysis (lambda path, rule) -> peaks -> STZ table;
+//! - [`trial`]: truth -> forward -> noise -> invert -> [`score`] (one run of a sweep);
+//! - [`score`]: the recovery metrics and their statistics;
+//! - [`drive`]: what the sweep and study drivers share (run options, the run record, the finish).
+
+pub mod drive;
+pub mod invert;
+pub mod score;
+pub mod simulate;
+pub mod trial;
+
+pub use invert::{invert_series, InvertError, InvertOptions, SeriesInversion};
+pub use score::{Stats, METRICS, ORACLE};
+pub use simulate::{simulate, Simulation};
+pub use trial::{run_once, RunResult};

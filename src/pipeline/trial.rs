@@ -1,0 +1,185 @@
+//! One trial: a cell's clean data -> noise -> one analysis (the lambda path once, every rule on it,
+//! the oracle) -> the recovery metrics of each choice against the effective truth
+//! ([`super::score`]).
+
+use serde::Serialize;
+
+use super::invert::build_problem;
+use super::score::{Scorer, METRICS, ORACLE, UNDEFINED};
+use super::simulate::Simulation;
+use crate::inversion::{analyse, Workspace};
+use crate::noise::rng_from_seed;
+use crate::scenario::Scenario;
+use crate::spectrum::find_peaks;
+
+/// One row of `runs.csv` without its run/cell/axis prefix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleRow {
+    /// Temperature of the series (DMA), K.
+    pub temperature_k: Option<f64>,
+    /// Rule name, or `oracle`.
+    pub rule: String,
+    /// Metric values in [`METRICS`] order (NaN where undefined).
+    pub values: [f64; METRICS.len()],
+    /// The rule's status (`ok`, `at-path-end`, `target-unreachable`, `no-corner`), `undefined`
+    /// when the rule made no choice, empty for the oracle.
+    pub status: &'static str,
+}
+
+/// The representative spectra of one series: truth and each choice on the inversion grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSpectra {
+    /// Temperature (DMA), K.
+    pub temperature_k: Option<f64>,
+    /// Grid tau values, s.
+    pub tau_s: Vec<f64>,
+    /// Grid step in ln tau.
+    pub step: f64,
+    /// Effective truth weights on the grid.
+    pub truth: Vec<f64>,
+    /// (name, weights) for each rule and the oracle.
+    pub recovered: Vec<(String, Vec<f64>)>,
+    /// The recovered peaks of each choice, in the order of `recovered`.
+    pub peaks: Vec<Vec<FollowedPeak>>,
+}
+
+/// A recovered peak and the truth peak it was matched to (the peak following of a series of
+/// states: truth peaks keep their index across cells, so joining on it follows a peak).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowedPeak {
+    /// Centroid tau, s.
+    pub tau_s: f64,
+    /// Area (c_m; Pa for loss data).
+    pub area: f64,
+    /// The matched truth peak, if any: 1-based index (as in `truth_cell*.csv`), its tau in s and
+    /// its effective area.
+    pub truth: Option<(usize, f64, f64)>,
+}
+
+/// Everything one run produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// Rows, series by series, rules in scenario order then the oracle.
+    pub rows: Vec<RuleRow>,
+    /// Spectra, when asked for.
+    pub spectra: Option<Vec<SeriesSpectra>>,
+}
+
+/// Runs one noisy realization of `clean` (the cell's noise-free simulation) with `seed`.
+pub fn run_once(
+    scenario: &Scenario,
+    clean: &Simulation,
+    seed: u64,
+    keep_spectra: bool,
+    ws: &mut Workspace,
+) -> RunResult {
+    let mut rng = rng_from_seed(seed);
+    let mut rows = Vec::new();
+    let mut spectra = keep_spectra.then(Vec::new);
+    for series in &clean.series {
+        let noisy = scenario.noise.apply(&series.x, &series.y_clean, &mut rng);
+        let sigma = scenario.noise.reports_sigma().then_some(&noisy.sigma[..]);
+        let problem = match build_problem(&series.x, &noisy.y, sigma, &scenario.inversion) {
+            Ok(p) => p,
+            Err(_) => {
+                // An unusable grid: every metric undefined (counted in the summary as missing).
+                for name in rule_names(scenario) {
+                    rows.push(RuleRow {
+                        temperature_k: series.temperature_k,
+                        rule: name,
+                        values: [f64::NAN; METRICS.len()],
+                        status: UNDEFINED,
+                    });
+                }
+                continue;
+            }
+        };
+        let scorer = Scorer::new(scenario, series, &problem);
+        let analysis = analyse(
+            &problem,
+            scenario.inversion.lambda_points,
+            &scenario.rules,
+            &scenario.inversion.peaks,
+            ws,
+        );
+        // The oracle: the path point nearest the truth in the spectrum L1 metric.
+        let oracle_k = (0..analysis.path.len())
+            .map(|k| (k, scorer.l1(&analysis.path.points[k].solution.amplitudes)))
+            .filter(|(_, v)| v.is_finite())
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k);
+        let oracle = oracle_k.map(|k| {
+            let sol = &analysis.path.points[k].solution;
+            let peaks = find_peaks(problem.grid(), &sol.amplitudes, &scenario.inversion.peaks);
+            (sol, peaks)
+        });
+        let oracle_l1 = oracle
+            .as_ref()
+            .map_or(f64::NAN, |(s, _)| scorer.l1(&s.amplitudes));
+        // The best rel-L2 anywhere on the path (the denominator of regret_l2).
+        let oracle_l2 = analysis
+            .path
+            .points
+            .iter()
+            .map(|p| scorer.rel_l2(&p.solution.amplitudes))
+            .filter(|v| v.is_finite())
+            .fold(f64::NAN, f64::min);
+        let oracles = (oracle_l1, oracle_l2);
+        let sigma2 = analysis.scores.sigma2;
+        let mut recovered = Vec::new();
+        let mut followed = Vec::new();
+        for rule in &scenario.rules {
+            let name = rule.name();
+            let found = analysis
+                .results
+                .iter()
+                .find(|r| r.choice.rule.name() == name);
+            let values = match found {
+                Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracles),
+                None => [f64::NAN; METRICS.len()],
+            };
+            if let (Some(r), Some(_)) = (found, spectra.as_ref()) {
+                recovered.push((name.clone(), r.choice.solution.amplitudes.clone()));
+                followed.push(scorer.follow(&r.peaks));
+            }
+            rows.push(RuleRow {
+                temperature_k: series.temperature_k,
+                rule: name,
+                values,
+                status: found.map_or(UNDEFINED, |r| r.choice.status.name()),
+            });
+        }
+        let values = match &oracle {
+            Some((sol, peaks)) => scorer.score(sol, peaks, sigma2, oracles),
+            None => [f64::NAN; METRICS.len()],
+        };
+        rows.push(RuleRow {
+            temperature_k: series.temperature_k,
+            rule: ORACLE.into(),
+            values,
+            status: "",
+        });
+        if let Some(spectra) = spectra.as_mut() {
+            if let Some((sol, peaks)) = &oracle {
+                recovered.push((ORACLE.into(), sol.amplitudes.clone()));
+                followed.push(scorer.follow(peaks));
+            }
+            spectra.push(SeriesSpectra {
+                temperature_k: series.temperature_k,
+                tau_s: problem.grid().taus_s(),
+                step: problem.grid().step(),
+                truth: scorer.truth.clone(),
+                recovered,
+                peaks: followed,
+            });
+        }
+    }
+    RunResult { rows, spectra }
+}
+
+/// Rule names in row order (rules, then the oracle).
+pub fn rule_names(scenario: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = scenario.rules.iter().map(|r| r.name()).collect();
+    names.push(ORACLE.into());
+    names
+}

@@ -1,0 +1,141 @@
+//! What the commands print: one line per fact, built here so that the command line only prints.
+//! Warnings are returned apart from the lines (they go to stderr).
+
+use serde_json::Value;
+
+use crate::pipeline::invert::DataInversion;
+use crate::pipeline::simulate::Simulation;
+
+fn at(temperature_k: Option<f64>) -> String {
+    temperature_k
+        .map(|t| format!(" at {t} K"))
+        .unwrap_or_default()
+}
+
+/// The report of an inversion: (warnings, lines).
+pub fn invert_lines(inv: &DataInversion) -> (Vec<String>, Vec<String>) {
+    let file = &inv.file;
+    let mut warnings = Vec::new();
+    let mut lines = Vec::new();
+    for s in inv.summaries() {
+        let at = at(s.temperature_k);
+        if let Some(w) = &s.warning {
+            warnings.push(format!("{file}{at}: {w}"));
+        }
+        lines.push(format!(
+            "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {} peaks",
+            s.rule,
+            s.lambda,
+            s.r2,
+            s.chi2,
+            s.sigma,
+            s.points,
+            s.peaks.len()
+        ));
+        if let Some(stz) = &s.stz {
+            if let Some(v) = stz.omega_slope_atomic_volumes {
+                lines.push(format!(
+                    "  Omega slope {v:.4} atomic volumes (standard error {})",
+                    stz.omega_slope_stderr_atomic_volumes
+                        .map_or("n/a".into(), |e| format!("{e:.4}"))
+                ));
+            }
+        }
+    }
+    (warnings, lines)
+}
+
+/// The report of a simulation (before the list of files written).
+pub fn simulate_lines(name: &str, sim: &Simulation, dir: &std::path::Path) -> Vec<String> {
+    let points: usize = sim.series.iter().map(|s| s.x.len()).sum();
+    let mut lines = vec![format!(
+        "simulated {name} ({} series, {points} points) -> {}",
+        sim.series.len(),
+        dir.display()
+    )];
+    for p in &sim.percolation {
+        lines.push(format!(
+            "  percolation at {:.3e} s: n0 = {}, sum c = {:.4}, rigid fraction = {:.4}",
+            p.observation_time_s,
+            p.n0.map_or_else(|| "none".into(), |n| n.to_string()),
+            p.active_sum_c,
+            p.rigid_fraction
+        ));
+    }
+    lines
+}
+
+/// A study's headline numbers.
+pub fn headline_lines(summary: &Value) -> Vec<String> {
+    let Some(h) = summary["headline"].as_object() else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "headline ({}):",
+        summary["headline_note"].as_str().unwrap_or("")
+    )];
+    for (k, v) in h {
+        lines.push(match v.as_f64() {
+            Some(x) => format!("  {k:<40} {x:.6}"),
+            None => format!("  {k:<40} -"),
+        });
+    }
+    lines
+}
+
+/// A sweep's short table: each cell's best rule by median regret, then each rule over the sweep.
+pub fn sweep_lines(summary: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    let Some(best) = summary["best_rule"].as_array() else {
+        return lines;
+    };
+    let shown = best.len().min(40);
+    lines.push(
+        "best rule per cell (median regret = rule's spectrum L1 error / oracle's):".to_string(),
+    );
+    for b in &best[..shown] {
+        let axes: Vec<String> = b["axes"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+            .unwrap_or_default();
+        lines.push(format!(
+            "  cell {:>4}  {:<40}  {:<12} {}",
+            b["cell"],
+            axes.join(" "),
+            b["rule"].as_str().unwrap_or("-"),
+            b["median_regret"]
+                .as_f64()
+                .map_or("-".to_string(), |r| format!("{r:.3}"))
+        ));
+    }
+    if best.len() > shown {
+        lines.push(format!(
+            "  ... {} more cells in summary.json",
+            best.len() - shown
+        ));
+    }
+    let Some(overall) = summary["overall"].as_array() else {
+        return lines;
+    };
+    lines.push("over the whole sweep (rel_l2: density error over the data window; regret_l2: rel_l2 / the path's best):".to_string());
+    lines.push(format!(
+        "  {:<24} {:>12} {:>12} {:>12} {:>12}",
+        "rule", "median regret", "p95 regret", "median rel_l2", "p95 rel_l2"
+    ));
+    for row in overall {
+        let get = |metric: &str, stat: &str| {
+            row["metrics"][metric]["stats"][stat]
+                .as_f64()
+                .map_or("-".to_string(), |v| format!("{v:.3}"))
+        };
+        lines.push(format!(
+            "  {:<24} {:>12} {:>12} {:>12} {:>12}",
+            row["rule"].as_str().unwrap_or("-"),
+            get("regret_l2", "median"),
+            get("regret_l2", "p95"),
+            get("rel_l2", "median"),
+            get("rel_l2", "p95")
+        ));
+    }
+    lines
+}

@@ -5,6 +5,8 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::{Invalid, ScenarioError};
+
 /// 1-based line and column of a byte offset.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -71,6 +73,97 @@ fn walk_value(value: &Spanned<DeValue<'_>>, path: &str, depth: usize, visit: &mu
         }
         _ => {}
     }
+}
+
+/// Deserializes TOML text into `T`, turning syntax, NaN/infinity and schema errors into located
+/// [`ScenarioError`]s.
+pub(super) fn parse_located<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, ScenarioError> {
+    let at = |offset: Option<usize>, field: String, message: String| ScenarioError::Invalid {
+        file: file.to_string(),
+        position: offset.map(|o| line_col(text, o)),
+        field,
+        message,
+    };
+    let doc = toml::de::DeTable::parse(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start);
+        at(
+            offset,
+            String::new(),
+            format!("TOML syntax: {}", e.message().trim()),
+        )
+    })?;
+    if let Some((path, offset)) = first_non_finite(doc.get_ref()) {
+        return Err(at(
+            Some(offset),
+            path,
+            "NaN and infinity are not allowed".into(),
+        ));
+    }
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start);
+        let mut field = offset.and_then(|o| path_at(text, o)).unwrap_or_default();
+        let message = e.message().trim().to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            field = if field.is_empty() {
+                missing.to_string()
+            } else {
+                format!("{field}.{missing}")
+            };
+        }
+        at(offset, field, message)
+    })
+}
+
+/// Places a validation failure at its field's line in `text`.
+pub(super) fn locate_invalid(text: &str, file: &str, e: Invalid) -> ScenarioError {
+    let offset = span_of(text, &e.field)
+        .or_else(|| {
+            e.field
+                .rsplit_once('.')
+                .and_then(|(parent, _)| span_of(text, parent))
+        })
+        .map(|s| s.start);
+    ScenarioError::Invalid {
+        file: file.to_string(),
+        position: offset.map(|o| line_col(text, o)),
+        field: e.field,
+        message: e.message,
+    }
+}
+
+/// The first NaN or infinite float in the document, with its path and byte offset.
+pub(super) fn first_non_finite(table: &toml::de::DeTable<'_>) -> Option<(String, usize)> {
+    fn visit(value: &toml::Spanned<toml::de::DeValue<'_>>, path: &str) -> Option<(String, usize)> {
+        match value.get_ref() {
+            toml::de::DeValue::Float(f) => {
+                let raw = f.as_str().to_ascii_lowercase();
+                (raw.contains("nan") || raw.contains("inf"))
+                    .then(|| (path.to_string(), value.span().start))
+            }
+            toml::de::DeValue::Table(t) => t
+                .iter()
+                .find_map(|(k, v)| visit(v, &join(path, k.get_ref()))),
+            toml::de::DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| visit(v, &format!("{path}[{i}]"))),
+            _ => None,
+        }
+    }
+    fn join(prefix: &str, key: &str) -> String {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    }
+    table.iter().find_map(|(k, v)| visit(v, k.get_ref()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,157 @@
+//! `[inversion]`: the grid, penalty, path, rules and peak settings, checked and resolved.
+
+use super::*;
+
+pub(super) type ResolvedInversion = (InversionSpec, InvertOptions, Vec<Rule>, f64);
+
+pub(super) fn resolve_inversion(
+    spec: Option<&InversionSpec>,
+    protocol: &Protocol,
+) -> Result<ResolvedInversion, Invalid> {
+    let spec = spec.cloned().unwrap_or_default();
+    let kernel = match protocol {
+        Protocol::Mandrel { .. } | Protocol::StretchedExponent { .. } => Kernel::Decay,
+        Protocol::Cantilever { .. } | Protocol::TemperatureStepping { .. } => Kernel::Creep,
+        Protocol::Dma { .. } => Kernel::Loss,
+    };
+    let mut o = InvertOptions::new(kernel);
+    let names: Vec<String> = match &spec.rules {
+        Some(entries) => entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                e.text()
+                    .map_err(|m| invalid(format!("inversion.rules[{i}]"), m))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Rule::all_defaults().iter().map(Rule::name).collect(),
+    };
+    if names.is_empty() {
+        return Err(invalid("inversion.rules", "name at least one rule"));
+    }
+    let mut rules = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let rule = Rule::parse(name).map_err(|e| invalid(format!("inversion.rules[{i}]"), e))?;
+        if rules.iter().any(|r: &Rule| r.name() == rule.name()) {
+            return Err(invalid(
+                format!("inversion.rules[{i}]"),
+                format!("{name} is listed twice"),
+            ));
+        }
+        rules.push(rule);
+    }
+    o.rule = rules[0];
+    if let Some(p) = spec.points {
+        if p < 3 {
+            return Err(invalid(
+                "inversion.points",
+                format!("{p} points: at least 3 are needed"),
+            ));
+        }
+        if p > crate::inversion::kernel::MAX_GRID_POINTS {
+            return Err(invalid(
+                "inversion.points",
+                format!(
+                    "{p} points: at most {} are accepted",
+                    crate::inversion::kernel::MAX_GRID_POINTS
+                ),
+            ));
+        }
+        o.points = Some(p);
+    }
+    if let Some(d) = spec.per_decade {
+        let allowed = crate::inversion::kernel::MIN_POINTS_PER_DECADE
+            ..=crate::inversion::kernel::MAX_POINTS_PER_DECADE;
+        if !allowed.contains(&d) {
+            return Err(invalid(
+                "inversion.per_decade",
+                format!(
+                    "{d}: must lie in [{}, {}]",
+                    crate::inversion::kernel::MIN_POINTS_PER_DECADE,
+                    crate::inversion::kernel::MAX_POINTS_PER_DECADE
+                ),
+            ));
+        }
+        o.per_decade = d;
+    }
+    for (field, v) in [("tau_min_s", spec.tau_min_s), ("tau_max_s", spec.tau_max_s)] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(
+                    format!("inversion.{field}"),
+                    format!("{v}: must be > 0 s"),
+                ));
+            }
+        }
+    }
+    if let (Some(a), Some(b)) = (spec.tau_min_s, spec.tau_max_s) {
+        if a >= b {
+            return Err(invalid(
+                "inversion.tau_max_s",
+                format!("{b} s must exceed tau_min_s = {a} s"),
+            ));
+        }
+    }
+    o.tau_min_s = spec.tau_min_s;
+    o.tau_max_s = spec.tau_max_s;
+    o.baseline = spec.baseline;
+    o.baseline_nonnegative = spec.baseline_nonnegative.unwrap_or(false);
+    o.order = spec.order.unwrap_or(2);
+    if o.order > 2 {
+        return Err(invalid(
+            "inversion.order",
+            format!("{}: must be 0, 1 or 2", o.order),
+        ));
+    }
+    o.zero_boundary = spec.zero_boundary.unwrap_or(false);
+    o.lambda_points = spec
+        .lambda_points
+        .unwrap_or(crate::inversion::DEFAULT_LAMBDA_POINTS);
+    if o.lambda_points < 5 {
+        return Err(invalid(
+            "inversion.lambda_points",
+            format!("{}: at least 5 are needed", o.lambda_points),
+        ));
+    }
+    if let Some(d) = spec.min_dip {
+        if !(0.0..1.0).contains(&d) {
+            return Err(invalid(
+                "inversion.min_dip",
+                format!("{d}: must lie in [0, 1)"),
+            ));
+        }
+        o.peaks.min_dip = d;
+    }
+    if let Some(a) = spec.min_area_fraction {
+        if !(0.0..1.0).contains(&a) {
+            return Err(invalid(
+                "inversion.min_area_fraction",
+                format!("{a}: must lie in [0, 1)"),
+            ));
+        }
+        o.peaks.min_area_fraction = a;
+    }
+    let match_decades = spec.match_decades.unwrap_or(DEFAULT_MATCH_DECADES);
+    if !(match_decades.is_finite() && match_decades > 0.0) {
+        return Err(invalid(
+            "inversion.match_decades",
+            format!("{match_decades}: must be > 0"),
+        ));
+    }
+    let filled = InversionSpec {
+        rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),
+        points: o.points,
+        per_decade: Some(o.per_decade),
+        tau_min_s: o.tau_min_s,
+        tau_max_s: o.tau_max_s,
+        baseline: Some(o.baseline()),
+        baseline_nonnegative: Some(o.baseline_nonnegative),
+        order: Some(o.order),
+        zero_boundary: Some(o.zero_boundary),
+        lambda_points: Some(o.lambda_points),
+        min_dip: Some(o.peaks.min_dip),
+        min_area_fraction: Some(o.peaks.min_area_fraction),
+        match_decades: Some(match_decades),
+    };
+    Ok((filled, o, rules, match_decades))
+}

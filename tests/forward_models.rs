@@ -1,4 +1,4 @@
-//! Forward models against closed forms, limits and an independent ODE integration (MODEL.md section 2).
+//! Forward models against closed forms, limits and an independent ODE integration (docs/model.md §2).
 
 use proptest::prelude::*;
 use stzlab::noise::{rng_from_seed, NoiseModel};

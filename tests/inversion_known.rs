@@ -1,4 +1,4 @@
-//! The inversion against known answers (MODEL.md section 4).
+//! The inversion against known answers (docs/model.md §4).
 
 use stzlab::inversion::nnls::NnlsParams;
 use stzlab::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};

@@ -1,4 +1,4 @@
-//! The solver and the rules against independent methods and invariances (MODEL.md section 4).
+//! The solver and the rules against independent methods and invariances (docs/model.md §4).
 
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, NonnegativeConeT};

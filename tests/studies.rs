@@ -124,7 +124,7 @@ fn tts_gives_one_apparent_activation_energy_inside_the_true_range() {
         (lo - 0.85).abs() < 1e-3 && (hi - 1.275).abs() < 1e-3,
         "{lo} {hi}"
     );
-    // MODEL.md: about 1.15 eV for these c_n, Eq. 7, 358-418 K and 1e-2..1e3 rad/s.
+    // docs/model.md: about 1.15 eV for these c_n, Eq. 7, 358-418 K and 1e-2..1e3 rad/s.
     assert!((e - 1.15).abs() < 0.05, "E_a = {e} eV");
     assert!(headline(&s, "apparent_activation_energy_stderr_ev") < 0.02);
     // The master curve is far broader than one Debye process; KWW describes it better.

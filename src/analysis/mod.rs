@@ -1,4 +1,4 @@
-//! What is read off a spectrum: peaks and their moments, and the STZ back-analysis (MODEL.md
+//! What is read off a spectrum: peaks and their moments, and the STZ back-analysis (docs/model.md
 //! section 4, paper section 4).
 
 pub mod stz;

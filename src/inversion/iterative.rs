@@ -1,6 +1,6 @@
 //! The paper's practice as an option: an iterative non-negative least-squares fit without a penalty,
 //! started from a flat spectrum, whose stopping tolerance is the regularization. The tolerance is
-//! scanned from loose to tight and the R^2-onset rule picks it (MODEL.md section 4).
+//! scanned from loose to tight and the R^2-onset rule picks it (docs/model.md §4).
 //!
 //! The iteration is projected gradient descent (projected Landweber) on ||W (K f + B b - y)||^2 with
 //! step 1/L, L the largest eigenvalue of the Gram matrix: the objective falls monotonically, so "stop

@@ -1,4 +1,4 @@
-//! Kernels of the inverse problem (MODEL.md section 4) and the default tau grid.
+//! Kernels of the inverse problem (docs/model.md §4) and the default tau grid.
 
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +47,7 @@ impl Kernel {
     }
 }
 
-/// Default grid density, points per decade of tau (MODEL.md: about 5).
+/// Default grid density, points per decade of tau (docs/model.md: about 5).
 pub const DEFAULT_POINTS_PER_DECADE: f64 = 5.0;
 /// Default extension of the grid beyond the data window, decades on each side.
 pub const DEFAULT_EXTEND_DECADES: f64 = 1.0;

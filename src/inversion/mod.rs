@@ -1,4 +1,4 @@
-//! The inverse problem (MODEL.md section 4): kernels, the active-set NNLS, the lambda path and the
+//! The inverse problem (docs/model.md §4): kernels, the active-set NNLS, the lambda path and the
 //! rules that choose lambda on it.
 
 pub mod iterative;

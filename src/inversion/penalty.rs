@@ -1,4 +1,4 @@
-//! The regularizer L: the r-th difference operator on the spectrum amplitudes (MODEL.md section 4).
+//! The regularizer L: the r-th difference operator on the spectrum amplitudes (docs/model.md §4).
 
 /// Rows of the r-th difference operator on `n` amplitudes, as dense row-major (rows x n).
 ///

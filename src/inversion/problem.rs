@@ -10,7 +10,7 @@ use super::nnls::{self, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
 use super::penalty::{difference_operator, gram_of};
 use crate::spectrum::LnTauGrid;
 
-/// Unregularized background terms fitted with the spectrum (MODEL.md section 4).
+/// Unregularized background terms fitted with the spectrum (docs/model.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Baseline {

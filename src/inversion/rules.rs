@@ -1,4 +1,4 @@
-//! Rules that choose lambda on the path (MODEL.md section 4). Every score is scale-free: multiplying
+//! Rules that choose lambda on the path (docs/model.md §4). Every score is scale-free: multiplying
 //! the data (and sigma) by a constant leaves every choice where it was.
 
 use serde::Serialize;

@@ -344,6 +344,16 @@ pub struct StzSummary {
 }
 
 impl SeriesInversion {
+    /// The chosen rule's result: its lambda, solution and status.
+    pub fn choice(&self) -> &crate::inversion::Choice {
+        &self.analysis.results[0].choice
+    }
+
+    /// The peaks of the chosen spectrum, ordered by tau.
+    pub fn peaks(&self) -> &[crate::spectrum::SpectrumPeak] {
+        &self.analysis.results[0].peaks
+    }
+
     /// The summary, with the slope in atomic volumes when `atomic_volume_m3` is known.
     pub fn summary(&self, atomic_volume_m3: Option<f64>) -> SeriesSummary {
         let chosen = &self.analysis.results[0];

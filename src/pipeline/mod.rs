@@ -16,6 +16,6 @@ pub mod simulate;
 pub mod trial;
 
 pub use invert::{invert_series, InvertError, InvertOptions, SeriesInversion};
-pub use score::{Stats, METRICS, ORACLE};
+pub use score::{Metrics, Stats, METRICS, ORACLE};
 pub use simulate::{simulate, Simulation};
 pub use trial::{run_once, RunResult};

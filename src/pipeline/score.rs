@@ -11,26 +11,68 @@ use crate::pipeline::simulate::{EffectiveTruth, Series};
 use crate::scenario::{Scenario, Truth};
 use crate::spectrum::{LnTauGrid, SpectrumPeak};
 
-/// Names of the metrics, in column order (documented in the README).
-pub const METRICS: [&str; 17] = [
-    "lambda",
-    "r2",
-    "chi2",
-    "peaks",
-    "spectrum_l1",
-    "spectrum_l2",
-    "area_error",
-    "baseline_error",
-    "slope_error",
-    "centroid_error_decades",
-    "peak_area_error",
-    "missed",
-    "spurious",
-    "omega_slope_error",
-    "regret",
-    "rel_l2",
-    "regret_l2",
-];
+/// Declares [`Metrics`] and [`METRICS`] from one list, so that the struct, the column names and
+/// the column order cannot drift apart.
+macro_rules! metrics {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// The recovery metrics of one choice against the truth (NaN where undefined), the columns of
+        /// `runs.csv` in declaration order (definitions and units also in the README).
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+        pub struct Metrics {
+            $($(#[doc = $doc])* pub $name: f64,)*
+        }
+
+        /// Names of the metrics, in column order.
+        pub const METRICS: [&str; [$(stringify!($name)),*].len()] = [$(stringify!($name)),*];
+
+        impl Metrics {
+            /// Every metric undefined (a rule that made no choice, an unusable grid).
+            pub const UNDEFINED: Self = Self { $($name: f64::NAN,)* };
+
+            /// The values in [`METRICS`] order.
+            pub fn values(&self) -> [f64; METRICS.len()] {
+                [$(self.$name),*]
+            }
+        }
+    };
+}
+
+metrics! {
+    /// Chosen lambda, of the weighted objective (0 for the iterative mode).
+    lambda,
+    /// R^2 of the fit.
+    r2,
+    /// chi^2 = ||W r||^2 / sigma^2 (sigma from the noise model, else estimated).
+    chi2,
+    /// Number of peaks of the chosen spectrum.
+    peaks,
+    /// Integral over the data window W of |density difference| d ln tau, over the truth's area in W.
+    spectrum_l1,
+    /// sqrt(integral over W of (density difference)^2 d ln tau) / truth's area in W, (ln tau)^-1/2.
+    spectrum_l2,
+    /// Recovered area in W / the truth's area in W - 1.
+    area_error,
+    /// Fitted constant / total effective area.
+    baseline_error,
+    /// (Fitted linear term - true drift) x t_max / total effective area.
+    slope_error,
+    /// Mean |log10(tau_recovered / tau_true)| over matched peaks, decades.
+    centroid_error_decades,
+    /// Mean |area_recovered / area_true - 1| over matched peaks.
+    peak_area_error,
+    /// True peaks in W without a match (count).
+    missed,
+    /// Recovered peaks in W matching no true peak (count).
+    spurious,
+    /// Back-analysed Omega slope / true slope - 1 (hierarchy truths).
+    omega_slope_error,
+    /// This choice's spectrum_l1 / the oracle's.
+    regret,
+    /// Relative L2 error of the density over 200 points uniform in ln tau over W.
+    rel_l2,
+    /// This choice's rel_l2 / the smallest rel_l2 on the lambda path.
+    regret_l2,
+}
 
 /// Points, uniform in ln tau over the data window, at which `rel_l2` compares densities.
 pub const REL_L2_POINTS: usize = 200;
@@ -270,7 +312,7 @@ impl<'a> Scorer<'a> {
         peaks: &[SpectrumPeak],
         sigma2: f64,
         (oracle_l1, oracle_l2): (f64, f64),
-    ) -> [f64; METRICS.len()] {
+    ) -> Metrics {
         let f = &sol.amplitudes;
         let a_w = self.truth_window_area;
         let in_window = |j: usize| self.inside[j];
@@ -354,17 +396,17 @@ impl<'a> Scorer<'a> {
         } else {
             f64::NAN
         };
-        [
-            sol.lambda,
-            sol.stats.r2,
-            sol.stats.weighted_ss / sigma2,
-            peaks.len() as f64,
-            l1,
-            l2,
+        Metrics {
+            lambda: sol.lambda,
+            r2: sol.stats.r2,
+            chi2: sol.stats.weighted_ss / sigma2,
+            peaks: peaks.len() as f64,
+            spectrum_l1: l1,
+            spectrum_l2: l2,
             area_error,
             baseline_error,
             slope_error,
-            centroid_error,
+            centroid_error_decades: centroid_error,
             peak_area_error,
             missed,
             spurious,
@@ -372,7 +414,7 @@ impl<'a> Scorer<'a> {
             regret,
             rel_l2,
             regret_l2,
-        ]
+        }
     }
 
     /// Peak matching, closest pairs first, one to one, within the matching radius: for each

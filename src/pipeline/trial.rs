@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::invert::build_problem;
-use super::score::{Scorer, METRICS, ORACLE, UNDEFINED};
+use super::score::{Metrics, Scorer, ORACLE, UNDEFINED};
 use super::simulate::Simulation;
-use crate::inversion::{analyse, Workspace};
+use crate::inversion::{analyse, Rule, Workspace};
 use crate::noise::rng_from_seed;
 use crate::scenario::Scenario;
 use crate::spectrum::find_peaks;
@@ -17,13 +17,20 @@ use crate::spectrum::find_peaks;
 pub struct RuleRow {
     /// Temperature of the series (DMA), K.
     pub temperature_k: Option<f64>,
-    /// Rule name, or `oracle`.
-    pub rule: String,
-    /// Metric values in [`METRICS`] order (NaN where undefined).
-    pub values: [f64; METRICS.len()],
+    /// The rule; `None` for the oracle (the path point nearest the truth).
+    pub rule: Option<Rule>,
+    /// The metrics (NaN where undefined).
+    pub metrics: Metrics,
     /// The rule's status (`ok`, `at-path-end`, `target-unreachable`, `no-corner`), `undefined`
     /// when the rule made no choice, empty for the oracle.
     pub status: &'static str,
+}
+
+impl RuleRow {
+    /// The rule's name as written in `runs.csv` (`oracle` for the oracle).
+    pub fn rule_name(&self) -> String {
+        self.rule.map_or_else(|| ORACLE.to_string(), |r| r.name())
+    }
 }
 
 /// The representative spectra of one series: truth and each choice on the inversion grid.
@@ -83,11 +90,12 @@ pub fn run_once(
             Ok(p) => p,
             Err(_) => {
                 // An unusable grid: every metric undefined (counted in the summary as missing).
-                for name in rule_names(scenario) {
+                let rules = scenario.rules.iter().map(|r| Some(*r));
+                for rule in rules.chain([None]) {
                     rows.push(RuleRow {
                         temperature_k: series.temperature_k,
-                        rule: name,
-                        values: [f64::NAN; METRICS.len()],
+                        rule,
+                        metrics: Metrics::UNDEFINED,
                         status: UNDEFINED,
                     });
                 }
@@ -129,34 +137,30 @@ pub fn run_once(
         let mut recovered = Vec::new();
         let mut followed = Vec::new();
         for rule in &scenario.rules {
-            let name = rule.name();
-            let found = analysis
-                .results
-                .iter()
-                .find(|r| r.choice.rule.name() == name);
-            let values = match found {
+            let found = analysis.results.iter().find(|r| r.choice.rule == *rule);
+            let metrics = match found {
                 Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracles),
-                None => [f64::NAN; METRICS.len()],
+                None => Metrics::UNDEFINED,
             };
             if let (Some(r), Some(_)) = (found, spectra.as_ref()) {
-                recovered.push((name.clone(), r.choice.solution.amplitudes.clone()));
+                recovered.push((rule.name(), r.choice.solution.amplitudes.clone()));
                 followed.push(scorer.follow(&r.peaks));
             }
             rows.push(RuleRow {
                 temperature_k: series.temperature_k,
-                rule: name,
-                values,
+                rule: Some(*rule),
+                metrics,
                 status: found.map_or(UNDEFINED, |r| r.choice.status.name()),
             });
         }
-        let values = match &oracle {
+        let metrics = match &oracle {
             Some((sol, peaks)) => scorer.score(sol, peaks, sigma2, oracles),
-            None => [f64::NAN; METRICS.len()],
+            None => Metrics::UNDEFINED,
         };
         rows.push(RuleRow {
             temperature_k: series.temperature_k,
-            rule: ORACLE.into(),
-            values,
+            rule: None,
+            metrics,
             status: "",
         });
         if let Some(spectra) = spectra.as_mut() {
@@ -175,11 +179,4 @@ pub fn run_once(
         }
     }
     RunResult { rows, spectra }
-}
-
-/// Rule names in row order (rules, then the oracle).
-pub fn rule_names(scenario: &Scenario) -> Vec<String> {
-    let mut names: Vec<String> = scenario.rules.iter().map(|r| r.name()).collect();
-    names.push(ORACLE.into());
-    names
 }

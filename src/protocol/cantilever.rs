@@ -1,4 +1,4 @@
-//! Cantilever creep at fixed stress from t = 0 (MODEL.md section 2, paper section 3).
+//! Cantilever creep at fixed stress from t = 0 (docs/model.md §2, paper section 3).
 
 use crate::spectrum::VoigtUnits;
 

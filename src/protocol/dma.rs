@@ -1,4 +1,4 @@
-//! Dynamic-mechanical analysis: loss modulus of the linear solid (MODEL.md section 2, paper section 6).
+//! Dynamic-mechanical analysis: loss modulus of the linear solid (docs/model.md §2, paper section 6).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Mandrel experiment: constrain at fixed total strain for t_c, release, watch the recovery
-//! (MODEL.md section 2, paper sections 3 and 4).
+//! (docs/model.md §2, paper sections 3 and 4).
 //!
 //! # Formula
 //! With the total strain held at eps_tot = 1 (strains normalized), the Voigt units are coupled through

@@ -1,4 +1,4 @@
-//! Forward models of the experiments (MODEL.md section 2): one file per protocol.
+//! Forward models of the experiments (docs/model.md §2): one file per protocol.
 //!
 //! Every strain is normalized by the elastic strain, so the amplitudes of the Voigt units are the
 //! c_m of paper Eq. 6.

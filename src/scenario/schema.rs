@@ -40,7 +40,7 @@ pub struct ScenarioFile {
     /// The grid of conditions `stzlab run` sweeps (default: one cell, one repeat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSpec>,
-    /// A method study instead of the inversion sweep (MODEL.md section 5).
+    /// A method study instead of the inversion sweep (docs/model.md §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study: Option<super::study::StudySpec>,
 }
@@ -151,7 +151,7 @@ pub struct SweepSpec {
     pub axes: Option<toml::Table>,
 }
 
-/// `[material]`: Argon-model parameters (MODEL.md section 1).
+/// `[material]`: Argon-model parameters (docs/model.md §1).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaterialSpec {

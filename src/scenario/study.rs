@@ -1,4 +1,4 @@
-//! `[study]`: the paper's method studies (MODEL.md section 5) as scenario kinds.
+//! `[study]`: the paper's method studies (docs/model.md §5) as scenario kinds.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Spectra on ln tau: log-spaced grids, peaked spectra, their discretization into Voigt units and
-//! their area-preserving projection onto a grid (MODEL.md sections 1 and 4).
+//! their area-preserving projection onto a grid (docs/model.md §1 and §4).
 
 pub mod peaks;
 pub mod shapes;

@@ -1,4 +1,4 @@
-//! Nonlinear transformation strain (paper section 5, Fig. 6; MODEL.md section 3): a ribbon bent
+//! Nonlinear transformation strain (paper section 5, Fig. 6; docs/model.md §3): a ribbon bent
 //! on a mandrel to surface strain eps_c for t_c, released, and its stress-free curvature read at
 //! t_obs after release. Each STZ size m is a unit with the sinh rate law
 //!   d eps_m / dt = (c_m sigma*_m / (E0 tau_m)) sinh((sigma - (E0 / c_m) eps_m) / sigma*_m),

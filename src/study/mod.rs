@@ -1,4 +1,4 @@
-//! The paper's method studies (MODEL.md section 5), each run by `stzlab run` from a scenario with a
+//! The paper's method studies (docs/model.md §5), each run by `stzlab run` from a scenario with a
 //! `[study]` table: one call of [`run_study`] per run (cell and noise repeat) gives named numbers
 //! (the columns of `runs.csv`, summarized in `summary.json`) and, for the first repeat of a cell,
 //! tables written as CSV files.

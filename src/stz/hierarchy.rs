@@ -170,7 +170,7 @@ impl Hierarchy {
             .collect()
     }
 
-    /// The spectrum on ln tau at `t_k`: f(ln tau) = sum_n c_n g(ln tau - ln tau_n) (MODEL.md section 1).
+    /// The spectrum on ln tau at `t_k`: f(ln tau) = sum_n c_n g(ln tau - ln tau_n) (docs/model.md §1).
     pub fn spectrum(&self, material: &Material, t_k: f64) -> Spectrum {
         let peaks = self
             .sizes

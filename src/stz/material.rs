@@ -4,7 +4,7 @@ use super::{check, StzError};
 use crate::constants::BOLTZMANN_J_PER_K;
 
 /// Shear modulus that softens linearly above the glass transition:
-/// mu(T) = mu(T_g) + dmu_dT (T - T_g) for T > T_g, constant below (MODEL.md section 1).
+/// mu(T) = mu(T_g) + dmu_dT (T - T_g) for T > T_g, constant below (docs/model.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct GlassTransition {
     /// Glass-transition temperature, K.
@@ -33,7 +33,7 @@ pub struct MaterialParams {
 }
 
 impl Default for MaterialParams {
-    /// MODEL.md section 1 check material (Al86.8Ni3.7Y9.5).
+    /// docs/model.md §1 check material (Al86.8Ni3.7Y9.5).
     fn default() -> Self {
         Self {
             mu_pa: 19.2e9,

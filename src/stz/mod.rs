@@ -1,5 +1,5 @@
 //! Argon's shear-transformation-zone (STZ) model with an atomically quantized hierarchy
-//! (MODEL.md section 1; paper sections 2, 4, 6 and 12).
+//! (docs/model.md §1; paper sections 2, 4, 6 and 12).
 
 mod free_volume;
 mod hierarchy;

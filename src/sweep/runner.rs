@@ -188,8 +188,8 @@ fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
         ];
         fields.extend(plan.cells[cell].labels.iter().cloned());
         fields.push(row.temperature_k.map(num).unwrap_or_default());
-        fields.push(row.rule.clone());
-        fields.extend(row.values.iter().map(|v| {
+        fields.push(row.rule_name());
+        fields.extend(row.metrics.values().iter().map(|v| {
             if v.is_finite() {
                 num(*v)
             } else {

@@ -3,7 +3,7 @@
 //! the drivers above ([`crate::sweep`], [`crate::study`]) repeat these pipelines over cells and
 //! seeds; [`crate::report`] turns their typed results into files and figures.
 //!
-//! - [`simulate`]: scenario -> forward model -> noise -> data and the effective truth;
+//! - [`simulate`](mod@simulate): scenario -> forward model -> noise -> data and the effective truth;
 //! - [`invert`]: data -> problem -> analysis (lambda path, rule) -> peaks -> STZ table;
 //! - [`trial`]: truth -> forward -> noise -> invert -> [`score`] (one run of a sweep);
 //! - [`score`]: the recovery metrics and their statistics;

@@ -26,7 +26,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// How it is drawn.
     pub style: Style,
-    /// Colour index in [`PALETTE`] (0 is black).
+    /// Colour index in the palette (0 is black).
     pub color: usize,
     /// Optional band (x, low, high) drawn shaded behind the series.
     pub band: Vec<(f64, f64, f64)>,

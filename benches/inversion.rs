@@ -8,7 +8,6 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use stzlab::analysis::PeakParams;
 use stzlab::inversion::iterative::{iterative_scan, IterativeParams};
-use stzlab::inversion::nnls::NnlsParams;
 use stzlab::inversion::{analyse, Baseline, Kernel, Problem, ProblemSettings, Rule, Workspace};
 use stzlab::noise::{rng_from_seed, NoiseModel};
 use stzlab::spectrum::LnTauGrid;
@@ -48,13 +47,8 @@ fn problem_n(t: &[f64], y: &[f64], sigma: &[f64], n: usize) -> Problem {
         y,
         Some(sigma),
         ProblemSettings {
-            kernel: Kernel::Decay,
-            grid,
             baseline: Baseline::Constant,
-            baseline_nonnegative: false,
-            order: 2,
-            zero_boundary: false,
-            nnls: NnlsParams::default(),
+            ..ProblemSettings::new(Kernel::Decay, grid)
         },
     )
     .unwrap()

@@ -20,7 +20,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let clean: Vec<f64> = t
         .iter()
-        .map(|&t| truth.iter().map(|(tau, c)| c * (1.0 - (-t / tau).exp())).sum())
+        .map(|&t| {
+            truth
+                .iter()
+                .map(|(tau, c)| c * (1.0 - (-t / tau).exp()))
+                .sum()
+        })
         .collect();
     let sigma = 2e-5;
     let noise = NoiseModel::new(sigma, 0.0, 0.0, 0.0, 0.0)?; // white only
@@ -52,7 +57,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The other rules were evaluated on the same path; compare, e.g., the discrepancy principle.
     for r in &result.analysis.results {
         if r.choice.rule == Rule::parse("discrepancy")? {
-            println!("discrepancy would choose lambda {:.3e}", r.choice.solution.lambda);
+            println!(
+                "discrepancy would choose lambda {:.3e}",
+                r.choice.solution.lambda
+            );
         }
     }
 

@@ -46,16 +46,12 @@ fn every_bad_data_file_fails_with_exit_2_and_its_one_line_message() {
             .args(&extra)
             .output()
             .unwrap();
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
-        assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", file.display());
-        assert_eq!(
-            stderr.trim_end(),
-            format!("error: {}{expect}", file.display()),
-            "{}",
-            file.display()
+        common::assert_refused(
+            &out,
+            &format!("error: {}{expect}", file.display()),
+            &out_dir.path().join("out"),
+            &file.display().to_string(),
         );
-        assert!(!out_dir.path().join("out").exists(), "{}", file.display());
     }
 }
 
@@ -95,13 +91,7 @@ fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
     let sim = tmp.path().join("sim");
     let inv = tmp.path().join("inv");
     let scenario = repo("scenarios/al-ni-y-mandrel.toml");
-    run_ok(&[
-        "simulate",
-        scenario.to_str().unwrap(),
-        "-o",
-        sim.to_str().unwrap(),
-    ]);
-    let data = sim.join("data.csv");
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &sim);
     let stdout = run_ok(&[
         "invert",
         data.to_str().unwrap(),
@@ -204,14 +194,7 @@ fn dma_data_are_inverted_temperature_by_temperature() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = tmp.path().join("sim");
     let inv = tmp.path().join("inv");
-    let scenario = repo("scenarios/zr-dma.toml");
-    run_ok(&[
-        "simulate",
-        scenario.to_str().unwrap(),
-        "-o",
-        sim.to_str().unwrap(),
-    ]);
-    let data = sim.join("data.csv");
+    let data = common::simulate("scenarios/zr-dma.toml", &sim);
     let text = std::fs::read_to_string(&data).unwrap();
     let temperatures: std::collections::BTreeSet<String> = text
         .lines()

@@ -7,17 +7,22 @@ use common::{read_json, repo, stzlab};
 
 /// Simulates the Al-Ni-Y mandrel scenario into `dir` and returns its data file.
 fn mandrel_data(dir: &std::path::Path) -> std::path::PathBuf {
-    let out = stzlab()
-        .args([
-            "simulate",
-            repo("scenarios/al-ni-y-mandrel.toml").to_str().unwrap(),
-            "-o",
-        ])
-        .arg(dir)
+    common::simulate("scenarios/al-ni-y-mandrel.toml", dir)
+}
+
+/// `stzlab invert DATA --kind decay ARGS -o OUT`.
+fn invert_decay(
+    data: &std::path::Path,
+    out: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    stzlab()
+        .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
+        .args(args)
+        .arg("-o")
+        .arg(out)
         .output()
-        .unwrap();
-    assert!(out.status.success());
-    dir.join("data.csv")
+        .unwrap()
 }
 
 #[test]
@@ -25,18 +30,11 @@ fn a_rule_parameter_from_the_command_line_names_the_rule_in_the_outputs() {
     let tmp = tempfile::tempdir().unwrap();
     let data = mandrel_data(&tmp.path().join("sim"));
     let inv = tmp.path().join("inv");
-    let out = stzlab()
-        .args([
-            "invert",
-            data.to_str().unwrap(),
-            "--kind",
-            "decay",
-            "--no-figures",
-        ])
-        .args(["--rule", "r2-onset:threshold=0.03", "-o"])
-        .arg(&inv)
-        .output()
-        .unwrap();
+    let out = invert_decay(
+        &data,
+        &inv,
+        &["--no-figures", "--rule", "r2-onset:threshold=0.03"],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -93,20 +91,7 @@ fn an_unreachable_discrepancy_target_is_warned_about_and_falls_back_to_gcv() {
     let bad = tmp.path().join("small-sigma.csv");
     std::fs::write(&bad, shrunk).unwrap();
     let inv = tmp.path().join("inv");
-    let out = stzlab()
-        .args([
-            "invert",
-            bad.to_str().unwrap(),
-            "--kind",
-            "decay",
-            "--rule",
-            "discrepancy",
-            "--no-figures",
-            "-o",
-        ])
-        .arg(&inv)
-        .output()
-        .unwrap();
+    let out = invert_decay(&bad, &inv, &["--rule", "discrepancy", "--no-figures"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let warning = stderr
@@ -128,18 +113,7 @@ fn the_default_rule_is_the_consensus_of_three() {
     let tmp = tempfile::tempdir().unwrap();
     let data = mandrel_data(&tmp.path().join("sim"));
     let inv = tmp.path().join("inv");
-    let out = stzlab()
-        .args([
-            "invert",
-            data.to_str().unwrap(),
-            "--kind",
-            "decay",
-            "--no-figures",
-            "-o",
-        ])
-        .arg(&inv)
-        .output()
-        .unwrap();
+    let out = invert_decay(&data, &inv, &["--no-figures"]);
     assert!(out.status.success());
     let summary = read_json(&inv.join("summary.json"));
     assert_eq!(summary["rule"], "consensus");
@@ -170,19 +144,7 @@ fn bad_rule_parameters_exit_2_with_one_line() {
         ("r2-onset:level=0.5", "unknown parameter \"level\""),
         ("kfold:folds=500", "kfold:folds=500"),
     ] {
-        let out = stzlab()
-            .args([
-                "invert",
-                data.to_str().unwrap(),
-                "--kind",
-                "decay",
-                "--rule",
-                rule,
-                "-o",
-            ])
-            .arg(tmp.path().join("inv"))
-            .output()
-            .unwrap();
+        let out = invert_decay(&data, &tmp.path().join("inv"), &["--rule", rule]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{rule}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{rule}: {stderr}");

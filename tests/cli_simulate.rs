@@ -41,19 +41,11 @@ fn every_bad_scenario_fails_with_exit_2_and_its_one_line_message() {
             .arg(out_dir.path().join("out"))
             .output()
             .unwrap();
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
-        assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", file.display());
-        assert_eq!(
-            stderr.trim_end(),
-            format!("error: {}:{expect}", file.display()),
-            "{}",
-            file.display()
-        );
-        assert!(
-            !out_dir.path().join("out").exists(),
-            "{}: wrote output on bad input",
-            file.display()
+        common::assert_refused(
+            &out,
+            &format!("error: {}:{expect}", file.display()),
+            &out_dir.path().join("out"),
+            &file.display().to_string(),
         );
     }
 }
@@ -91,20 +83,7 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 #[test]
 fn mandrel_scenario_writes_the_documented_files_with_units() {
     let dir = tempfile::tempdir().unwrap();
-    let out = stzlab()
-        .args([
-            "simulate",
-            repo("scenarios/al-ni-y-mandrel.toml").to_str().unwrap(),
-            "-o",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::simulate("scenarios/al-ni-y-mandrel.toml", dir.path());
 
     let (header, rows) = read_csv(&dir.path().join("data.csv"));
     assert_eq!(header, ["t_s", "y", "sigma"]);
@@ -163,20 +142,7 @@ fn mandrel_scenario_writes_the_documented_files_with_units() {
 #[test]
 fn dma_scenario_writes_one_block_per_temperature() {
     let dir = tempfile::tempdir().unwrap();
-    let out = stzlab()
-        .args([
-            "simulate",
-            repo("scenarios/zr-dma.toml").to_str().unwrap(),
-            "-o",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::simulate("scenarios/zr-dma.toml", dir.path());
     let (header, rows) = read_csv(&dir.path().join("data.csv"));
     assert_eq!(
         header,

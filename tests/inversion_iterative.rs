@@ -1,7 +1,6 @@
 //! The iterative mode (the paper's practice) against the active-set NNLS and its own invariants.
 
 use stzlab::inversion::iterative::{iterative_scan, IterativeParams};
-use stzlab::inversion::nnls::NnlsParams;
 use stzlab::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
 use stzlab::spectrum::LnTauGrid;
 
@@ -19,13 +18,8 @@ fn problem(grid: LnTauGrid, y: impl Fn(f64) -> f64, baseline: Baseline) -> Probl
         &y,
         None,
         ProblemSettings {
-            kernel: Kernel::Decay,
-            grid,
             baseline,
-            baseline_nonnegative: false,
-            order: 2,
-            zero_boundary: false,
-            nnls: NnlsParams::default(),
+            ..ProblemSettings::new(Kernel::Decay, grid)
         },
     )
     .unwrap()

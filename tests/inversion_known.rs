@@ -1,6 +1,5 @@
 //! The inversion against known answers (docs/model.md §4).
 
-use stzlab::inversion::nnls::NnlsParams;
 use stzlab::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
 use stzlab::spectrum::LnTauGrid;
 
@@ -12,13 +11,8 @@ fn log_times(start: f64, stop: f64, n: usize) -> Vec<f64> {
 
 fn settings(kernel: Kernel, grid: LnTauGrid, baseline: Baseline) -> ProblemSettings {
     ProblemSettings {
-        kernel,
-        grid,
         baseline,
-        baseline_nonnegative: false,
-        order: 2,
-        zero_boundary: false,
-        nnls: NnlsParams::default(),
+        ..ProblemSettings::new(kernel, grid)
     }
 }
 

@@ -6,51 +6,27 @@ use faer::linalg::solvers::Solve;
 use proptest::prelude::*;
 use statrs::function::beta::beta_reg;
 use stzlab::analysis::PeakParams;
-use stzlab::inversion::nnls::NnlsParams;
 use stzlab::inversion::penalty::difference_operator;
 use stzlab::inversion::{
     analyse, Baseline, Kernel, LambdaPath, PathScores, Problem, ProblemSettings, Rule, Workspace,
 };
-use stzlab::noise::{rng_from_seed, NoiseModel};
 use stzlab::spectrum::LnTauGrid;
 
 /// Objectives agree to this fraction of ||W y||^2 (clarabel is an interior-point method, accurate
 /// to about 1e-8 in its default settings).
 const OBJECTIVE_REL_TOL: f64 = 1e-7;
 
-struct Case {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    sigma: Vec<f64>,
-    grid: LnTauGrid,
-}
+mod common;
+use common::Case;
 
 fn case(m: usize, n: usize, seed: u64, noise: f64) -> Case {
-    let x: Vec<f64> = (0..m)
-        .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / (m - 1) as f64))
-        .collect();
-    let grid = LnTauGrid::new(1e-2, 1e5, n).unwrap();
-    let clean: Vec<f64> = x
-        .iter()
-        .map(|&t| 0.3 * (-t / 2.0).exp() + 0.5 * (-t / 300.0).exp() + 0.05)
-        .collect();
-    let sigma = vec![noise; m];
-    let y = NoiseModel::new(noise, 0.0, 0.0, 0.0, 0.0)
-        .unwrap()
-        .apply(&x, &clean, &mut rng_from_seed(seed))
-        .y;
-    Case { x, y, sigma, grid }
+    common::two_peak_decay(m, n, seed, noise, 0.05)
 }
 
 fn settings(grid: LnTauGrid, baseline: Baseline) -> ProblemSettings {
     ProblemSettings {
-        kernel: Kernel::Decay,
-        grid,
         baseline,
-        baseline_nonnegative: false,
-        order: 2,
-        zero_boundary: false,
-        nnls: NnlsParams::default(),
+        ..ProblemSettings::new(Kernel::Decay, grid)
     }
 }
 

@@ -4,49 +4,25 @@
 use faer::linalg::solvers::Solve;
 use faer::Mat;
 use stzlab::analysis::PeakParams;
-use stzlab::inversion::nnls::NnlsParams;
 use stzlab::inversion::penalty::difference_operator;
 use stzlab::inversion::{
-    analyse, choose, Baseline, Kernel, LambdaPath, PathScores, Problem, ProblemSettings, Rule,
-    RuleStatus, Workspace,
+    analyse, choose, Analysis, Baseline, Kernel, LambdaPath, PathScores, Problem, ProblemSettings,
+    Rule, RuleStatus, Workspace,
 };
-use stzlab::noise::{rng_from_seed, NoiseModel};
 use stzlab::spectrum::LnTauGrid;
 
-struct Case {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    sigma: Vec<f64>,
-    grid: LnTauGrid,
-}
+mod common;
+use common::Case;
 
-/// A broad two-peak decay on `m` times with white noise `noise`, a grid of `n` points.
 fn case(m: usize, n: usize, seed: u64, noise: f64) -> Case {
-    let x: Vec<f64> = (0..m)
-        .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / (m - 1) as f64))
-        .collect();
-    let grid = LnTauGrid::new(1e-2, 1e5, n).unwrap();
-    let clean: Vec<f64> = x
-        .iter()
-        .map(|&t| 0.3 * (-t / 2.0).exp() + 0.5 * (-t / 300.0).exp())
-        .collect();
-    let sigma = vec![noise; m];
-    let y = NoiseModel::new(noise, 0.0, 0.0, 0.0, 0.0)
-        .unwrap()
-        .apply(&x, &clean, &mut rng_from_seed(seed))
-        .y;
-    Case { x, y, sigma, grid }
+    common::two_peak_decay(m, n, seed, noise, 0.0)
 }
 
 fn settings(grid: LnTauGrid, baseline: Baseline, zero_boundary: bool) -> ProblemSettings {
     ProblemSettings {
-        kernel: Kernel::Decay,
-        grid,
         baseline,
-        baseline_nonnegative: false,
-        order: 2,
         zero_boundary,
-        nnls: NnlsParams::default(),
+        ..ProblemSettings::new(Kernel::Decay, grid)
     }
 }
 
@@ -290,26 +266,21 @@ fn quasi_optimality_takes_the_deepest_interior_minimum_of_the_solution_change() 
     }
 }
 
+/// The problem of `c` with the stated `sigma` (constant baseline) and its analysis on 40 lambdas.
+fn analysed(c: &Case, sigma: &[f64], rules: &[Rule]) -> (Problem, Analysis) {
+    let settings = settings(c.grid, Baseline::Constant, false);
+    let p = Problem::new(&c.x, &c.y, Some(sigma), settings).unwrap();
+    let a = analyse(&p, 40, rules, &PeakParams::default(), &mut Workspace::new());
+    (p, a)
+}
+
 #[test]
 fn discrepancy_flags_an_unreachable_target_and_falls_back_to_gcv() {
     let c = case(60, 25, 4, 1e-4);
     let rules = [Rule::parse("discrepancy").unwrap(), Rule::Gcv];
     // sigma stated 10x too small: chi^2 exceeds M at the weakest lambda.
     let small: Vec<f64> = c.sigma.iter().map(|s| s / 10.0).collect();
-    let p = Problem::new(
-        &c.x,
-        &c.y,
-        Some(&small),
-        settings(c.grid, Baseline::Constant, false),
-    )
-    .unwrap();
-    let a = analyse(
-        &p,
-        40,
-        &rules,
-        &PeakParams::default(),
-        &mut Workspace::new(),
-    );
+    let (p, a) = analysed(&c, &small, &rules);
     assert!(a.scores.chi2[0] > p.len() as f64);
     let d = &a.results[0].choice;
     assert_eq!(d.status, RuleStatus::TargetUnreachable);
@@ -318,20 +289,7 @@ fn discrepancy_flags_an_unreachable_target_and_falls_back_to_gcv() {
     assert!(d.warning().unwrap().contains("gcv"));
     // sigma stated 1e4x too large: chi^2 stays below M along the whole path.
     let large: Vec<f64> = c.sigma.iter().map(|s| s * 1e4).collect();
-    let p = Problem::new(
-        &c.x,
-        &c.y,
-        Some(&large),
-        settings(c.grid, Baseline::Constant, false),
-    )
-    .unwrap();
-    let a = analyse(
-        &p,
-        40,
-        &rules,
-        &PeakParams::default(),
-        &mut Workspace::new(),
-    );
+    let (_, a) = analysed(&c, &large, &rules);
     let d = &a.results[0].choice;
     assert_eq!(d.status, RuleStatus::TargetUnreachable);
     assert_eq!(d.fallback, None);
@@ -339,20 +297,7 @@ fn discrepancy_flags_an_unreachable_target_and_falls_back_to_gcv() {
     // The right sigma on a grid fine enough for the two exponentials (0.18 decade): the target is
     // met inside the path.
     let c = case(60, 40, 4, 1e-3);
-    let p = Problem::new(
-        &c.x,
-        &c.y,
-        Some(&c.sigma),
-        settings(c.grid, Baseline::Constant, false),
-    )
-    .unwrap();
-    let a = analyse(
-        &p,
-        40,
-        &rules,
-        &PeakParams::default(),
-        &mut Workspace::new(),
-    );
+    let (_, a) = analysed(&c, &c.sigma, &rules);
     assert_eq!(a.results[0].choice.status, RuleStatus::Ok);
     assert!(a.results[0].choice.warning().is_none());
 }

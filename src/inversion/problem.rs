@@ -71,6 +71,23 @@ pub struct ProblemSettings {
     pub nnls: NnlsParams,
 }
 
+impl ProblemSettings {
+    /// The defaults on `grid`: no baseline, second differences (r = 2), no zero boundary, the
+    /// default solver settings. Change a field with struct update syntax:
+    /// `ProblemSettings { baseline: Baseline::Constant, ..ProblemSettings::new(kernel, grid) }`.
+    pub fn new(kernel: Kernel, grid: LnTauGrid) -> Self {
+        Self {
+            kernel,
+            grid,
+            baseline: Baseline::None,
+            baseline_nonnegative: false,
+            order: 2,
+            zero_boundary: false,
+            nnls: NnlsParams::default(),
+        }
+    }
+}
+
 /// The assembled problem.
 #[derive(Debug, Clone)]
 pub struct Problem {

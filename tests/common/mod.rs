@@ -135,3 +135,58 @@ pub fn check_report(dir: &Path) -> Vec<String> {
 pub const BLACK: &str = "#000000";
 pub const FIRST: &str = "#0072B2";
 pub const SECOND: &str = "#D55E00";
+
+/// Decay data with a known answer for the solver and rule tests: times, noisy values, their sigma
+/// and a tau grid.
+pub struct Case {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    pub sigma: Vec<f64>,
+    pub grid: stzlab::spectrum::LnTauGrid,
+}
+
+/// Two processes (0.3 at 2 s, 0.5 at 300 s) plus `offset`, on `m` times log-spaced over 0.1..1e4 s,
+/// with white noise `noise` drawn from `seed`; a grid of `n` points over 1e-2..1e5 s.
+pub fn two_peak_decay(m: usize, n: usize, seed: u64, noise: f64, offset: f64) -> Case {
+    use stzlab::noise::{rng_from_seed, NoiseModel};
+    let x: Vec<f64> = (0..m)
+        .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / (m - 1) as f64))
+        .collect();
+    let grid = stzlab::spectrum::LnTauGrid::new(1e-2, 1e5, n).unwrap();
+    let clean: Vec<f64> = x
+        .iter()
+        .map(|&t| 0.3 * (-t / 2.0).exp() + 0.5 * (-t / 300.0).exp() + offset)
+        .collect();
+    let sigma = vec![noise; m];
+    let y = NoiseModel::new(noise, 0.0, 0.0, 0.0, 0.0)
+        .unwrap()
+        .apply(&x, &clean, &mut rng_from_seed(seed))
+        .y;
+    Case { x, y, sigma, grid }
+}
+
+/// Runs `stzlab simulate` on a scenario of the repository into `dir`, asserts success, and returns
+/// the data file.
+pub fn simulate(scenario: &str, dir: &Path) -> PathBuf {
+    let out = stzlab()
+        .args(["simulate", repo(scenario).to_str().unwrap(), "-o"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("data.csv")
+}
+
+/// Asserts that a command refused its input: exit 2, exactly the one line `expected` on stderr,
+/// and nothing written at `output`.
+pub fn assert_refused(out: &std::process::Output, expected: &str, output: &Path, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+    assert_eq!(stderr.trim_end(), expected, "{what}");
+    assert!(!output.exists(), "{what}: wrote output on bad input");
+}

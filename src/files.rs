@@ -153,7 +153,7 @@ pub fn num(x: f64) -> String {
 }
 
 /// One CSV line, quoting fields that need it.
-pub fn csv_line(fields: &[String]) -> String {
+pub(crate) fn csv_line(fields: &[String]) -> String {
     let quoted: Vec<String> = fields
         .iter()
         .map(|f| {

@@ -101,26 +101,17 @@ pub fn back_analysis(
     }
 }
 
-/// Ordinary least-squares slope and its standard error.
+/// Ordinary least-squares slope and its standard error (None with fewer than 3 points), by
+/// [`super::fit::line`] with equal weights.
 pub fn linear_slope(points: &[(f64, f64)]) -> (Option<f64>, Option<f64>) {
-    let k = points.len();
-    if k < 2 {
-        return (None, None);
+    let (x, y): (Vec<f64>, Vec<f64>) = points.iter().copied().unzip();
+    match super::fit::line(&x, &y, &vec![1.0; x.len()]) {
+        Some(l) => (
+            Some(l.slope),
+            l.slope_stderr.is_finite().then_some(l.slope_stderr),
+        ),
+        None => (None, None),
     }
-    let kf = k as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / kf;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / kf;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let slope = sxy / sxx;
-    if k < 3 {
-        return (Some(slope), None);
-    }
-    let sse: f64 = points
-        .iter()
-        .map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2))
-        .sum();
-    (Some(slope), Some((sse / (kf - 2.0) / sxx).sqrt()))
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ pub enum RunError {
 }
 
 /// The content of `scenario.json`.
-pub fn plan_json(plan: &Plan) -> serde_json::Value {
+pub(crate) fn plan_json(plan: &Plan) -> serde_json::Value {
     let mut v = serde_json::to_value(plan.record()).unwrap_or_default();
     // STZ percolation numbers (paper section 12) of every cell with a hierarchy truth.
     let percolation: Vec<serde_json::Value> = plan
@@ -91,7 +91,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
 }
 
 /// Writes `summary.json` and reports a finished run (files sorted, each once).
-pub fn finish(
+pub(crate) fn finish(
     dir: &OutputDir,
     mut files: Vec<PathBuf>,
     summary: serde_json::Value,

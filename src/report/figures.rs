@@ -689,7 +689,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
 /// Least-squares line y = a + b x (the studies' line fit with equal weights).
 fn straight_line(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
     let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
-    crate::study::fit::line(&x, &y, &vec![1.0; x.len()]).map(|l| (l.intercept, l.slope))
+    crate::analysis::fit::line(&x, &y, &vec![1.0; x.len()]).map(|l| (l.intercept, l.slope))
 }
 
 // ---------------------------------------------------------------------------------------------

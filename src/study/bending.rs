@@ -9,8 +9,8 @@
 
 use rand::Rng;
 
-use super::fit::least_squares;
 use super::{Outcome, StudyError};
+use crate::analysis::fit::least_squares;
 use crate::constants::BOLTZMANN_J_PER_K;
 use crate::files::num;
 use crate::scenario::{BendingParams, Protocol, Scenario, Truth};

@@ -16,8 +16,8 @@
 
 use rand::{Rng, RngExt};
 
-use super::fit::{least_squares, Fit};
 use super::{Outcome, StudyError};
+use crate::analysis::fit::{least_squares, Fit};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
 use crate::files::num;
 use crate::inversion::Workspace;

@@ -3,13 +3,14 @@
 //! (the columns of `runs.csv`, summarized in `summary.json`) and, for the first repeat of a cell,
 //! tables written as CSV files.
 
-pub mod bending;
-pub mod fit;
-pub mod grouping;
-pub mod runner;
-pub mod stepping;
-pub mod stretched;
-pub mod tts;
+mod bending;
+mod grouping;
+mod runner;
+mod stepping;
+mod stretched;
+mod tts;
+
+pub use runner::run;
 
 use rand::Rng;
 

@@ -3,8 +3,8 @@
 
 use rand::Rng;
 
-use super::fit::{least_squares, Fit};
 use super::{Outcome, StudyError};
+use crate::analysis::fit::{least_squares, Fit};
 use crate::files::num;
 use crate::protocol::kww::stretched_exponent;
 use crate::protocol::{AxisGrid, Spacing};

@@ -5,8 +5,8 @@
 
 use rand::Rng;
 
-use super::fit::{golden_section, least_squares, line};
 use super::{Outcome, StudyError};
+use crate::analysis::fit::{golden_section, least_squares, line};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
 use crate::files::num;
 use crate::pipeline::simulate::simulate_clean;

@@ -1,8 +1,8 @@
 //! Parallel sweeps (`stzlab run`, `stzlab merge`): a scenario with a known truth run over a grid of
 //! conditions and noise repeats, each run scored against the truth for every rule and the oracle.
 
-pub mod runner;
-pub mod summary;
+mod runner;
+mod summary;
 
 pub use runner::{merge, run};
-pub use summary::summarize;
+pub use summary::{summarize, SummaryError};

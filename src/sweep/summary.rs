@@ -39,11 +39,25 @@ impl Layout {
     }
 }
 
+/// Why `runs.csv` could not be summarized.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct SummaryError {
+    /// The runs file.
+    pub file: String,
+    /// What is wrong with it (I/O, CSV syntax, header, an unknown rule, a bad number).
+    pub message: String,
+}
+
 /// Builds the summary from `scenario.json`'s content and `runs.csv`.
 ///
 /// # Errors
 /// I/O and parse errors, with the file named.
-pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
+pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError> {
+    let bad = |message: String| SummaryError {
+        file: runs_csv.display().to_string(),
+        message,
+    };
     let axes: Vec<(String, Vec<Value>, Vec<String>)> = record["axes"]
         .as_array()
         .map(|a| {
@@ -77,19 +91,18 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
     let layout = Layout {
         axes: axes.iter().map(|a| a.0.clone()).collect(),
     };
-    let file = std::fs::File::open(runs_csv)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_csv.display()))?;
+    let file = std::fs::File::open(runs_csv).map_err(|e| bad(e.to_string()))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(std::io::BufReader::new(file));
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_csv.display()))?
+        .map_err(|e| bad(e.to_string()))?
         .iter()
         .map(str::to_string)
         .collect();
     if header != layout.header() {
-        anyhow::bail!("{}: unexpected header", runs_csv.display());
+        return Err(bad("unexpected header".into()));
     }
     let start = layout.metric_start();
     let rule_col = start - 1;
@@ -170,9 +183,13 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
         }));
     };
     for record in reader.records() {
-        let record = record.map_err(|e| anyhow::anyhow!("{}: {e}", runs_csv.display()))?;
-        let run: usize = record[0].parse()?;
-        let cell: usize = record[1].parse()?;
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let run: usize = record[0]
+            .parse()
+            .map_err(|e| bad(format!("run {:?}: {e}", &record[0])))?;
+        let cell: usize = record[1]
+            .parse()
+            .map_err(|e| bad(format!("cell {:?}: {e}", &record[1])))?;
         runs_seen.insert(run);
         if current != Some(cell) {
             if let Some(c) = current {
@@ -181,18 +198,18 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> anyhow::Result<Value> {
             current = Some(cell);
         }
         let Some(r) = rules.iter().position(|n| n == &record[rule_col]) else {
-            anyhow::bail!(
-                "{}: unknown rule {:?} in run {run}",
-                runs_csv.display(),
+            return Err(bad(format!(
+                "unknown rule {:?} in run {run}",
                 &record[rule_col]
-            );
+            )));
         };
         for m in 0..METRICS.len() {
             let text = &record[start + m];
             let v = if text.is_empty() {
                 f64::NAN
             } else {
-                text.parse::<f64>()?
+                text.parse::<f64>()
+                    .map_err(|e| bad(format!("{text:?} in run {run}: {e}")))?
             };
             values[r][m].push(v);
         }

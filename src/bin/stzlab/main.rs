@@ -121,7 +121,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     };
     let study = plan.cells[0].scenario.study.is_some();
     let report = if study {
-        stzlab::study::runner::run(&plan, &options)
+        stzlab::study::run(&plan, &options)
     } else {
         stzlab::sweep::run(&plan, &options)
     }

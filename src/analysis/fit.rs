@@ -256,7 +256,7 @@ pub fn line(x: &[f64], y: &[f64], w: &[f64]) -> Option<Line> {
         .iter()
         .zip(y)
         .zip(w)
-        .map(|((a, c), b)| b * (c - intercept - slope * a).powi(2))
+        .map(|((a, c), b)| b * (c - my - slope * (a - mx)).powi(2))
         .sum();
     let dof = x.len().saturating_sub(2);
     let slope_stderr = if dof > 0 {

@@ -61,6 +61,23 @@ impl OutputDir {
         })
     }
 
+    /// Removes the per-cell tables and figures (`NAME_cellNNNN.csv`, `.svg`) an earlier run left
+    /// here, so that a new run with fewer cells, or another kind of run, is not reported with them.
+    /// Only names of that form are touched.
+    ///
+    /// # Errors
+    /// [`OutputError::Io`].
+    pub fn remove_cell_files(&self) -> Result<(), OutputError> {
+        for entry in fs::read_dir(&self.path).map_err(io(&self.path))? {
+            let entry = entry.map_err(io(&self.path))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_cell_file(&name) && entry.path().is_file() {
+                fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Opens an existing or new folder without the emptiness check (for `--resume`).
     ///
     /// # Errors
@@ -165,4 +182,47 @@ pub(crate) fn csv_line(fields: &[String]) -> String {
         })
         .collect();
     format!("{}\n", quoted.join(","))
+}
+
+/// Whether `name` is a per-cell output: `stem_cellNNNN.csv` or `.svg`, stem in [a-z0-9_].
+fn is_cell_file(name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let Some((head, digits)) = stem.rsplit_once("_cell") else {
+        return false;
+    };
+    matches!(ext, "csv" | "svg")
+        && digits.len() == 4
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !head.is_empty()
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_per_cell_tables_and_figures_count_as_cell_files() {
+        for name in [
+            "spectra_cell0001.svg",
+            "truth_cell0000.csv",
+            "peaks_cell9999.csv",
+        ] {
+            assert!(is_cell_file(name), "{name}");
+        }
+        for name in [
+            "runs.csv",
+            "notes_cell1.csv",
+            "my_cell0001.txt",
+            "_cell0001.csv",
+            "Data_cell0001.csv",
+            "a_cell00x1.svg",
+        ] {
+            assert!(!is_cell_file(name), "{name}");
+        }
+    }
 }

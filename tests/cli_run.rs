@@ -199,6 +199,15 @@ fn overrides_and_axes_are_validated_before_anything_runs() {
             "sweep.axes.\"inversion.rules\"=[[\"gcv\"], [\"lcurve\"]]",
             "an axis changes inversion.rules",
         ),
+        // Values an axis sets in every cell: a --set of them would be ignored.
+        (
+            "noise.sigma=3e-4",
+            "the sweep axis \"noise.sigma\" sets noise.sigma",
+        ),
+        (
+            "protocol.t_c_s=1e5",
+            "the sweep axis \"protocol\" sets protocol.t_c_s",
+        ),
     ];
     for (set, needle) in cases {
         let out = stzlab()
@@ -353,4 +362,26 @@ fn la_ageing_peaks_are_followed_across_the_states() {
     assert!((ratio - 0.76).abs() < 0.05, "peak 6 area ratio {ratio}");
     let ratio = get(4, 5).2 / get(0, 5).2;
     assert!((ratio - 0.8).abs() < 0.05, "peak 5 area ratio {ratio}");
+}
+
+#[test]
+fn force_removes_the_cell_files_of_an_earlier_run_and_keeps_other_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("q");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spectrum_cell0099.csv"), "old").unwrap();
+    std::fs::write(dir.join("spectra_cell0099.svg"), "<svg/>").unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    run(
+        "scenarios/quickstart.toml",
+        &dir,
+        &["--set", "sweep.repeats=1", "--force"],
+    );
+    assert!(!dir.join("spectrum_cell0099.csv").exists());
+    assert!(!dir.join("spectra_cell0099.svg").exists());
+    assert!(dir.join("spectrum_cell0000.csv").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
 }

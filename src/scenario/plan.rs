@@ -183,6 +183,21 @@ impl Plan {
                 labels,
             });
         }
+        // A --set that an axis overrides in every cell would be silently ignored: refuse it.
+        for set in sets {
+            let key = set.split_once('=').map_or(set.as_str(), |(k, _)| k).trim();
+            if let Some(axis) = axes.iter().find(|a| overlaps(key, &a.path)) {
+                return Err(invalid(
+                    &file,
+                    "",
+                    format!(
+                        "--set {set}: the sweep axis {:?} sets {} in every cell, so this value would be \
+                         ignored; change the axis instead (--set 'sweep.axes.\"{}\"=[...]')",
+                        axis.path, key, axis.path
+                    ),
+                ));
+            }
+        }
         let count: usize = axes.iter().map(|a| a.values.len()).product();
         if count.saturating_mul(repeats) > 100_000_000 {
             return Err(invalid(
@@ -381,9 +396,32 @@ fn first_non_finite(v: &Value) -> Option<String> {
     }
 }
 
+/// Whether setting `key` and sweeping `axis` touch the same value: the same path, one inside the
+/// other (`protocol` and `protocol.t_c_s`), or the grid's two alternative sizes (`inversion.points`
+/// overrides `inversion.per_decade`).
+fn overlaps(key: &str, axis: &str) -> bool {
+    let inside = |a: &str, b: &str| {
+        a == b || a.starts_with(&format!("{b}.")) || a.starts_with(&format!("{b}["))
+    };
+    let grid = ["inversion.points", "inversion.per_decade"];
+    inside(key, axis) || inside(axis, key) || (grid.contains(&key) && grid.contains(&axis))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_overlaps_an_axis_on_the_same_path_inside_around_or_on_the_grid_size() {
+        assert!(overlaps("noise.sigma", "noise.sigma"));
+        assert!(overlaps("protocol.t_c_s", "protocol"));
+        assert!(overlaps("truth", "truth.peaks"));
+        assert!(overlaps("truth.peaks[0].tau_s", "truth.peaks"));
+        assert!(overlaps("inversion.points", "inversion.per_decade"));
+        assert!(!overlaps("noise.sigma_column", "noise.sigma"));
+        assert!(!overlaps("sweep.repeats", "noise.sigma"));
+        assert!(!overlaps("inversion.order", "inversion.per_decade"));
+    }
 
     #[test]
     fn values_parse_as_toml_or_fall_back_to_strings() {

@@ -39,6 +39,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         serde_json::to_string_pretty(&record).map_err(|e| RunError::Other(e.to_string()))?;
     // The folder first: a non-empty one without --force is refused before any work.
     let dir = OutputDir::prepare(&options.output, options.force)?;
+    dir.remove_cell_files()?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .build()

@@ -52,7 +52,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         }
         dir
     } else {
-        OutputDir::prepare(&options.output, options.force)?
+        let dir = OutputDir::prepare(&options.output, options.force)?;
+        dir.remove_cell_files()?;
+        dir
     };
     let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
     if let Some(s) = &shard_text {
@@ -455,6 +457,7 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
         }
     }
     let dir = OutputDir::prepare(output, force)?;
+    dir.remove_cell_files()?;
     let mut files = vec![dir.write("scenario.json", record_text.as_bytes())?];
     files.push(dir.write("runs.csv", text.as_bytes())?);
     for (_, _, d) in &shards {

@@ -6,6 +6,12 @@ use std::path::Path;
 /// At least this many points per series.
 pub const MIN_POINTS: usize = 10;
 
+/// The largest |y| of a series must lie in [`MIN_Y_SCALE`, `MAX_Y_SCALE`]: beyond, squared residuals
+/// and the rules' determinants leave the range of f64 (the scale-free scores need finite squares).
+pub const MIN_Y_SCALE: f64 = 1e-100;
+/// See [`MIN_Y_SCALE`].
+pub const MAX_Y_SCALE: f64 = 1e100;
+
 /// One measured curve.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasuredSeries {
@@ -230,12 +236,55 @@ pub fn parse_data(text: &str, file: &str) -> Result<Vec<MeasuredSeries>, DataErr
             ));
         }
     }
+    for (line, s) in &series {
+        let which = s
+            .temperature_k
+            .map(|t| format!(" at {t} K"))
+            .unwrap_or_default();
+        let (lo, hi) =
+            s.y.iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+                    (a.min(y), b.max(y))
+                });
+        if lo == hi {
+            return Err(err(
+                Some(*line),
+                format!("y is {lo} on every row{which}: nothing relaxes, so there is no spectrum to find"),
+            ));
+        }
+        let largest = lo.abs().max(hi.abs());
+        if !(MIN_Y_SCALE..=MAX_Y_SCALE).contains(&largest) {
+            return Err(err(
+                Some(*line),
+                format!(
+                    "the largest |y|{which} is {largest:e}: give data between {MIN_Y_SCALE:e} and \
+                     {MAX_Y_SCALE:e} in magnitude (change their unit)"
+                ),
+            ));
+        }
+    }
     Ok(series.into_iter().map(|(_, s)| s).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flat_and_out_of_range_data_are_refused_with_their_reason() {
+        let flat: String = (1..=12).map(|i| format!("{i},0\n")).collect();
+        let e = parse_data(&flat, "f").unwrap_err();
+        assert!(e.message.contains("nothing relaxes"), "{e}");
+        let constant: String = (1..=12).map(|i| format!("{i},2.5\n")).collect();
+        assert!(parse_data(&constant, "f").is_err());
+        let huge: String = (1..=12).map(|i| format!("{i},{}e150\n", i)).collect();
+        let e = parse_data(&huge, "f").unwrap_err();
+        assert!(e.message.contains("change their unit"), "{e}");
+        let tiny: String = (1..=12).map(|i| format!("{i},{}e-150\n", i)).collect();
+        assert!(parse_data(&tiny, "f").is_err());
+        let fine: String = (1..=12).map(|i| format!("{i},{}e-90\n", i)).collect();
+        assert!(parse_data(&fine, "f").is_ok());
+    }
 
     fn rows(n: usize) -> String {
         (1..=n)

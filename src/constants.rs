@@ -8,6 +8,9 @@ pub const BOLTZMANN_J_PER_K: f64 = 1.380_649e-23;
 pub const J_PER_EV: f64 = ELEMENTARY_CHARGE_C;
 /// Pascals per gigapascal.
 pub const PA_PER_GPA: f64 = 1e9;
+/// Highest temperature accepted anywhere, K: far above any glass's melting point, so a larger value
+/// is a unit error (say, a temperature in mK or a Celsius value with an extra factor).
+pub const MAX_TEMPERATURE_K: f64 = 5000.0;
 
 /// Converts joules to electronvolts.
 pub fn j_to_ev(energy_j: f64) -> f64 {

@@ -224,3 +224,35 @@ fn dma_data_are_inverted_temperature_by_temperature() {
     let (h, _) = read_table(&inv.join("spectrum.csv"));
     assert_eq!(h[0], "temperature_k");
 }
+
+#[test]
+fn a_temperature_is_refused_without_a_material_or_beyond_5000_k() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let material = repo("scenarios/al-ni-y-mandrel.toml");
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--temperature-k", "295"],
+            "error: --temperature-k is used only by the STZ back-analysis: give --material too",
+        ),
+        (
+            &[
+                "--temperature-k",
+                "1e6",
+                "--material",
+                material.to_str().unwrap(),
+            ],
+            "error: --temperature-k 1000000: must be > 0 and at most 5000 K",
+        ),
+    ];
+    for (args, expected) in cases {
+        let inv = tmp.path().join("inv");
+        let out = stzlab()
+            .args(["invert", data.to_str().unwrap(), "--kind", "decay", "-o"])
+            .arg(&inv)
+            .args(args)
+            .output()
+            .unwrap();
+        common::assert_refused(&out, expected, &inv, &args.join(" "));
+    }
+}

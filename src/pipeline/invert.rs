@@ -45,8 +45,11 @@ pub enum InvertError {
     #[error(transparent)]
     Data(#[from] DataError),
     /// A measurement temperature that is not a positive number of kelvin.
-    #[error("--temperature-k {0}: must be > 0")]
+    #[error("--temperature-k {0}: must be > 0 and at most {max} K", max = crate::constants::MAX_TEMPERATURE_K)]
     Temperature(f64),
+    /// A temperature was given without a material: nothing would use it.
+    #[error("--temperature-k is used only by the STZ back-analysis: give --material too")]
+    TemperatureWithoutMaterial,
     /// A material was given for data without a temperature.
     #[error("{file}: --material needs --temperature-k (the data have no temperature column)")]
     NeedsTemperature {
@@ -219,8 +222,11 @@ pub fn invert_data(
     temperature_k: Option<f64>,
 ) -> Result<DataInversion, InvertError> {
     if let Some(t) = temperature_k {
-        if !(t.is_finite() && t > 0.0) {
+        if !(t.is_finite() && t > 0.0 && t <= crate::constants::MAX_TEMPERATURE_K) {
             return Err(InvertError::Temperature(t));
+        }
+        if material.is_none() {
+            return Err(InvertError::TemperatureWithoutMaterial);
         }
     }
     let data = read_data(path)?;

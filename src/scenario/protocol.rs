@@ -1,6 +1,7 @@
 //! `[protocol]`: times, frequencies and the settings of each experiment, checked and resolved.
 
 use super::*;
+use crate::constants::MAX_TEMPERATURE_K;
 
 pub(super) fn resolve_times(times: &Option<TimesSpec>) -> Result<(TimesSpec, AxisGrid), Invalid> {
     let t = times
@@ -155,12 +156,12 @@ pub(super) fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protoc
     }
     let temperature = || -> Result<f64, Invalid> {
         let t = p.temperature_k.unwrap_or(DEFAULT_TEMPERATURE_K);
-        if t > 0.0 {
+        if t > 0.0 && t <= MAX_TEMPERATURE_K {
             Ok(t)
         } else {
             Err(invalid(
                 "protocol.temperature_k",
-                format!("{t} K must be > 0"),
+                format!("{t} K must be > 0 and at most {MAX_TEMPERATURE_K} K"),
             ))
         }
     };
@@ -210,10 +211,10 @@ pub(super) fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protoc
                 ));
             }
             for (i, &t) in temps.iter().enumerate() {
-                if !(t > 0.0) {
+                if !(t > 0.0 && t <= MAX_TEMPERATURE_K) {
                     return Err(invalid(
                         format!("protocol.temperatures_k[{i}]"),
-                        format!("{t} K must be > 0"),
+                        format!("{t} K must be > 0 and at most {MAX_TEMPERATURE_K} K"),
                     ));
                 }
                 if i > 0 && t <= temps[i - 1] {

@@ -160,10 +160,13 @@ pub(super) fn resolve_truth(t: &TruthSpec) -> Result<(TruthSpec, Truth), Invalid
                     ))
                 }
             };
-            if let Some(i) = t.c.as_ref().and_then(|c| c.iter().position(|v| *v < 0.0)) {
+            if let Some(i) =
+                t.c.as_ref()
+                    .and_then(|c| c.iter().position(|v| !(0.0..=1.0).contains(v)))
+            {
                 return Err(invalid(
                     format!("truth.c[{i}]"),
-                    format!("volume fraction {} must be >= 0", c[i]),
+                    format!("volume fraction {} must be in [0, 1]", c[i]),
                 ));
             }
             let width = t.width.unwrap_or(0.0);

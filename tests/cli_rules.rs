@@ -106,6 +106,19 @@ fn an_unreachable_discrepancy_target_is_warned_about_and_falls_back_to_gcv() {
     assert_eq!(summary["status"], "target-unreachable");
     assert_eq!(summary["fallback"], "gcv");
     assert!(summary["warning"].as_str().unwrap().contains("unreachable"));
+    // sigma stated 10x too small: chi^2 near 100 M, far above M + 5 sqrt(2M), whatever the rule.
+    assert!(summary["chi2"].as_f64().unwrap() > 300.0);
+    assert!(
+        warning.contains("misses the data by more than the stated noise"),
+        "{warning}"
+    );
+    // With the true sigma the same data fit to the noise: no misfit warning.
+    let good = tmp.path().join("inv-good");
+    let data = tmp.path().join("sim").join("data.csv");
+    let out = invert_decay(&data, &good, &["--rule", "discrepancy", "--no-figures"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("misses the data"), "{stderr}");
 }
 
 #[test]

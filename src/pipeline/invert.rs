@@ -26,6 +26,10 @@ pub struct SeriesInversion {
     pub stz: Option<BackAnalysis>,
 }
 
+/// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
+/// (sigma given): for Gaussian noise of the stated sigma that happens with a probability below 1e-5.
+pub const MISFIT_SIGMAS: f64 = 5.0;
+
 /// Why an inversion could not run. Every variant is bad input (the command line exits 2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvertError {
@@ -360,6 +364,20 @@ impl SeriesInversion {
         &self.analysis.results[0].peaks
     }
 
+    /// With sigma given, a warning when the chosen fit's chi^2 exceeds M by more than
+    /// [`MISFIT_SIGMAS`] standard deviations of a chi^2 with M degrees of freedom (sqrt(2M)).
+    fn misfit_warning(&self, chi2: f64) -> Option<String> {
+        let m = self.problem.len() as f64;
+        let limit = m + MISFIT_SIGMAS * (2.0 * m).sqrt();
+        (self.analysis.scores.sigma_given && chi2 > limit).then(|| {
+            format!(
+                "chi^2 = {chi2:.1} for {m} points is above M + {MISFIT_SIGMAS} sqrt(2M) = {limit:.1}: \
+                 the chosen fit misses the data by more than the stated noise (too strong a lambda, \
+                 an understated sigma, or a kernel and baseline that cannot fit these data)"
+            )
+        })
+    }
+
     /// The summary, with the slope in atomic volumes when `atomic_volume_m3` is known.
     pub fn summary(&self, atomic_volume_m3: Option<f64>) -> SeriesSummary {
         let chosen = &self.analysis.results[0];
@@ -372,18 +390,23 @@ impl SeriesInversion {
             .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
             .collect();
         let (lo, hi) = self.problem.lambda_range();
+        let chi2 = sol.stats.weighted_ss / scores.sigma2;
+        let warning = [chosen.choice.warning(), self.misfit_warning(chi2)]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| format!("{a}; {b}"));
         SeriesSummary {
             temperature_k: self.temperature_k,
             rule: chosen.choice.rule.name(),
             status: chosen.choice.status.name(),
             fallback: chosen.choice.fallback.map(|f| f.name()),
-            warning: chosen.choice.warning(),
+            warning,
             lambda: sol.lambda,
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),
             lambda_range: [lo, hi],
             r2: sol.stats.r2,
-            chi2: sol.stats.weighted_ss / scores.sigma2,
+            chi2,
             sigma: if scores.sigma_given {
                 "given"
             } else {

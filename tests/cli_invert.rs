@@ -137,6 +137,14 @@ fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
     assert!(path.iter().any(|r| r[chosen].contains("gcv")));
     let (h, _) = read_table(&inv.join("peaks.csv"));
     assert_eq!(h[..5], ["peak", "tau_s", "tau_median_s", "ln_tau", "area"]);
+    let (in_window, peaks) = (
+        h.iter().position(|c| c == "in_window").unwrap(),
+        read_table(&inv.join("peaks.csv")).1,
+    );
+    assert!(peaks
+        .iter()
+        .all(|r| r[in_window] == "true" || r[in_window] == "false"));
+    assert!(peaks.iter().any(|r| r[in_window] == "true"));
     assert!(inv.join("stz.csv").exists());
 
     let summary: serde_json::Value =

@@ -36,11 +36,7 @@ fn a_rule_parameter_from_the_command_line_names_the_rule_in_the_outputs() {
         &["--no-figures", "--rule", "r2-onset:threshold=0.03"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(stdout.contains("rule r2-onset:threshold=0.03"), "{stdout}");
     let summary = read_json(&inv.join("summary.json"));
     assert_eq!(summary["rule"], "r2-onset:threshold=0.03");
@@ -189,11 +185,7 @@ fn a_scenario_runs_two_instances_of_one_rule_given_as_tables() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let runs = std::fs::read_to_string(out_dir.join("runs.csv")).unwrap();
     let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
     assert_eq!(header.last(), Some(&"status"));
@@ -243,11 +235,7 @@ fn a_reader_that_stops_early_does_not_stop_the_run() {
         .unwrap();
     assert!(first.starts_with("quickstart:"), "{first}");
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(out_dir.join("summary.json").is_file());
     assert!(out_dir.join("index.html").is_file());
 }

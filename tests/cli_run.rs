@@ -385,3 +385,32 @@ fn force_removes_the_cell_files_of_an_earlier_run_and_keeps_other_files() {
         "mine"
     );
 }
+
+#[test]
+fn resume_refuses_a_damaged_middle_line_instead_of_dropping_the_rows_after_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("q");
+    let set = ["--set", "sweep.repeats=2", "--no-figures"];
+    run("scenarios/quickstart.toml", &dir, &set);
+    let runs = dir.join("runs.csv");
+    let text = std::fs::read_to_string(&runs).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[5] = "garbage";
+    let damaged = format!("{}\n", lines.join("\n"));
+    std::fs::write(&runs, &damaged).unwrap();
+    let out = stzlab()
+        .args(["run", repo("scenarios/quickstart.toml").to_str().unwrap()])
+        .args(set)
+        .args(["--quiet", "--resume", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("runs.csv line 6") && stderr.contains("complete rows follow"),
+        "{stderr}"
+    );
+    // Nothing was thrown away.
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), damaged);
+}

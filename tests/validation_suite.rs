@@ -18,11 +18,7 @@ fn the_default_rule_keeps_its_regret_over_the_suite_and_every_failure_is_flagged
         .arg(&out_dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let summary = read_json(&out_dir.join("summary.json"));
     let runs = summary["runs"].as_u64().unwrap();
     assert_eq!(runs, 10 * 3 * 9 * 3);

@@ -24,6 +24,8 @@ pub struct SeriesInversion {
     pub analysis: Analysis,
     /// STZ back-analysis of the chosen spectrum, when a material was given.
     pub stz: Option<BackAnalysis>,
+    /// The data window in tau, s: [t_min, t_max] for time data, [1/w_max, 1/w_min] for DMA.
+    pub window_s: (f64, f64),
 }
 
 /// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
@@ -139,6 +141,7 @@ pub fn invert_series(
         problem,
         analysis,
         stz,
+        window_s: window,
     })
 }
 
@@ -318,6 +321,8 @@ pub struct PeakSummary {
     pub tau_median_s: f64,
     /// Area.
     pub area: f64,
+    /// Whether the centroid lies inside the data window.
+    pub in_window: bool,
 }
 
 /// Another rule's choice, for comparison.
@@ -362,6 +367,13 @@ impl SeriesInversion {
     /// The peaks of the chosen spectrum, ordered by tau.
     pub fn peaks(&self) -> &[crate::spectrum::SpectrumPeak] {
         &self.analysis.results[0].peaks
+    }
+
+    /// Whether a peak's centroid lies inside the data window (a peak outside it is only
+    /// constrained by the data's tail and by the baseline it competes with).
+    pub fn in_window(&self, peak: &crate::spectrum::SpectrumPeak) -> bool {
+        let (lo, hi) = self.window_s;
+        (lo..=hi).contains(&peak.tau_s())
     }
 
     /// With sigma given, a warning when the chosen fit's chi^2 exceeds M by more than
@@ -422,6 +434,7 @@ impl SeriesInversion {
                     tau_s: p.tau_s(),
                     tau_median_s: p.tau_median_s(),
                     area: p.area,
+                    in_window: self.in_window(p),
                 })
                 .collect(),
             nnls: sol.info,

@@ -124,22 +124,27 @@ fn nan_empty(v: f64) -> String {
     }
 }
 
-/// `peaks.csv`: `peak,tau_s,tau_median_s,ln_tau,area,height` of the chosen spectrum (tau in s).
+/// `peaks.csv`: `peak,tau_s,tau_median_s,ln_tau,area,height,in_window` of the chosen spectrum (tau
+/// in s; `in_window`: the centroid lies inside the data window).
 pub fn peaks_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
-    let mut out = header(multi, "peak,tau_s,tau_median_s,ln_tau,area,height");
+    let mut out = header(
+        multi,
+        "peak,tau_s,tau_median_s,ln_tau,area,height,in_window",
+    );
     for s in series {
         for (i, p) in s.analysis.results[0].peaks.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{}{},{},{},{},{},{}",
+                "{}{},{},{},{},{},{},{}",
                 lead(multi, s),
                 i + 1,
                 num(p.tau_s()),
                 num(p.tau_median_s()),
                 num(p.ln_tau_centroid),
                 num(p.area),
-                num(p.height)
+                num(p.height),
+                s.in_window(p)
             );
         }
     }

@@ -280,7 +280,8 @@ pub fn spectrum_file_name(cell: usize) -> String {
 /// prefix, returning the bytes up to the last complete run.
 ///
 /// # Errors
-/// When the header differs from `header` (another scenario's results).
+/// When the header differs from `header` (another scenario's results), or a damaged line is
+/// followed by complete rows (dropping them silently would lose finished runs).
 pub fn complete_prefix(
     text: &[u8],
     header: &str,
@@ -299,6 +300,7 @@ pub fn complete_prefix(
     let mut good_end = offset;
     let mut runs = Vec::new();
     let mut pending: Option<(usize, usize)> = None;
+    let mut number = 1;
     loop {
         line.clear();
         let n = reader.read_line(&mut line).map_err(|e| e.to_string())?;
@@ -306,12 +308,31 @@ pub fn complete_prefix(
             break;
         }
         offset += n;
-        let Some(run) = line.split(',').next().and_then(|r| r.parse::<usize>().ok()) else {
-            break;
+        number += 1;
+        let run = line.split(',').next().and_then(|r| r.parse::<usize>().ok());
+        let problem = match (run, pending) {
+            (None, _) => Some("it does not start with a run index"),
+            (Some(run), Some((r, _))) if run != r => {
+                Some("it starts a new run before the previous one is complete")
+            }
+            _ => None,
         };
+        if let Some(problem) = problem {
+            // A torn end (an interrupted write) is dropped and redone; damage with complete rows
+            // after it would silently lose those rows, so it is refused.
+            line.clear();
+            let rest = reader.read_line(&mut line).map_err(|e| e.to_string())?;
+            if rest > 0 && line.ends_with('\n') {
+                return Err(format!(
+                    "runs.csv line {number}: {problem}, and complete rows follow it: the file was \
+                     damaged or edited; repair or delete that line, or start again with --force"
+                ));
+            }
+            break;
+        }
+        let run = run.expect("checked above");
         pending = match pending {
-            Some((r, k)) if r == run => Some((r, k + 1)),
-            Some(_) => break,
+            Some((r, k)) => Some((r, k + 1)),
             None => Some((run, 1)),
         };
         if let Some((r, k)) = pending {
@@ -328,6 +349,22 @@ pub fn complete_prefix(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_middle_line_is_refused_not_truncated() {
+        let text = b"run,x\n0,a\n0,b\nXX,a\n1,b\n2,a\n2,b\n";
+        let e = complete_prefix(text, "run,x", |_| 2).unwrap_err();
+        assert!(
+            e.contains("line 4") && e.contains("complete rows follow"),
+            "{e}"
+        );
+        let text = b"run,x\n0,a\n1,a\n1,b\n";
+        assert!(complete_prefix(text, "run,x", |_| 2).is_err());
+        // Damage on the last line alone is an interrupted write: dropped.
+        let text = b"run,x\n0,a\n0,b\n#junk\n";
+        let (end, runs) = complete_prefix(text, "run,x", |_| 2).unwrap();
+        assert_eq!((runs, end), (vec![0], 14));
+    }
 
     #[test]
     fn a_torn_last_run_is_dropped() {

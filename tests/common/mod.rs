@@ -173,11 +173,7 @@ pub fn simulate(scenario: &str, dir: &Path) -> PathBuf {
         .arg(dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     dir.join("data.csv")
 }
 
@@ -189,4 +185,13 @@ pub fn assert_refused(out: &std::process::Output, expected: &str, output: &Path,
     assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
     assert_eq!(stderr.trim_end(), expected, "{what}");
     assert!(!output.exists(), "{what}: wrote output on bad input");
+}
+
+/// Asserts that a command succeeded, showing its stderr otherwise.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

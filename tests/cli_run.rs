@@ -100,6 +100,20 @@ fn threads_and_shards_give_identical_results() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // Merging into one of the shards is refused, and the shard is left as it was.
+    let before = read(&shards[0].join("runs.csv"));
+    let out = stzlab()
+        .arg("merge")
+        .args([&shards[0], &shards[1], &shards[2]])
+        .arg("-o")
+        .arg(&shards[0])
+        .arg("--force")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is the shard folder"), "{stderr}");
+    assert_eq!(read(&shards[0].join("runs.csv")), before);
 }
 
 #[test]

@@ -22,15 +22,20 @@ pub fn invert_lines(inv: &DataInversion) -> (Vec<String>, Vec<String>) {
         if let Some(w) = &s.warning {
             warnings.push(format!("{file}{at}: {w}"));
         }
+        // Peaks outside the data window are constrained only by the data's tail: counted apart.
+        let inside = s.peaks.iter().filter(|p| p.in_window).count();
+        let outside = match s.peaks.len() - inside {
+            0 => String::new(),
+            k => format!(" (+{k} outside it)"),
+        };
         lines.push(format!(
-            "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {} peaks",
+            "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {inside} peaks in the data window{outside}",
             s.rule,
             s.lambda,
             s.r2,
             s.chi2,
             s.sigma,
             s.points,
-            s.peaks.len()
         ));
         if let Some(stz) = &s.stz {
             if let Some(v) = stz.omega_slope_atomic_volumes {

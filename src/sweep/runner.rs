@@ -377,6 +377,17 @@ pub fn merge(dirs: &[PathBuf], output: &Path, force: bool) -> Result<Vec<PathBuf
     if dirs.is_empty() {
         return Err(RunError::Usage("merge needs at least one folder".into()));
     }
+    // Writing into a shard would overwrite the input being read (and break later merges).
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    if let Some(out) = canonical(output) {
+        if let Some(d) = dirs.iter().find(|d| canonical(d).as_ref() == Some(&out)) {
+            return Err(RunError::Usage(format!(
+                "-o {}: is the shard folder {} itself; merge into another folder",
+                output.display(),
+                d.display()
+            )));
+        }
+    }
     let read = |p: PathBuf| {
         std::fs::read_to_string(&p).map_err(|e| RunError::Usage(format!("{}: {e}", p.display())))
     };

@@ -90,9 +90,9 @@ impl fmt::Display for ScenarioError {
                     None => write!(f, "{file}: ")?,
                 }
                 if field.is_empty() {
-                    write!(f, "{message}")
+                    write!(f, "{}", one_line(message))
                 } else {
-                    write!(f, "{field}: {message}")
+                    write!(f, "{}: {}", one_line(field), one_line(message))
                 }
             }
         }
@@ -100,6 +100,19 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// Longest message shown, characters: an error may echo a value from the file, which can be long.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// `text` on one line (line breaks written as `\n`), cut to [`MAX_MESSAGE_CHARS`] with `...`: an
+/// error is one line, whatever value it quotes.
+fn one_line(text: &str) -> String {
+    let flat = text.replace('\r', "").replace('\n', "\\n");
+    match flat.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}...", &flat[..cut]),
+        None => flat,
+    }
+}
 
 /// A field-level validation failure before it is placed in a file.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,11 +1,11 @@
 //! Inverting measured (or simulated) data: one full analysis per series, with the chosen rule, every
 //! other rule for comparison, peaks and, given a material, the STZ back-analysis.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::analysis::{back_analysis, BackAnalysis};
-use std::path::Path;
-
 use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
 pub use crate::inversion::InvertOptions;
@@ -35,6 +35,9 @@ pub const MISFIT_SIGMAS: f64 = 5.0;
 /// Why an inversion could not run. Every variant is bad input (the command line exits 2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvertError {
+    /// The data have no points, or x and y differ in length.
+    #[error("{0}")]
+    Shape(String),
     /// The tau grid the options give for the data window is unusable.
     #[error("{0}")]
     Grid(String),
@@ -84,6 +87,13 @@ pub fn build_problem(
     sigma: Option<&[f64]>,
     options: &InvertOptions,
 ) -> Result<Problem, InvertError> {
+    if x.is_empty() || x.len() != y.len() {
+        return Err(InvertError::Shape(format!(
+            "{} x values and {} y values: need as many of each, and at least one",
+            x.len(),
+            y.len()
+        )));
+    }
     let grid = options
         .grid(x[0], x[x.len() - 1])
         .map_err(InvertError::Grid)?;
@@ -109,8 +119,8 @@ pub fn invert_series(
     material: Option<(&Material, f64)>,
     ws: &mut Workspace,
 ) -> Result<SeriesInversion, InvertError> {
-    let (x_min, x_max) = (series.x[0], series.x[series.x.len() - 1]);
     let problem = build_problem(&series.x, &series.y, series.sigma.as_deref(), options)?;
+    let (x_min, x_max) = (series.x[0], series.x[series.x.len() - 1]);
     let analysis = analyse(
         &problem,
         options.lambda_points,
@@ -121,7 +131,7 @@ pub fn invert_series(
     if analysis
         .results
         .first()
-        .is_none_or(|r| r.choice.rule.name() != options.rule.name())
+        .is_none_or(|r| r.choice.rule != options.rule)
     {
         return Err(InvertError::RuleUndefined {
             rule: options.rule.name(),
@@ -459,6 +469,27 @@ impl SeriesInversion {
                     omega_slope_stderr_atomic_volumes: va.and_then(|v| v.1),
                 }
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_ragged_arrays_are_an_error_not_a_panic() {
+        let options = InvertOptions::new(Kernel::Decay);
+        let mut ws = Workspace::new();
+        for (x, y) in [(vec![], vec![]), (vec![1.0, 2.0], vec![1.0])] {
+            let series = MeasuredSeries {
+                temperature_k: None,
+                x,
+                y,
+                sigma: None,
+            };
+            let e = invert_series(&series, &options, None, &mut ws).unwrap_err();
+            assert!(matches!(e, InvertError::Shape(_)), "{e}");
         }
     }
 }

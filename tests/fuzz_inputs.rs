@@ -211,17 +211,7 @@ fn check_set(path: &std::path::Path, set: &str) {
 fn the_set_parser_survives_arbitrary_paths_and_values() {
     let path = common::repo("scenarios/quickstart.toml");
     // Each case validates every cell of the quickstart: 2,000 cases keep this test near a second.
-    let mut runner = TestRunner::new(Config {
-        cases: CASES / 5,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(&sets(), |set| {
-            check_set(&path, &set);
-            Ok(())
-        })
-        .unwrap();
+    run(CASES / 5, sets(), |set| check_set(&path, set));
 }
 
 #[test]
@@ -244,15 +234,5 @@ fn long_fuzz_of_every_reader() {
         check_scenario,
     );
     let path = common::repo("scenarios/quickstart.toml");
-    let mut runner = TestRunner::new(Config {
-        cases: LONG_CASES / 10,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(&sets(), |set| {
-            check_set(&path, &set);
-            Ok(())
-        })
-        .unwrap();
+    run(LONG_CASES / 10, sets(), |set| check_set(&path, set));
 }

@@ -8,8 +8,11 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use stzlab::analysis::PeakParams;
 use stzlab::inversion::iterative::{iterative_scan, IterativeParams};
-use stzlab::inversion::{analyse, Baseline, Kernel, Problem, ProblemSettings, Rule, Workspace};
+use stzlab::inversion::{
+    analyse, Baseline, Bootstrap, InvertOptions, Kernel, Problem, ProblemSettings, Rule, Workspace,
+};
 use stzlab::noise::{rng_from_seed, NoiseModel};
+use stzlab::pipeline::uncertainty::bootstrap;
 use stzlab::spectrum::LnTauGrid;
 
 const M: usize = 1000;
@@ -90,6 +93,31 @@ fn inversion(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    // The bootstrap (issue 14 target: B = 200 in <= 1 s on 2 cores): 200 resampled data sets, each
+    // re-analysed with the default rule over the same 60-point path, on the global rayon pool.
+    let mut options = InvertOptions::new(Kernel::Decay);
+    options.tau_min_s = Some(1.0);
+    options.tau_max_s = Some(1e9);
+    options.points = Some(N);
+    let rule = [options.rule];
+    let chosen = analyse(&p, 60, &rule, &PeakParams::default(), &mut ws).results[0].clone();
+    let mut group = c.benchmark_group("bootstrap");
+    group.sample_size(10);
+    group.bench_function(
+        format!(
+            "b200_n60_m1000_path60_{}_threads{}",
+            options.rule.name(),
+            rayon::current_num_threads()
+        ),
+        |b| {
+            b.iter(|| {
+                let settings = Bootstrap::new(200, 1).unwrap();
+                black_box(bootstrap(&p, &chosen, &options, None, settings))
+            })
+        },
+    );
     group.finish();
 
     let mut group = c.benchmark_group("iterative_mode");

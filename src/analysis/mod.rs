@@ -6,4 +6,4 @@ pub mod fit;
 pub mod stz;
 
 pub use crate::spectrum::peaks::{find_peaks, PeakParams, SpectrumPeak};
-pub use stz::{back_analysis, linear_slope, BackAnalysis, StzEstimate};
+pub use stz::{back_analysis, back_analysis_labelled, linear_slope, BackAnalysis, StzEstimate};

@@ -66,17 +66,30 @@ pub fn back_analysis(
     window_s: Option<(f64, f64)>,
     area_per_c: f64,
 ) -> BackAnalysis {
+    let labelled: Vec<(usize, SpectrumPeak)> =
+        peaks.iter().enumerate().map(|(i, p)| (i + 1, *p)).collect();
+    back_analysis_labelled(&labelled, material, temperature_k, window_s, area_per_c)
+}
+
+/// [`back_analysis`] of peaks that carry their own index m (a bootstrap resample in which some of
+/// the reference peaks are missing keeps the others' m, so that the slope stays comparable).
+pub fn back_analysis_labelled(
+    peaks: &[(usize, SpectrumPeak)],
+    material: &Material,
+    temperature_k: f64,
+    window_s: Option<(f64, f64)>,
+    area_per_c: f64,
+) -> BackAnalysis {
     let e0 = material.e0_pa(temperature_k);
     let estimates: Vec<StzEstimate> = peaks
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|&(m, p)| {
             let tau = p.tau_s();
             let c = p.area / area_per_c;
             let e_prime = e0 / c;
             let omega = material.omega_from_tau(tau, temperature_k);
             StzEstimate {
-                m: i + 1,
+                m,
                 tau_s: tau,
                 c,
                 e_prime_pa: e_prime,

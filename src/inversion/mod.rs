@@ -9,7 +9,8 @@ mod problem;
 
 pub use kernel::Kernel;
 pub use problem::{
-    Baseline, FitStats, InversionError, Problem, ProblemSettings, Solution, Workspace,
+    Baseline, BlockInfo, DataBlock, FitStats, InversionError, Problem, ProblemSettings, Solution,
+    Workspace,
 };
 pub mod path;
 pub mod rules;
@@ -20,4 +21,4 @@ pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
 pub use analyse::{analyse, Analysis, RuleResult};
-pub use settings::InvertOptions;
+pub use settings::{Bootstrap, InvertOptions, MAX_RESAMPLES, MIN_RESAMPLES};

@@ -88,6 +88,37 @@ impl ProblemSettings {
     }
 }
 
+/// One data set of a joint problem (see [`Problem::joint`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DataBlock<'a> {
+    /// Its kernel.
+    pub kernel: Kernel,
+    /// Its own baseline terms.
+    pub baseline: Baseline,
+    /// Abscissae (s, or rad/s for the loss kernel).
+    pub x: &'a [f64],
+    /// Data.
+    pub y: &'a [f64],
+    /// Standard deviations, if known.
+    pub sigma: Option<&'a [f64]>,
+}
+
+/// Where a data set sits in a (joint) problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockInfo {
+    /// Its kernel.
+    pub kernel: Kernel,
+    /// Its baseline.
+    pub baseline: Baseline,
+    /// Its rows among the problem's data.
+    pub rows: std::ops::Range<usize>,
+    /// Its baseline coefficients' positions in the coefficient vector (spectrum first); subtract
+    /// the grid length for their positions in [`Solution::baseline`].
+    pub columns: std::ops::Range<usize>,
+    /// Largest |x| of the set: its linear term's internal scale.
+    linear_scale: f64,
+}
+
 /// The assembled problem.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -107,7 +138,7 @@ pub struct Problem {
     penalty: Vec<f64>,
     ltl: Vec<f64>,
     constrained: Vec<bool>,
-    linear_scale: f64,
+    blocks: Vec<BlockInfo>,
     lambda_max: f64,
     lambda_min: f64,
 }
@@ -159,28 +190,66 @@ impl Problem {
         sigma: Option<&[f64]>,
         settings: ProblemSettings,
     ) -> Result<Self, InversionError> {
-        let m = x.len();
-        if y.len() != m || sigma.is_some_and(|s| s.len() != m) {
-            return Err(InversionError::Invalid(
-                "x, y and sigma must have equal lengths".into(),
-            ));
-        }
+        let block = DataBlock {
+            kernel: settings.kernel,
+            baseline: settings.baseline,
+            x,
+            y,
+            sigma,
+        };
+        Self::joint(&[block], settings)
+    }
+
+    /// Builds one problem for several data sets that share the spectrum (docs/model.md §7): their
+    /// rows are stacked in order, each with its own kernel, weights and baseline columns (in that
+    /// order after the spectrum). Either every set gives sigma or none does. `settings.kernel` and
+    /// `settings.baseline` are replaced by the first set's; [`Problem::blocks`] describes all.
+    ///
+    /// # Errors
+    /// [`InversionError`] for no sets, mismatched lengths, a set with too few points for its
+    /// baseline, sigma on some sets only, or bad sigma.
+    pub fn joint(
+        blocks: &[DataBlock<'_>],
+        settings: ProblemSettings,
+    ) -> Result<Self, InversionError> {
+        let Some(first) = blocks.first() else {
+            return Err(InversionError::Invalid("no data sets".into()));
+        };
+        let settings = ProblemSettings {
+            kernel: first.kernel,
+            baseline: first.baseline,
+            ..settings
+        };
         if settings.order > 2 {
             return Err(InversionError::Invalid(format!(
                 "difference order {} must be 0, 1 or 2",
                 settings.order
             )));
         }
-        let n_spec = settings.grid.len();
-        let n_base = settings.baseline.columns();
-        let n = n_spec + n_base;
-        if m <= n_base + 1 {
-            return Err(InversionError::Invalid(format!(
-                "{m} points cannot determine {n_base} baseline terms and a spectrum"
-            )));
+        let sigma_given = first.sigma.is_some();
+        if blocks.iter().any(|b| b.sigma.is_some() != sigma_given) {
+            return Err(InversionError::Invalid(
+                "either every data set gives sigma or none does".into(),
+            ));
         }
-        let weights: Vec<f64> = match sigma {
-            Some(s) => {
+        let n_spec = settings.grid.len();
+        let (mut x, mut y, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+        let mut infos = Vec::with_capacity(blocks.len());
+        let mut columns = n_spec;
+        for b in blocks {
+            let m = b.x.len();
+            if b.y.len() != m || b.sigma.is_some_and(|s| s.len() != m) {
+                return Err(InversionError::Invalid(
+                    "x, y and sigma must have equal lengths".into(),
+                ));
+            }
+            let n_base = b.baseline.columns();
+            if m <= n_base + 1 {
+                return Err(InversionError::Invalid(format!(
+                    "{m} points cannot determine {n_base} baseline terms and a spectrum"
+                )));
+            }
+            if let Some(s) = b.sigma {
                 if let Some((i, v)) = s
                     .iter()
                     .enumerate()
@@ -190,39 +259,48 @@ impl Problem {
                         "sigma[{i}] = {v} must be > 0"
                     )));
                 }
-                s.iter().map(|v| 1.0 / v).collect()
+                weights.extend(s.iter().map(|v| 1.0 / v));
+            } else {
+                weights.extend(std::iter::repeat_n(1.0, m));
             }
-            None => vec![1.0; m],
-        };
-        let linear_scale = x
+            infos.push(BlockInfo {
+                kernel: b.kernel,
+                baseline: b.baseline,
+                rows: x.len()..x.len() + m,
+                columns: columns..columns + n_base,
+                linear_scale: b
+                    .x
+                    .iter()
+                    .fold(0.0f64, |a, v| a.max(v.abs()))
+                    .max(f64::MIN_POSITIVE),
+            });
+            columns += n_base;
+            x.extend_from_slice(b.x);
+            y.extend_from_slice(b.y);
+        }
+        let (m, n) = (x.len(), columns);
+        let row_block: Vec<usize> = infos
             .iter()
-            .fold(0.0f64, |a, v| a.max(v.abs()))
-            .max(f64::MIN_POSITIVE);
+            .enumerate()
+            .flat_map(|(k, b)| std::iter::repeat_n(k, b.rows.len()))
+            .collect();
         let taus = settings.grid.taus_s();
         let design = Mat::<f64>::from_fn(m, n, |i, j| {
+            let b = &infos[row_block[i]];
             let v = if j < n_spec {
-                settings.kernel.eval(x[i], taus[j])
-            } else if j == n_spec {
+                b.kernel.eval(x[i], taus[j])
+            } else if !b.columns.contains(&j) {
+                0.0
+            } else if j == b.columns.start {
                 1.0
             } else {
-                x[i] / linear_scale
+                x[i] / b.linear_scale
             };
             weights[i] * v
         });
         let g = design.transpose() * &design;
         let gram: Vec<f64> = (0..n * n).map(|k| g[(k / n, k % n)]).collect();
-        let yw: Vec<f64> = y.iter().zip(&weights).map(|(a, w)| a * w).collect();
-        let aty: Vec<f64> = (0..n)
-            .map(|j| (0..m).map(|i| design[(i, j)] * yw[i]).sum())
-            .collect();
-        let yty: f64 = yw.iter().map(|v| v * v).sum();
-        let w2: f64 = weights.iter().map(|w| w * w).sum();
-        let mean = y.iter().zip(&weights).map(|(a, w)| a * w * w).sum::<f64>() / w2;
-        let ss_tot: f64 = y
-            .iter()
-            .zip(&weights)
-            .map(|(a, w)| (w * (a - mean)).powi(2))
-            .sum();
+        let DataTerms { aty, yty, ss_tot } = DataTerms::of(&design, &weights, &y);
 
         let (penalty_rows, l_spec) =
             difference_operator(n_spec, settings.order, settings.zero_boundary);
@@ -258,10 +336,11 @@ impl Problem {
             .collect();
         Ok(Self {
             settings,
-            x: x.to_vec(),
-            y: y.to_vec(),
+            x,
+            y,
             weights,
-            sigma_given: sigma.is_some(),
+            sigma_given,
+            blocks: infos,
             design,
             n_spec,
             n,
@@ -273,10 +352,37 @@ impl Problem {
             penalty,
             ltl,
             constrained,
-            linear_scale,
             lambda_max,
             lambda_min,
         })
+    }
+
+    /// The same problem for other data `y` at the same points, with the same sigma: the design,
+    /// penalty and lambda range are reused, so a resample costs O(M N) instead of a rebuild.
+    ///
+    /// # Errors
+    /// [`InversionError::Invalid`] when `y` has a different length.
+    pub fn with_data(&self, y: &[f64]) -> Result<Self, InversionError> {
+        if y.len() != self.len() {
+            return Err(InversionError::Invalid(format!(
+                "{} new data values for a problem of {} points",
+                y.len(),
+                self.len()
+            )));
+        }
+        let DataTerms { aty, yty, ss_tot } = DataTerms::of(&self.design, &self.weights, y);
+        Ok(Self {
+            y: y.to_vec(),
+            aty,
+            yty,
+            ss_tot,
+            ..self.clone()
+        })
+    }
+
+    /// The data sets in row order (one for a problem built by [`Problem::new`]).
+    pub fn blocks(&self) -> &[BlockInfo] {
+        &self.blocks
     }
 
     /// Settings the problem was built with.
@@ -349,8 +455,10 @@ impl Problem {
 
     fn solution(&self, lambda: f64, coef: &[f64], info: NnlsInfo, stats: FitStats) -> Solution {
         let mut baseline = coef[self.n_spec..].to_vec();
-        if baseline.len() == 2 {
-            baseline[1] /= self.linear_scale;
+        for b in &self.blocks {
+            if b.baseline == Baseline::ConstantLinear {
+                baseline[b.columns.start + 1 - self.n_spec] /= b.linear_scale;
+            }
         }
         Solution {
             lambda,
@@ -602,8 +710,10 @@ impl Problem {
 
     /// Converts a coefficient vector from data units (slope per unit x) to the internal scaling.
     pub(crate) fn to_internal(&self, coef: &mut [f64]) {
-        if coef.len() == self.n_spec + 2 {
-            coef[self.n_spec + 1] *= self.linear_scale;
+        for b in &self.blocks {
+            if b.baseline == Baseline::ConstantLinear {
+                coef[b.columns.start + 1] *= b.linear_scale;
+            }
         }
     }
 
@@ -620,6 +730,32 @@ impl Problem {
                     / self.weights[i]
             })
             .collect()
+    }
+}
+
+/// The terms of a problem that depend on the data: A^T W y, ||W y||^2 and the weighted total sum
+/// of squares about the weighted mean (the denominator of R^2).
+struct DataTerms {
+    aty: Vec<f64>,
+    yty: f64,
+    ss_tot: f64,
+}
+
+impl DataTerms {
+    fn of(design: &Mat<f64>, weights: &[f64], y: &[f64]) -> Self {
+        let yw: Vec<f64> = y.iter().zip(weights).map(|(a, w)| a * w).collect();
+        let aty = (0..design.ncols())
+            .map(|j| (0..y.len()).map(|i| design[(i, j)] * yw[i]).sum())
+            .collect();
+        let yty = yw.iter().map(|v| v * v).sum();
+        let w2: f64 = weights.iter().map(|w| w * w).sum();
+        let mean = y.iter().zip(weights).map(|(a, w)| a * w * w).sum::<f64>() / w2;
+        let ss_tot = y
+            .iter()
+            .zip(weights)
+            .map(|(a, w)| (w * (a - mean)).powi(2))
+            .sum();
+        Self { aty, yty, ss_tot }
     }
 }
 

@@ -35,6 +35,41 @@ pub struct InvertOptions {
     pub lambda_points: usize,
     /// Peak splitting.
     pub peaks: PeakParams,
+    /// Bootstrap uncertainty: the number of resampled data sets re-analysed and their seed
+    /// (`None`: no uncertainty, the default).
+    pub uncertainty: Option<Bootstrap>,
+}
+
+/// Fewest bootstrap resamples accepted: with fewer than 20 the 5th and 95th percentiles are the
+/// extreme values of the sample.
+pub const MIN_RESAMPLES: usize = 20;
+/// Most bootstrap resamples accepted (each is a whole analysis).
+pub const MAX_RESAMPLES: usize = 100_000;
+
+/// How many bootstrap resamples are re-analysed, and the seed their noise is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// Number of resampled data sets, [`MIN_RESAMPLES`]..=[`MAX_RESAMPLES`].
+    pub resamples: usize,
+    /// Seed of resample 0; resample b draws from its own stream, so that the result does not
+    /// depend on the number of threads.
+    pub seed: u64,
+}
+
+impl Bootstrap {
+    /// Checked settings.
+    ///
+    /// # Errors
+    /// A message when `resamples` lies outside [`MIN_RESAMPLES`]..=[`MAX_RESAMPLES`].
+    pub fn new(resamples: usize, seed: u64) -> Result<Self, String> {
+        if !(MIN_RESAMPLES..=MAX_RESAMPLES).contains(&resamples) {
+            return Err(format!(
+                "{resamples} resamples: must lie in [{MIN_RESAMPLES}, {MAX_RESAMPLES}] (below \
+                 {MIN_RESAMPLES} the 90 % interval is the sample's extremes)"
+            ));
+        }
+        Ok(Self { resamples, seed })
+    }
 }
 
 impl InvertOptions {
@@ -56,6 +91,7 @@ impl InvertOptions {
             zero_boundary: false,
             lambda_points: super::DEFAULT_LAMBDA_POINTS,
             peaks: PeakParams::default(),
+            uncertainty: None,
         }
     }
 

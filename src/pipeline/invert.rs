@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::uncertainty::{bootstrap, StzInput, Uncertainty};
 use crate::analysis::{back_analysis, BackAnalysis};
 use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
@@ -26,6 +27,8 @@ pub struct SeriesInversion {
     pub stz: Option<BackAnalysis>,
     /// The data window in tau, s: [t_min, t_max] for time data, [1/w_max, 1/w_min] for DMA.
     pub window_s: (f64, f64),
+    /// The bootstrap bands and intervals, when `options.uncertainty` asked for them.
+    pub uncertainty: Option<Uncertainty>,
 }
 
 /// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
@@ -139,19 +142,34 @@ pub fn invert_series(
     }
     let window = options.kernel.window_s(x_min, x_max);
     // Peak areas are in data units: volume fractions for strain, E0(T) c in Pa for the loss modulus.
-    let stz = material.map(|(m, t)| {
-        let area_per_c = match options.kernel {
+    let stz_input = material.map(|(m, t)| StzInput {
+        material: m,
+        temperature_k: t,
+        window_s: window,
+        area_per_c: match options.kernel {
             Kernel::Loss => m.e0_pa(t),
             Kernel::Decay | Kernel::Creep => 1.0,
-        };
-        back_analysis(&analysis.results[0].peaks, m, t, Some(window), area_per_c)
+        },
     });
+    let stz = stz_input.map(|s| {
+        back_analysis(
+            &analysis.results[0].peaks,
+            s.material,
+            s.temperature_k,
+            Some(s.window_s),
+            s.area_per_c,
+        )
+    });
+    let uncertainty = options
+        .uncertainty
+        .map(|b| bootstrap(&problem, &analysis.results[0], options, stz_input, b));
     Ok(SeriesInversion {
         temperature_k: series.temperature_k,
         problem,
         analysis,
         stz,
         window_s: window,
+        uncertainty,
     })
 }
 
@@ -320,6 +338,10 @@ pub struct SeriesSummary {
     /// STZ slope, when a material was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stz: Option<StzSummary>,
+    /// The bootstrap's resampling, counts and intervals (peaks in the order of `peaks`), when asked
+    /// for; the density bands are in `spectrum.csv`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<Uncertainty>,
 }
 
 /// A peak in the summary.
@@ -469,6 +491,7 @@ impl SeriesInversion {
                     omega_slope_stderr_atomic_volumes: va.and_then(|v| v.1),
                 }
             }),
+            uncertainty: self.uncertainty.clone(),
         }
     }
 }

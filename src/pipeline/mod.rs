@@ -7,6 +7,7 @@
 //! - [`invert`]: data -> problem -> analysis (lambda path, rule) -> peaks -> STZ table;
 //! - [`trial`]: truth -> forward -> noise -> invert -> [`score`] (one run of a sweep);
 //! - [`score`]: the recovery metrics and their statistics;
+//! - [`uncertainty`]: the bootstrap bands and intervals of an inversion;
 //! - [`drive`]: what the sweep and study drivers share (run options, the run record, the finish).
 
 pub mod drive;
@@ -14,6 +15,7 @@ pub mod invert;
 pub mod score;
 pub mod simulate;
 pub mod trial;
+pub mod uncertainty;
 
 pub use invert::{invert_series, InvertError, InvertOptions, SeriesInversion};
 pub use score::{Metrics, Stats, METRICS, ORACLE};

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::trial::FollowedPeak;
+use super::uncertainty::{PeakUncertainty, StzInput, Uncertainty};
 use crate::analysis::{back_analysis, linear_slope};
 use crate::inversion::{Baseline, Kernel, Problem, Solution};
 use crate::pipeline::simulate::{EffectiveTruth, Series};
@@ -72,6 +73,25 @@ metrics! {
     rel_l2,
     /// This choice's rel_l2 / the smallest rel_l2 on the lambda path.
     regret_l2,
+    /// With uncertainty, on the first rule's row: fraction of the rel_l2 points where the truth's
+    /// density lies inside the bootstrap's 5-95 % band.
+    cover_density,
+    /// With uncertainty: fraction of the interior truth peaks (in the window, neither the fastest
+    /// nor the slowest there) whose tau lies inside the matched peak's 90 % interval.
+    cover_tau,
+    /// With uncertainty: the same for the peak areas.
+    cover_area,
+    /// With uncertainty: 1 when the true Omega slope lies inside its 90 % interval, else 0.
+    cover_slope,
+}
+
+/// The fraction of `true` values (NaN for none).
+fn fraction(v: &[bool]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().filter(|b| **b).count() as f64 / v.len() as f64
+    }
 }
 
 /// Points, uniform in ln tau over the data window, at which `rel_l2` compares densities.
@@ -369,20 +389,16 @@ impl<'a> Scorer<'a> {
         } else {
             (f64::NAN, f64::NAN)
         };
-        let omega_slope_error = match (
-            self.true_slope_m3,
-            &self.scenario.material,
-            self.series.temperature_k,
-        ) {
-            (Some(truth), Some(m), Some(t)) => {
-                let area_per_c = match self.kernel {
-                    Kernel::Loss => m.e0_pa(t),
-                    _ => 1.0,
-                };
-                back_analysis(peaks, m, t, Some(self.window), area_per_c)
-                    .slope_m3
-                    .map_or(f64::NAN, |s| s / truth - 1.0)
-            }
+        let omega_slope_error = match (self.true_slope_m3, self.stz_input()) {
+            (Some(truth), Some(s)) => back_analysis(
+                peaks,
+                s.material,
+                s.temperature_k,
+                Some(s.window_s),
+                s.area_per_c,
+            )
+            .slope_m3
+            .map_or(f64::NAN, |v| v / truth - 1.0),
             _ => f64::NAN,
         };
         let regret = if oracle_l1 > 0.0 {
@@ -414,6 +430,76 @@ impl<'a> Scorer<'a> {
             regret,
             rel_l2,
             regret_l2,
+            cover_density: f64::NAN,
+            cover_tau: f64::NAN,
+            cover_area: f64::NAN,
+            cover_slope: f64::NAN,
+        }
+    }
+
+    /// The STZ back-analysis input of this series, when the scenario has a material and the
+    /// series a temperature.
+    pub(crate) fn stz_input(&self) -> Option<StzInput<'a>> {
+        let (m, t) = self
+            .scenario
+            .material
+            .as_ref()
+            .zip(self.series.temperature_k)?;
+        Some(StzInput {
+            material: m,
+            temperature_k: t,
+            window_s: self.window,
+            area_per_c: match self.kernel {
+                Kernel::Loss => m.e0_pa(t),
+                Kernel::Decay | Kernel::Creep => 1.0,
+            },
+        })
+    }
+
+    /// How often the truth lies inside the bootstrap's intervals `u` of the chosen spectrum with
+    /// peaks `reference`: `metrics` with the `cover_*` fields set (NaN where undefined).
+    pub(crate) fn with_coverage(
+        &self,
+        metrics: Metrics,
+        u: &Uncertainty,
+        reference: &[SpectrumPeak],
+    ) -> Metrics {
+        let band_at = |u_ln: f64, pick: fn(&super::uncertainty::Interval) -> f64| {
+            let (i, frac) = self.grid.locate(u_ln);
+            pick(&u.density[i]) * (1.0 - frac) + pick(&u.density[i + 1]) * frac
+        };
+        let inside: Vec<bool> = self
+            .fine_ln_tau
+            .iter()
+            .zip(&self.fine_truth)
+            .map(|(&x, &t)| (band_at(x, |i| i.p05)..=band_at(x, |i| i.p95)).contains(&t))
+            .collect();
+        let cover_density = fraction(&inside);
+        // Interior truth peaks: in the window, neither the fastest nor the slowest there.
+        let mut order: Vec<usize> = (0..self.peaks.len()).collect();
+        order.sort_by(|&a, &b| self.peaks[a].tau_s.total_cmp(&self.peaks[b].tau_s));
+        let interior = order.get(1..order.len().saturating_sub(1)).unwrap_or(&[]);
+        let matches = self.matches(reference);
+        let image = |i: usize| matches.iter().position(|m| m.is_some_and(|(t, _)| t == i));
+        let covered = |f: &dyn Fn(&PeakUncertainty, &TruthPeak) -> bool| -> Vec<bool> {
+            interior
+                .iter()
+                .map(|&i| image(i).is_some_and(|k| f(&u.peaks[k], &self.peaks[i])))
+                .collect()
+        };
+        let cover_tau = fraction(&covered(&|p, t| p.tau_s.contains(t.tau_s)));
+        let cover_area = fraction(&covered(&|p, t| p.area.contains(t.area)));
+        let cover_slope = match (self.true_slope_m3, u.omega_slope_m3) {
+            (Some(truth), Some(i)) => f64::from(u8::from(i.contains(truth))),
+            (Some(_), None) => 0.0,
+            _ => f64::NAN,
+        };
+        Metrics {
+            cover_density,
+            cover_tau,
+            cover_area,
+            cover_slope,
+            ..metrics
         }
     }
 

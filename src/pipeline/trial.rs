@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::invert::build_problem;
 use super::score::{Metrics, Scorer, ORACLE, UNDEFINED};
 use super::simulate::Simulation;
-use crate::inversion::{analyse, Rule, Workspace};
-use crate::noise::rng_from_seed;
+use super::uncertainty::bootstrap;
+use crate::inversion::{analyse, Bootstrap, Rule, Workspace};
+use crate::noise::{rng_from_seed, splitmix64};
 use crate::scenario::Scenario;
 use crate::spectrum::find_peaks;
 
@@ -72,6 +73,9 @@ pub struct RunResult {
     pub spectra: Option<Vec<SeriesSpectra>>,
 }
 
+/// Mixed into a run's seed to seed its bootstrap, so that the resamples' noise is not the run's.
+const BOOTSTRAP_STREAM: u64 = 0x5354_5a42_4f4f_5453;
+
 /// Runs one noisy realization of `clean` (the cell's noise-free simulation) with `seed`.
 pub fn run_once(
     scenario: &Scenario,
@@ -134,6 +138,23 @@ pub fn run_once(
             .fold(f64::NAN, f64::min);
         let oracles = (oracle_l1, oracle_l2);
         let sigma2 = analysis.scores.sigma2;
+        // With uncertainty, the bootstrap of the first rule's choice (its own stream of seeds).
+        let primary = scenario.inversion.rule;
+        let uncertainty = scenario.inversion.uncertainty.and_then(|b| {
+            let chosen = analysis.results.iter().find(|r| r.choice.rule == primary)?;
+            let settings = Bootstrap {
+                seed: splitmix64(seed ^ BOOTSTRAP_STREAM),
+                ..b
+            };
+            let u = bootstrap(
+                &problem,
+                chosen,
+                &scenario.inversion,
+                scorer.stz_input(),
+                settings,
+            );
+            Some((u, &chosen.peaks))
+        });
         let mut recovered = Vec::new();
         let mut followed = Vec::new();
         for rule in &scenario.rules {
@@ -141,6 +162,12 @@ pub fn run_once(
             let metrics = match found {
                 Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracles),
                 None => Metrics::UNDEFINED,
+            };
+            let metrics = match &uncertainty {
+                Some((u, reference)) if *rule == primary => {
+                    scorer.with_coverage(metrics, u, reference)
+                }
+                _ => metrics,
             };
             if let (Some(r), Some(_)) = (found, spectra.as_ref()) {
                 recovered.push((rule.name(), r.choice.solution.amplitudes.clone()));

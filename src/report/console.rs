@@ -37,10 +37,41 @@ pub fn invert_lines(inv: &DataInversion) -> (Vec<String>, Vec<String>) {
             s.sigma,
             s.points,
         ));
+        if let Some(u) = &s.uncertainty {
+            let failed = match u.failed {
+                0 => String::new(),
+                k => format!(", {k} without a choice"),
+            };
+            lines.push(format!(
+                "  bootstrap: {} {} resamples (seed {}){failed}; 90 % intervals in spectrum.csv, peaks.csv and summary.json",
+                u.resamples,
+                match u.resampling {
+                    crate::pipeline::uncertainty::Resampling::Parametric => "parametric",
+                    crate::pipeline::uncertainty::Resampling::Residual => "residual",
+                },
+                u.seed
+            ));
+            let rare = u.peaks.iter().filter(|p| p.appearance < 0.9).count();
+            if rare > 0 {
+                warnings.push(format!(
+                    "{file}{at}: {rare} of {} peaks appear in fewer than 90 % of the bootstrap resamples (peaks.csv: appearance)",
+                    u.peaks.len()
+                ));
+            }
+        }
         if let Some(stz) = &s.stz {
             if let Some(v) = stz.omega_slope_atomic_volumes {
+                let interval = s
+                    .uncertainty
+                    .as_ref()
+                    .and_then(|u| u.omega_slope_m3)
+                    .zip(inv.atomic_volume_m3)
+                    .map(|(i, va)| {
+                        format!(", 90 % interval {:.4} .. {:.4}", i.p05 / va, i.p95 / va)
+                    })
+                    .unwrap_or_default();
                 lines.push(format!(
-                    "  Omega slope {v:.4} atomic volumes (standard error {})",
+                    "  Omega slope {v:.4} atomic volumes (standard error {}{interval})",
                     stz.omega_slope_stderr_atomic_volumes
                         .map_or("n/a".into(), |e| format!("{e:.4}"))
                 ));
@@ -118,6 +149,30 @@ pub fn sweep_lines(summary: &Value) -> Vec<String> {
             "  ... {} more cells in summary.json",
             best.len() - shown
         ));
+    }
+    if let Some(coverage) = summary["coverage"].as_array().filter(|c| !c.is_empty()) {
+        lines.push(
+            "coverage of the nominal 90 % bootstrap intervals (fraction of truths inside; runs):"
+                .to_string(),
+        );
+        for c in coverage.iter().take(shown) {
+            let cell: Vec<String> = ["density", "tau", "area", "slope"]
+                .iter()
+                .map(|q| {
+                    let e = &c["coverage"][*q];
+                    match (e["mean"].as_f64(), e["runs"].as_u64()) {
+                        (Some(m), Some(n)) => format!("{q} {m:.3} ({n})"),
+                        _ => format!("{q} -"),
+                    }
+                })
+                .collect();
+            lines.push(format!(
+                "  cell {:>4}  {:<12} {}",
+                c["cell"],
+                c["rule"].as_str().unwrap_or("-"),
+                cell.join("  ")
+            ));
+        }
     }
     let Some(overall) = summary["overall"].as_array() else {
         return lines;

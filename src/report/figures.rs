@@ -303,13 +303,62 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             true,
             false,
         );
+        let banded = t.has("density_p05");
+        let mut intervals = Panel::new(
+            "peaks with their 90 % bootstrap intervals",
+            "centroid tau (s)",
+            "peak area",
+            true,
+            true,
+        );
         for (i, (key, rows)) in t.groups("temperature_k").iter().enumerate() {
-            p.series.push(Series::new(
-                t_label(key, "spectrum"),
+            let mut line = Series::new(
+                t_label(
+                    key,
+                    if banded {
+                        "spectrum (90 % band shaded)"
+                    } else {
+                        "spectrum"
+                    },
+                ),
                 t.points(rows, "tau_s", "density"),
                 Style::Line,
                 i + 1,
-            ));
+            );
+            if banded {
+                line.band = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            t.f(r, "tau_s"),
+                            t.f(r, "density_p05"),
+                            t.f(r, "density_p95"),
+                        )
+                    })
+                    .collect();
+            }
+            p.series.push(line);
+            if let Some(pk) = peaks.as_ref().filter(|pk| pk.has("tau_p05_s")) {
+                for r in pk
+                    .rows
+                    .iter()
+                    .filter(|r| !pk.has("temperature_k") || pk.s(r, "temperature_k") == key)
+                {
+                    let (tau, area) = (pk.f(r, "tau_s"), pk.f(r, "area"));
+                    let bars = [
+                        vec![(pk.f(r, "tau_p05_s"), area), (pk.f(r, "tau_p95_s"), area)],
+                        vec![(tau, pk.f(r, "area_p05")), (tau, pk.f(r, "area_p95"))],
+                    ];
+                    for bar in bars {
+                        intervals
+                            .series
+                            .push(Series::new("", bar, Style::Line, i + 1));
+                    }
+                    intervals
+                        .series
+                        .push(Series::new("", vec![(tau, area)], Style::Points, i + 1));
+                }
+            }
             if let Some(pk) = &peaks {
                 let prow: Vec<&Vec<String>> = pk
                     .rows
@@ -324,10 +373,21 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                 ));
             }
         }
+        let mut panels = vec![p];
+        let mut caption = String::from(
+            "The recovered spectrum (density per unit ln tau) with its peaks marked at their centroid tau.",
+        );
+        if !intervals.series.is_empty() {
+            panels.push(intervals);
+            caption.push_str(
+                " Shaded: the bootstrap's pointwise 90 % band. Below: each peak's centroid and area \
+                 with their 90 % intervals (summary.json: uncertainty).",
+            );
+        }
         figs.push(Figure {
             file: "spectrum.svg".into(),
-            caption: "The recovered spectrum (density per unit ln tau) with its peaks marked at their centroid tau.".into(),
-            panels: vec![p],
+            caption,
+            panels,
             columns: 1,
         });
     }

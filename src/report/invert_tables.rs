@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::files::num;
 use crate::pipeline::invert::{DataInversion, SeriesInversion};
+use crate::pipeline::uncertainty::Interval;
 
 fn lead(multi: bool, s: &SeriesInversion) -> String {
     if multi {
@@ -22,10 +23,19 @@ fn header(multi: bool, columns: &str) -> String {
     }
 }
 
-/// `spectrum.csv`: `tau_s,ln_tau,density,weight` of the chosen solution (density per unit ln tau).
+/// `spectrum.csv`: `tau_s,ln_tau,density,weight` of the chosen solution (density per unit ln tau),
+/// with the bootstrap `density_p05,density_p50,density_p95` when uncertainty was asked for.
 pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
-    let mut out = header(multi, "tau_s,ln_tau,density,weight");
+    let banded = series.iter().any(|s| s.uncertainty.is_some());
+    let mut out = header(
+        multi,
+        if banded {
+            "tau_s,ln_tau,density,weight,density_p05,density_p50,density_p95"
+        } else {
+            "tau_s,ln_tau,density,weight"
+        },
+    );
     for s in series {
         let grid = s.problem.grid();
         let step = grid.step();
@@ -36,14 +46,17 @@ pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
             .iter()
             .enumerate()
         {
+            let band = s.uncertainty.as_ref().map(|u| u.density[j]);
             let _ = writeln!(
                 out,
-                "{}{},{},{},{}",
+                "{}{},{},{},{}{}",
                 lead(multi, s),
                 num(grid.tau_s(j)),
                 num(grid.ln_tau(j)),
                 num(w / step),
-                num(w)
+                num(w),
+                band.map(|b| format!(",{},{},{}", num(b.p05), num(b.p50), num(b.p95)))
+                    .unwrap_or_default()
             );
         }
     }
@@ -125,16 +138,25 @@ fn nan_empty(v: f64) -> String {
 }
 
 /// `peaks.csv`: `peak,tau_s,tau_median_s,ln_tau,area,height,in_window` of the chosen spectrum (tau
-/// in s; `in_window`: the centroid lies inside the data window).
+/// in s; `in_window`: the centroid lies inside the data window). With uncertainty: `appearance`
+/// (fraction of resamples with the peak) and the 5-50-95 % points of tau (s) and area, and with a
+/// material those of dF (eV) and Omega (m^3).
 pub fn peaks_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
-    let mut out = header(
-        multi,
-        "peak,tau_s,tau_median_s,ln_tau,area,height,in_window",
-    );
+    let banded = series.iter().any(|s| s.uncertainty.is_some());
+    let stz = series.iter().any(|s| s.stz.is_some());
+    let mut columns = String::from("peak,tau_s,tau_median_s,ln_tau,area,height,in_window");
+    if banded {
+        columns.push_str(",appearance,tau_p05_s,tau_p50_s,tau_p95_s,area_p05,area_p50,area_p95");
+        if stz {
+            columns
+                .push_str(",df_p05_ev,df_p50_ev,df_p95_ev,omega_p05_m3,omega_p50_m3,omega_p95_m3");
+        }
+    }
+    let mut out = header(multi, &columns);
     for s in series {
         for (i, p) in s.analysis.results[0].peaks.iter().enumerate() {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{}{},{},{},{},{},{},{}",
                 lead(multi, s),
@@ -146,25 +168,53 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
                 num(p.height),
                 s.in_window(p)
             );
+            if let Some(u) = s.uncertainty.as_ref().map(|u| &u.peaks[i]) {
+                let _ = write!(
+                    out,
+                    ",{},{},{}",
+                    num(u.appearance),
+                    interval(Some(u.tau_s)),
+                    interval(Some(u.area))
+                );
+                if stz {
+                    let _ = write!(out, ",{},{}", interval(u.df_ev), interval(u.omega_m3));
+                }
+            }
+            out.push('\n');
         }
     }
     out
 }
 
-/// `stz.csv`: `m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window`.
+/// `p05,p50,p95`, or three empty fields.
+fn interval(i: Option<Interval>) -> String {
+    let f = |v: f64| if v.is_finite() { num(v) } else { String::new() };
+    match i {
+        Some(i) => format!("{},{},{}", f(i.p05), f(i.p50), f(i.p95)),
+        None => ",,".to_string(),
+    }
+}
+
+/// `stz.csv`: `m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window`;
+/// with uncertainty also the 5-50-95 % points of Omega (m^3) and dF (eV) of each row and of the
+/// slope of Omega against m (m^3, the same on every row of a series).
 pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Option<String> {
     let multi = series.len() > 1;
-    let mut out = header(
-        multi,
+    let banded = series.iter().any(|s| s.uncertainty.is_some());
+    let mut columns = String::from(
         "m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window",
     );
+    if banded {
+        columns.push_str(",omega_p05_m3,omega_p50_m3,omega_p95_m3,df_p05_ev,df_p50_ev,df_p95_ev,omega_slope_p05_m3,omega_slope_p50_m3,omega_slope_p95_m3");
+    }
+    let mut out = header(multi, &columns);
     let mut any = false;
     for s in series {
         let Some(b) = &s.stz else { continue };
         any = true;
         for e in &b.estimates {
             let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{}{},{},{},{},{},{},{},{},{}",
                 lead(multi, s),
@@ -178,6 +228,17 @@ pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Opt
                 opt(e.df_ev),
                 e.in_window
             );
+            if let Some(u) = &s.uncertainty {
+                let p = &u.peaks[e.m - 1];
+                let _ = write!(
+                    out,
+                    ",{},{},{}",
+                    interval(p.omega_m3),
+                    interval(p.df_ev),
+                    interval(u.omega_slope_m3)
+                );
+            }
+            out.push('\n');
         }
     }
     any.then_some(out)

@@ -138,6 +138,13 @@ pub(super) fn resolve_inversion(
             format!("{match_decades}: must be > 0"),
         ));
     }
+    if let Some(b) = spec.uncertainty {
+        // The seed is the run's (each run draws its own resamples).
+        o.uncertainty = Some(
+            crate::inversion::Bootstrap::new(b, 0)
+                .map_err(|m| invalid("inversion.uncertainty", m))?,
+        );
+    }
     let filled = InversionSpec {
         rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),
         points: o.points,
@@ -152,6 +159,7 @@ pub(super) fn resolve_inversion(
         min_dip: Some(o.peaks.min_dip),
         min_area_fraction: Some(o.peaks.min_area_fraction),
         match_decades: Some(match_decades),
+        uncertainty: spec.uncertainty,
     };
     Ok((filled, o, rules, match_decades))
 }

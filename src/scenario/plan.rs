@@ -2,6 +2,7 @@
 //! whole scenario built by setting the axis paths in the TOML document and validating it exactly as
 //! a file would be, so a bad path or value is reported before anything runs.
 
+use crate::noise::splitmix64;
 use std::path::Path;
 
 use serde::Serialize;
@@ -311,14 +312,6 @@ fn invalid(file: &str, field: &str, message: String) -> ScenarioError {
         field: field.to_string(),
         message,
     }
-}
-
-/// SplitMix64's output function.
-pub fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// A command-line value: TOML syntax (`1e-4`, `true`, `[1, 2]`, `"text"`, `{ a = 1 }`), else the bare

@@ -122,11 +122,12 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
     let mut overall_status: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
     // statuses[rule]: (status, count) for the current cell.
     let mut statuses: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
-    let flush = |cell: usize,
-                 values: &mut Vec<Vec<Vec<f64>>>,
-                 statuses: &mut Vec<Vec<(String, usize)>>,
-                 cells: &mut Vec<Value>,
-                 best: &mut Vec<Value>| {
+    let mut coverage = Vec::new();
+    let mut flush = |cell: usize,
+                     values: &mut Vec<Vec<Vec<f64>>>,
+                     statuses: &mut Vec<Vec<(String, usize)>>,
+                     cells: &mut Vec<Value>,
+                     best: &mut Vec<Value>| {
         let mut cell_axes = Map::new();
         let mut rest = cell;
         let mut picks = vec![0; axes.len()];
@@ -144,6 +145,9 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         }
         let mut best_rule: Option<(String, f64)> = None;
         for (r, rule) in rules.iter().enumerate() {
+            if let Some(c) = coverage_entry(cell, &cell_axes, rule, &values[r]) {
+                coverage.push(c);
+            }
             let mut metrics = Map::new();
             for (m, name) in METRICS.iter().enumerate() {
                 let s = Stats::of(&values[r][m]);
@@ -267,8 +271,45 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         "cells": cells,
         "best_rule": best,
         "overall": overall_table,
+        "coverage": coverage,
         "percolation": record.get("percolation").cloned().unwrap_or(Value::Null),
     }))
+}
+
+/// The coverage metrics, in [`METRICS`] order of their columns.
+const COVERAGE: [(&str, &str); 4] = [
+    ("density", "cover_density"),
+    ("tau", "cover_tau"),
+    ("area", "cover_area"),
+    ("slope", "cover_slope"),
+];
+
+/// A cell's coverage table for `rule` (the one the bootstrap ran for), when its runs carry
+/// coverage: for each quantity the mean over the runs of the fraction of truths inside the nominal
+/// 90 % intervals, and the number of runs that gave it.
+fn coverage_entry(
+    cell: usize,
+    axes: &Map<String, Value>,
+    rule: &str,
+    values: &[Vec<f64>],
+) -> Option<Value> {
+    let mut table = Map::new();
+    for (name, metric) in COVERAGE {
+        let m = METRICS.iter().position(|n| *n == metric).expect("a metric");
+        let s = Stats::of(&values[m]);
+        if s.count > 0 {
+            table.insert(name.into(), json!({ "mean": s.mean, "runs": s.count }));
+        }
+    }
+    (!table.is_empty()).then(|| {
+        json!({
+            "cell": cell,
+            "axes": Value::Object(axes.clone()),
+            "rule": rule,
+            "nominal": crate::pipeline::uncertainty::INTERVAL.1 - crate::pipeline::uncertainty::INTERVAL.0,
+            "coverage": Value::Object(table),
+        })
+    })
 }
 
 /// The representative spectrum file of a cell.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stzlab::inversion::{Baseline, Bootstrap, InvertOptions, Kernel, Rule};
 
 #[derive(Parser)]
 #[command(
@@ -152,7 +153,46 @@ pub(crate) struct InvertArgs {
     /// Measurement temperature for the back-analysis, K (DMA data carry their own).
     #[arg(long)]
     pub(crate) temperature_k: Option<f64>,
+    /// Bootstrap uncertainty: re-analyse B resampled data sets (20 to 100000) and add 5-50-95 %
+    /// bands and intervals to spectrum.csv, peaks.csv, stz.csv and summary.json (parametric from the
+    /// fit and sigma when the data give sigma, else from the fit's residuals).
+    #[arg(long, value_name = "B")]
+    pub(crate) uncertainty: Option<usize>,
+    /// Seed of the bootstrap resamples (the same seed gives the same bands on any machine).
+    #[arg(long, default_value_t = 1, requires = "uncertainty")]
+    pub(crate) seed: u64,
     /// Write no SVG figures and no index.html.
     #[arg(long)]
     pub(crate) no_figures: bool,
+}
+
+impl InvertArgs {
+    /// The inversion options these flags give.
+    pub(crate) fn options(&self) -> Result<InvertOptions, String> {
+        let kernel = match self.kind {
+            KindArg::Decay => Kernel::Decay,
+            KindArg::Creep => Kernel::Creep,
+            KindArg::Loss => Kernel::Loss,
+        };
+        let mut options = InvertOptions::new(kernel);
+        options.rule = Rule::parse(&self.rule)?;
+        options.points = self.points;
+        options.tau_min_s = self.tau_min;
+        options.tau_max_s = self.tau_max;
+        options.baseline = self.baseline.map(|b| match b {
+            BaselineArg::None => Baseline::None,
+            BaselineArg::Constant => Baseline::Constant,
+            BaselineArg::ConstantLinear => Baseline::ConstantLinear,
+        });
+        options.baseline_nonnegative = self.baseline_nonnegative;
+        options.order = usize::from(self.order);
+        options.zero_boundary = self.zero_boundary;
+        options.lambda_points = self.lambda_points as usize;
+        options.uncertainty = self
+            .uncertainty
+            .map(|b| Bootstrap::new(b, self.seed))
+            .transpose()
+            .map_err(|e| format!("--uncertainty {e}"))?;
+        Ok(options)
+    }
 }

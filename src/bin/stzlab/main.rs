@@ -7,10 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod args;
-use args::{BaselineArg, Cli, Command, InvertArgs, KindArg, Out, RunArgs};
+use args::{Cli, Command, InvertArgs, Out, RunArgs};
 
 use stzlab::files::{OutputDir, OutputError};
-use stzlab::inversion::{Baseline, InvertOptions, Kernel, Rule};
 use stzlab::pipeline::drive::{default_output, parse_shard, RunError, RunOptions};
 use stzlab::pipeline::{invert::invert_data, simulate, simulate::SimulateError};
 use stzlab::report;
@@ -170,25 +169,7 @@ fn simulate_command(path: &Path, out: &Out) -> Result<(), Failure> {
 }
 
 fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
-    let kernel = match args.kind {
-        KindArg::Decay => Kernel::Decay,
-        KindArg::Creep => Kernel::Creep,
-        KindArg::Loss => Kernel::Loss,
-    };
-    let mut options = InvertOptions::new(kernel);
-    options.rule = Rule::parse(&args.rule).map_err(bad)?;
-    options.points = args.points;
-    options.tau_min_s = args.tau_min;
-    options.tau_max_s = args.tau_max;
-    options.baseline = args.baseline.map(|b| match b {
-        BaselineArg::None => Baseline::None,
-        BaselineArg::Constant => Baseline::Constant,
-        BaselineArg::ConstantLinear => Baseline::ConstantLinear,
-    });
-    options.baseline_nonnegative = args.baseline_nonnegative;
-    options.order = usize::from(args.order);
-    options.zero_boundary = args.zero_boundary;
-    options.lambda_points = args.lambda_points as usize;
+    let options = args.options().map_err(bad)?;
     let material = args.material.as_deref().map(load_material).transpose();
     let material = material.map_err(scenario_failure)?;
     let inversion = invert_data(&args.data, &options, material.as_ref(), args.temperature_k);

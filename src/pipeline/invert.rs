@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::joint::JointSet;
 use super::uncertainty::{bootstrap, StzInput, Uncertainty};
 use crate::analysis::{back_analysis, BackAnalysis};
 use crate::data::{read_data, DataError, MeasuredSeries};
@@ -29,6 +30,8 @@ pub struct SeriesInversion {
     pub window_s: (f64, f64),
     /// The bootstrap bands and intervals, when `options.uncertainty` asked for them.
     pub uncertainty: Option<Uncertainty>,
+    /// The data sets of a joint inversion, in row order (empty for one series).
+    pub sets: Vec<JointSet>,
 }
 
 /// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
@@ -68,6 +71,10 @@ pub enum InvertError {
         /// The data file.
         file: String,
     },
+    /// A joint inversion's sets do not go together (several series in one file, two sets with
+    /// one name, loss data joined with strains without a material and temperature).
+    #[error("{0}")]
+    Joint(String),
     /// One series of a file failed.
     #[error("{file}{}: {source}", temperature_k.map(|t| format!(" at {t} K")).unwrap_or_default())]
     Series {
@@ -124,6 +131,43 @@ pub fn invert_series(
 ) -> Result<SeriesInversion, InvertError> {
     let problem = build_problem(&series.x, &series.y, series.sigma.as_deref(), options)?;
     let (x_min, x_max) = (series.x[0], series.x[series.x.len() - 1]);
+    let window = options.kernel.window_s(x_min, x_max);
+    let loss_units = options.kernel == Kernel::Loss;
+    let inversion = Assembled {
+        problem,
+        temperature_k: series.temperature_k,
+        window_s: window,
+        loss_units,
+        sets: Vec::new(),
+    };
+    analyse_assembled(inversion, options, material, ws)
+}
+
+/// A problem ready for the analysis, with what the results are read against.
+pub(crate) struct Assembled {
+    pub(crate) problem: Problem,
+    pub(crate) temperature_k: Option<f64>,
+    /// The data window (the hull of the sets' windows for a joint problem), s.
+    pub(crate) window_s: (f64, f64),
+    /// Whether peak areas are in Pa (loss data not normalized): the STZ reading divides by E0(T).
+    pub(crate) loss_units: bool,
+    pub(crate) sets: Vec<JointSet>,
+}
+
+/// The analysis (path, rules, peaks), the STZ reading and the bootstrap of an assembled problem.
+pub(crate) fn analyse_assembled(
+    assembled: Assembled,
+    options: &InvertOptions,
+    material: Option<(&Material, f64)>,
+    ws: &mut Workspace,
+) -> Result<SeriesInversion, InvertError> {
+    let Assembled {
+        problem,
+        temperature_k,
+        window_s: window,
+        loss_units,
+        sets,
+    } = assembled;
     let analysis = analyse(
         &problem,
         options.lambda_points,
@@ -140,16 +184,12 @@ pub fn invert_series(
             rule: options.rule.name(),
         });
     }
-    let window = options.kernel.window_s(x_min, x_max);
     // Peak areas are in data units: volume fractions for strain, E0(T) c in Pa for the loss modulus.
     let stz_input = material.map(|(m, t)| StzInput {
         material: m,
         temperature_k: t,
         window_s: window,
-        area_per_c: match options.kernel {
-            Kernel::Loss => m.e0_pa(t),
-            Kernel::Decay | Kernel::Creep => 1.0,
-        },
+        area_per_c: if loss_units { m.e0_pa(t) } else { 1.0 },
     });
     let stz = stz_input.map(|s| {
         back_analysis(
@@ -164,12 +204,13 @@ pub fn invert_series(
         .uncertainty
         .map(|b| bootstrap(&problem, &analysis.results[0], options, stz_input, b));
     Ok(SeriesInversion {
-        temperature_k: series.temperature_k,
+        temperature_k,
         problem,
         analysis,
         stz,
         window_s: window,
         uncertainty,
+        sets,
     })
 }
 
@@ -195,9 +236,9 @@ pub enum InvertSummary {
         /// Its summary.
         #[serde(flatten)]
         series: Box<SeriesSummary>,
-        /// The kernel's name.
+        /// The kernel's name (`joint` for a joint inversion, whose `sets` name each set's).
         kind: &'static str,
-        /// The data file.
+        /// The data file (the files joined by " + " for a joint inversion).
         data: String,
     },
     /// Several series (DMA temperatures).
@@ -225,7 +266,12 @@ impl DataInversion {
     /// The content of `summary.json`.
     pub fn summary(&self) -> InvertSummary {
         let mut summaries = self.summaries();
-        let kind = self.options.kernel.name();
+        let joint = self.series.iter().any(|s| !s.sets.is_empty());
+        let kind = if joint {
+            "joint"
+        } else {
+            self.options.kernel.name()
+        };
         let data = self.file.clone();
         if summaries.len() == 1 {
             InvertSummary::One {
@@ -256,14 +302,7 @@ pub fn invert_data(
     material: Option<&MaterialFile>,
     temperature_k: Option<f64>,
 ) -> Result<DataInversion, InvertError> {
-    if let Some(t) = temperature_k {
-        if !(t.is_finite() && t > 0.0 && t <= crate::constants::MAX_TEMPERATURE_K) {
-            return Err(InvertError::Temperature(t));
-        }
-        if material.is_none() {
-            return Err(InvertError::TemperatureWithoutMaterial);
-        }
-    }
+    check_temperature(temperature_k, material)?;
     let data = read_data(path)?;
     let file = path.display().to_string();
     let mut ws = Workspace::new();
@@ -288,6 +327,23 @@ pub fn invert_data(
         series,
         atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
     })
+}
+
+/// A measurement temperature, if given, is a positive number of kelvin up to the maximum, and comes
+/// with a material (nothing else uses it).
+pub(crate) fn check_temperature(
+    temperature_k: Option<f64>,
+    material: Option<&MaterialFile>,
+) -> Result<(), InvertError> {
+    if let Some(t) = temperature_k {
+        if !(t.is_finite() && t > 0.0 && t <= crate::constants::MAX_TEMPERATURE_K) {
+            return Err(InvertError::Temperature(t));
+        }
+        if material.is_none() {
+            return Err(InvertError::TemperatureWithoutMaterial);
+        }
+    }
+    Ok(())
 }
 
 /// The summary of one series' inversion (what `summary.json` holds per series).
@@ -342,6 +398,21 @@ pub struct SeriesSummary {
     /// for; the density bands are in `spectrum.csv`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uncertainty: Option<Uncertainty>,
+    /// A joint inversion's data sets with their own fit quantities.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<SetSummary>,
+}
+
+/// One data set of a joint inversion in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetSummary {
+    /// The set as it entered the problem.
+    #[serde(flatten)]
+    pub set: JointSet,
+    /// Its rows' chi^2, sum of ((y - fit) / sigma)^2 (sigma given or estimated for it).
+    pub chi2: f64,
+    /// Its baseline coefficients by name.
+    pub baseline: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A peak in the summary.
@@ -422,23 +493,81 @@ impl SeriesInversion {
         })
     }
 
+    /// Block `k`'s baseline coefficients of the chosen solution, by name.
+    fn block_baseline(&self, k: usize) -> serde_json::Map<String, serde_json::Value> {
+        let block = &self.problem.blocks()[k];
+        let n_spec = self.problem.grid().len();
+        let sol = &self.choice().solution;
+        block
+            .baseline
+            .names()
+            .iter()
+            .zip(&sol.baseline[block.columns.start - n_spec..block.columns.end - n_spec])
+            .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
+            .collect()
+    }
+
+    /// Each joint set's chi^2 and baseline (empty for one series).
+    pub fn set_summaries(&self) -> Vec<SetSummary> {
+        let fit = self.problem.fitted(&self.choice().solution);
+        let (y, w) = (self.problem.y(), self.problem.weights());
+        self.sets
+            .iter()
+            .zip(self.problem.blocks())
+            .enumerate()
+            .map(|(k, (set, block))| SetSummary {
+                set: set.clone(),
+                chi2: block
+                    .rows
+                    .clone()
+                    .map(|i| ((y[i] - fit[i]) * w[i]).powi(2))
+                    .sum(),
+                baseline: self.block_baseline(k),
+            })
+            .collect()
+    }
+
     /// The summary, with the slope in atomic volumes when `atomic_volume_m3` is known.
     pub fn summary(&self, atomic_volume_m3: Option<f64>) -> SeriesSummary {
         let chosen = &self.analysis.results[0];
         let sol = &chosen.choice.solution;
         let scores = &self.analysis.scores;
-        let names = self.problem.settings().baseline.names();
-        let baseline = names
-            .iter()
-            .zip(&sol.baseline)
-            .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
-            .collect();
+        let sets = self.set_summaries();
+        // One set: its coefficients by name; several: each set's, prefixed with its name.
+        let baseline = match &sets[..] {
+            [] => self.block_baseline(0),
+            _ => sets
+                .iter()
+                .flat_map(|s| {
+                    s.baseline
+                        .iter()
+                        .map(|(n, v)| (format!("{}.{n}", s.set.name), v.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        };
         let (lo, hi) = self.problem.lambda_range();
         let chi2 = sol.stats.weighted_ss / scores.sigma2;
-        let warning = [chosen.choice.warning(), self.misfit_warning(chi2)]
-            .into_iter()
-            .flatten()
-            .reduce(|a, b| format!("{a}; {b}"));
+        let gaps = super::joint::window_gaps(&self.sets);
+        let gap_warning = (!gaps.is_empty()).then(|| {
+            let list: Vec<String> = gaps
+                .iter()
+                .map(|(a, b)| format!("{a:.3e} s to {b:.3e} s"))
+                .collect();
+            format!(
+                "the data sets' windows leave a gap ({}): a peak there is seen by no set, and peaks \
+                 on either side are joined only through the spectrum's smoothness",
+                list.join(", ")
+            )
+        });
+        let warning = [
+            chosen.choice.warning(),
+            self.misfit_warning(chi2),
+            gap_warning,
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| format!("{a}; {b}"));
         SeriesSummary {
             temperature_k: self.temperature_k,
             rule: chosen.choice.rule.name(),
@@ -492,6 +621,7 @@ impl SeriesInversion {
                 }
             }),
             uncertainty: self.uncertainty.clone(),
+            sets,
         }
     }
 }

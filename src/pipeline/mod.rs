@@ -5,6 +5,7 @@
 //!
 //! - [`simulate`](mod@simulate): scenario -> forward model -> noise -> data and the effective truth;
 //! - [`invert`]: data -> problem -> analysis (lambda path, rule) -> peaks -> STZ table;
+//! - [`joint`]: several data sets sharing one spectrum -> one problem -> the same analysis;
 //! - [`trial`]: truth -> forward -> noise -> invert -> [`score`] (one run of a sweep);
 //! - [`score`]: the recovery metrics and their statistics;
 //! - [`uncertainty`]: the bootstrap bands and intervals of an inversion;
@@ -12,6 +13,7 @@
 
 pub mod drive;
 pub mod invert;
+pub mod joint;
 pub mod score;
 pub mod simulate;
 pub mod trial;

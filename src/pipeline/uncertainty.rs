@@ -36,8 +36,11 @@ use crate::stz::Material;
 /// A resample's peak farther than this from every reference peak, decades, is not an image of any.
 pub const MATCH_DECADES: f64 = 1.0;
 
-/// The percentiles that bound the reported interval (a nominal 90 % interval).
+/// The percentiles that bound the reported interval.
 pub const INTERVAL: (f64, f64) = (0.05, 0.95);
+
+/// The nominal level of the interval, INTERVAL.1 - INTERVAL.0.
+pub const NOMINAL_LEVEL: f64 = 0.9;
 
 /// How the resampled data sets are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -452,6 +455,11 @@ mod tests {
         );
         let (images, unmatched) = match_peaks(&reference, &[peak(8.0, 1.0)]);
         assert!(images[0].is_none() && images[1].is_some() && !unmatched);
+    }
+
+    #[test]
+    fn the_nominal_level_is_the_interval_between_the_percentiles() {
+        assert!((INTERVAL.1 - INTERVAL.0 - NOMINAL_LEVEL).abs() < 1e-12);
     }
 
     #[test]

@@ -249,7 +249,63 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
     let (x_label, y_label) = data_axis(kind);
     let loss = kind == "loss";
     let mut figs = Vec::new();
-    if let Some(t) = Table::read(&dir.join("fit.csv")) {
+    let joint_fit = Table::read(&dir.join("fit.csv")).filter(|t| t.has("set"));
+    if let Some(t) = joint_fit {
+        // A joint inversion: each set's data, fit and residuals in its own pair of panels.
+        let mut panels = Vec::new();
+        let sets = summary["sets"].as_array().cloned().unwrap_or_default();
+        for (i, (name, rows)) in t.groups("set").iter().enumerate() {
+            let kind = sets
+                .iter()
+                .find(|s| s["name"].as_str() == Some(name))
+                .and_then(|s| s["kind"].as_str())
+                .unwrap_or("decay");
+            let (x_label, y_label) = data_axis(kind);
+            let mut data = Panel::new(
+                format!("{name} ({kind}): data and joint fit"),
+                x_label,
+                y_label,
+                true,
+                false,
+            );
+            data.series.push(Series::new(
+                "data",
+                t.points(rows, "x", "y"),
+                Style::Points,
+                i + 1,
+            ));
+            data.series.push(Series::new(
+                "joint fit",
+                t.points(rows, "x", "fit"),
+                Style::Line,
+                0,
+            ));
+            let mut res = Panel::new(
+                format!("{name}: residuals"),
+                x_label,
+                "data - fit",
+                true,
+                false,
+            );
+            res.series.push(Series::new(
+                "",
+                t.points(rows, "x", "residual"),
+                Style::Points,
+                i + 1,
+            ));
+            panels.push(data);
+            panels.push(res);
+        }
+        figs.push(Figure {
+            file: "fit.svg".into(),
+            caption: format!(
+                "Each data set with the joint fit (one spectrum, each set's own baseline; {} rule) and its residuals (values as normalized for the inversion: summary.json sets).",
+                summary["rule"].as_str().unwrap_or("?")
+            ),
+            panels,
+            columns: 2,
+        });
+    } else if let Some(t) = Table::read(&dir.join("fit.csv")) {
         let mut data = Panel::new("data and fit", x_label, y_label, true, loss);
         let mut res = Panel::new(
             "residuals",

@@ -63,17 +63,43 @@ pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
     out
 }
 
-/// `fit.csv`: `x,y,fit,residual` (x in s or rad/s, y in data units).
+/// `fit.csv`: `x,y,fit,residual` (x in s or rad/s, y in data units); a joint inversion's rows
+/// start with their data set's name (`set`), its values as normalized for the inversion.
 pub fn fit_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
-    let mut out = header(multi, "x,y,fit,residual");
+    let joint = series.iter().any(|s| !s.sets.is_empty());
+    let mut out = header(
+        multi,
+        if joint {
+            "set,x,y,fit,residual"
+        } else {
+            "x,y,fit,residual"
+        },
+    );
     for s in series {
         let fit = s.problem.fitted(&s.analysis.results[0].choice.solution);
-        for ((x, y), f) in s.problem.x().iter().zip(s.problem.y()).zip(&fit) {
+        let set_of = |i: usize| {
+            s.problem
+                .blocks()
+                .iter()
+                .zip(&s.sets)
+                .find(|(b, _)| b.rows.contains(&i))
+                .map(|(_, set)| format!("{},", set.name))
+                .unwrap_or_default()
+        };
+        for (i, ((x, y), f)) in s
+            .problem
+            .x()
+            .iter()
+            .zip(s.problem.y())
+            .zip(&fit)
+            .enumerate()
+        {
             let _ = writeln!(
                 out,
-                "{}{},{},{},{}",
+                "{}{}{},{},{},{}",
                 lead(multi, s),
+                set_of(i),
                 num(*x),
                 num(*y),
                 num(*f),

@@ -306,7 +306,7 @@ fn coverage_entry(
             "cell": cell,
             "axes": Value::Object(axes.clone()),
             "rule": rule,
-            "nominal": crate::pipeline::uncertainty::INTERVAL.1 - crate::pipeline::uncertainty::INTERVAL.0,
+            "nominal": crate::pipeline::uncertainty::NOMINAL_LEVEL,
             "coverage": Value::Object(table),
         })
     })

@@ -88,7 +88,7 @@ pub(crate) struct RunArgs {
 }
 
 /// Kernels by their command-line names.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum KindArg {
     /// Recovery, x = t in s.
     Decay,
@@ -96,6 +96,29 @@ pub(crate) enum KindArg {
     Creep,
     /// Loss modulus, x = omega in rad/s.
     Loss,
+}
+
+impl KindArg {
+    /// The kernel.
+    pub(crate) fn kernel(self) -> Kernel {
+        match self {
+            KindArg::Decay => Kernel::Decay,
+            KindArg::Creep => Kernel::Creep,
+            KindArg::Loss => Kernel::Loss,
+        }
+    }
+}
+
+/// `KIND=FILE` of `--joint`.
+fn parse_joint(text: &str) -> Result<(KindArg, PathBuf), String> {
+    let (kind, file) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected KIND=FILE, e.g. creep=cantilever.csv"))?;
+    let kind = KindArg::from_str(kind, false)?;
+    if file.is_empty() {
+        return Err(format!("{text:?}: no file after '='"));
+    }
+    Ok((kind, PathBuf::from(file)))
 }
 
 /// Baselines by their command-line names.
@@ -110,10 +133,21 @@ pub(crate) enum BaselineArg {
 #[derive(clap::Args)]
 pub(crate) struct InvertArgs {
     /// Data file (CSV).
-    pub(crate) data: PathBuf,
+    #[arg(required_unless_present = "joint", conflicts_with = "joint")]
+    pub(crate) data: Option<PathBuf>,
     /// Kernel: decay (recovery, x = t in s), creep (x = t in s), loss (x = omega in rad/s).
-    #[arg(long, value_enum)]
-    pub(crate) kind: KindArg,
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "joint",
+        conflicts_with = "joint"
+    )]
+    pub(crate) kind: Option<KindArg>,
+    /// A data set of a joint inversion, KIND=FILE (repeatable): every set shares one spectrum on one
+    /// grid over all their windows, each with its own baseline and weights; sets are named by their
+    /// file's stem. E.g. --joint creep=cantilever.csv --joint decay=mandrel.csv.
+    #[arg(long, value_name = "KIND=FILE", value_parser = parse_joint)]
+    pub(crate) joint: Vec<(KindArg, PathBuf)>,
     #[command(flatten)]
     pub(crate) out: Out,
     /// Rule for lambda, with optional parameters as NAME:key=value[,key=value]: consensus[:rss=R]
@@ -169,12 +203,8 @@ pub(crate) struct InvertArgs {
 impl InvertArgs {
     /// The inversion options these flags give.
     pub(crate) fn options(&self) -> Result<InvertOptions, String> {
-        let kernel = match self.kind {
-            KindArg::Decay => Kernel::Decay,
-            KindArg::Creep => Kernel::Creep,
-            KindArg::Loss => Kernel::Loss,
-        };
-        let mut options = InvertOptions::new(kernel);
+        let kind = self.kind.or(self.joint.first().map(|j| j.0));
+        let mut options = InvertOptions::new(kind.map_or(Kernel::Decay, KindArg::kernel));
         options.rule = Rule::parse(&self.rule)?;
         options.points = self.points;
         options.tau_min_s = self.tau_min;

@@ -11,7 +11,9 @@ use args::{Cli, Command, InvertArgs, Out, RunArgs};
 
 use stzlab::files::{OutputDir, OutputError};
 use stzlab::pipeline::drive::{default_output, parse_shard, RunError, RunOptions};
-use stzlab::pipeline::{invert::invert_data, simulate, simulate::SimulateError};
+use stzlab::pipeline::{
+    invert::invert_data, joint::invert_joint, simulate, simulate::SimulateError,
+};
 use stzlab::report;
 use stzlab::scenario::{load_material, Plan, Scenario, ScenarioError};
 
@@ -172,7 +174,17 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
     let options = args.options().map_err(bad)?;
     let material = args.material.as_deref().map(load_material).transpose();
     let material = material.map_err(scenario_failure)?;
-    let inversion = invert_data(&args.data, &options, material.as_ref(), args.temperature_k);
+    let inversion = match &args.data {
+        Some(data) => invert_data(data, &options, material.as_ref(), args.temperature_k),
+        None => {
+            let sets: Vec<_> = args
+                .joint
+                .iter()
+                .map(|(k, f)| (k.kernel(), f.clone()))
+                .collect();
+            invert_joint(&sets, &options, material.as_ref(), args.temperature_k)
+        }
+    };
     let inversion = inversion.map_err(bad)?;
     let files = report::invert_files(&inversion).map_err(|e| Failure(1, e.to_string()))?;
     write_files(

@@ -1,0 +1,325 @@
+//! Inverting measured (or simulated) data: one full analysis per series, with the chosen rule, every
+//! other rule for comparison, peaks and, given a material, the STZ back-analysis.
+
+use std::path::Path;
+
+use super::joint::JointSet;
+use super::uncertainty::{bootstrap, StzInput, Uncertainty};
+use crate::analysis::{back_analysis, BackAnalysis};
+use crate::data::{read_data, DataError, MeasuredSeries};
+use crate::inversion::nnls::NnlsParams;
+pub use crate::inversion::InvertOptions;
+use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Workspace};
+use crate::scenario::MaterialFile;
+use crate::stz::Material;
+
+/// The inversion of one series.
+#[derive(Debug, Clone)]
+pub struct SeriesInversion {
+    /// Temperature of the series, K.
+    pub temperature_k: Option<f64>,
+    /// The assembled problem.
+    pub problem: Problem,
+    /// Path, scores and every rule's result; `analysis.results[0]` is the chosen rule's.
+    pub analysis: Analysis,
+    /// STZ back-analysis of the chosen spectrum, when a material was given.
+    pub stz: Option<BackAnalysis>,
+    /// The data window in tau, s: [t_min, t_max] for time data, [1/w_max, 1/w_min] for DMA.
+    pub window_s: (f64, f64),
+    /// The bootstrap bands and intervals, when `options.uncertainty` asked for them.
+    pub uncertainty: Option<Uncertainty>,
+    /// The data sets of a joint inversion, in row order (empty for one series).
+    pub sets: Vec<JointSet>,
+}
+
+/// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
+/// (sigma given): for Gaussian noise of the stated sigma that happens with a probability below 1e-5.
+pub const MISFIT_SIGMAS: f64 = 5.0;
+
+/// Why an inversion could not run. Every variant is bad input (the command line exits 2).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvertError {
+    /// The data have no points, or x and y differ in length.
+    #[error("{0}")]
+    Shape(String),
+    /// The tau grid the options give for the data window is unusable.
+    #[error("{0}")]
+    Grid(String),
+    /// Data and settings do not fit together (too few points, bad sigma, ...).
+    #[error(transparent)]
+    Problem(#[from] crate::inversion::InversionError),
+    /// The rule's score is undefined on this path (e.g. `ftest` with fewer points than unknowns).
+    #[error("the {rule} rule is undefined on this lambda path")]
+    RuleUndefined {
+        /// The rule's name.
+        rule: String,
+    },
+    /// The data file could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A measurement temperature that is not a positive number of kelvin.
+    #[error("--temperature-k {0}: must be > 0 and at most {max} K", max = crate::constants::MAX_TEMPERATURE_K)]
+    Temperature(f64),
+    /// A temperature was given without a material: nothing would use it.
+    #[error("--temperature-k is used only by the STZ back-analysis: give --material too")]
+    TemperatureWithoutMaterial,
+    /// A material was given for data without a temperature.
+    #[error("{file}: --material needs --temperature-k (the data have no temperature column)")]
+    NeedsTemperature {
+        /// The data file.
+        file: String,
+    },
+    /// A joint inversion's sets do not go together (several series in one file, two sets with
+    /// one name, loss data joined with strains without a material and temperature).
+    #[error("{0}")]
+    Joint(String),
+    /// One series of a file failed.
+    #[error("{file}{}: {source}", temperature_k.map(|t| format!(" at {t} K")).unwrap_or_default())]
+    Series {
+        /// The data file.
+        file: String,
+        /// The series' temperature, K.
+        temperature_k: Option<f64>,
+        /// What failed.
+        source: Box<InvertError>,
+    },
+}
+
+/// The discretized problem for data `y` (with optional `sigma`) at increasing `x` under `options`.
+///
+/// # Errors
+/// [`InvertError`] for an unusable grid or problem.
+pub fn build_problem(
+    x: &[f64],
+    y: &[f64],
+    sigma: Option<&[f64]>,
+    options: &InvertOptions,
+) -> Result<Problem, InvertError> {
+    if x.is_empty() || x.len() != y.len() {
+        return Err(InvertError::Shape(format!(
+            "{} x values and {} y values: need as many of each, and at least one",
+            x.len(),
+            y.len()
+        )));
+    }
+    let grid = options
+        .grid(x[0], x[x.len() - 1])
+        .map_err(InvertError::Grid)?;
+    let settings = ProblemSettings {
+        kernel: options.kernel,
+        grid,
+        baseline: options.baseline(),
+        baseline_nonnegative: options.baseline_nonnegative,
+        order: options.order,
+        zero_boundary: options.zero_boundary,
+        nnls: NnlsParams::default(),
+    };
+    Ok(Problem::new(x, y, sigma, settings)?)
+}
+
+/// Inverts one series. `material` with the temperature gives the STZ table.
+///
+/// # Errors
+/// [`InvertError`] for an unusable grid or problem, or a rule whose score is undefined.
+pub fn invert_series(
+    series: &MeasuredSeries,
+    options: &InvertOptions,
+    material: Option<(&Material, f64)>,
+    ws: &mut Workspace,
+) -> Result<SeriesInversion, InvertError> {
+    let problem = build_problem(&series.x, &series.y, series.sigma.as_deref(), options)?;
+    let (x_min, x_max) = (series.x[0], series.x[series.x.len() - 1]);
+    let window = options.kernel.window_s(x_min, x_max);
+    let loss_units = options.kernel == Kernel::Loss;
+    let inversion = Assembled {
+        problem,
+        temperature_k: series.temperature_k,
+        window_s: window,
+        loss_units,
+        sets: Vec::new(),
+    };
+    analyse_assembled(inversion, options, material, ws)
+}
+
+/// A problem ready for the analysis, with what the results are read against.
+pub(crate) struct Assembled {
+    pub(crate) problem: Problem,
+    pub(crate) temperature_k: Option<f64>,
+    /// The data window (the hull of the sets' windows for a joint problem), s.
+    pub(crate) window_s: (f64, f64),
+    /// Whether peak areas are in Pa (loss data not normalized): the STZ reading divides by E0(T).
+    pub(crate) loss_units: bool,
+    pub(crate) sets: Vec<JointSet>,
+}
+
+/// The analysis (path, rules, peaks), the STZ reading and the bootstrap of an assembled problem.
+pub(crate) fn analyse_assembled(
+    assembled: Assembled,
+    options: &InvertOptions,
+    material: Option<(&Material, f64)>,
+    ws: &mut Workspace,
+) -> Result<SeriesInversion, InvertError> {
+    let Assembled {
+        problem,
+        temperature_k,
+        window_s: window,
+        loss_units,
+        sets,
+    } = assembled;
+    let analysis = analyse(
+        &problem,
+        options.lambda_points,
+        &options.rules(),
+        &options.peaks,
+        ws,
+    );
+    if analysis
+        .results
+        .first()
+        .is_none_or(|r| r.choice.rule != options.rule)
+    {
+        return Err(InvertError::RuleUndefined {
+            rule: options.rule.name(),
+        });
+    }
+    // Peak areas are in data units: volume fractions for strain, E0(T) c in Pa for the loss modulus.
+    let stz_input = material.map(|(m, t)| StzInput {
+        material: m,
+        temperature_k: t,
+        window_s: window,
+        area_per_c: if loss_units { m.e0_pa(t) } else { 1.0 },
+    });
+    let stz = stz_input.map(|s| {
+        back_analysis(
+            &analysis.results[0].peaks,
+            s.material,
+            s.temperature_k,
+            Some(s.window_s),
+            s.area_per_c,
+        )
+    });
+    let uncertainty = options
+        .uncertainty
+        .map(|b| bootstrap(&problem, &analysis.results[0], options, stz_input, b));
+    Ok(SeriesInversion {
+        temperature_k,
+        problem,
+        analysis,
+        stz,
+        window_s: window,
+        uncertainty,
+        sets,
+    })
+}
+
+/// The inversion of a data file: one full analysis per series (one per temperature for DMA data).
+#[derive(Debug, Clone)]
+pub struct DataInversion {
+    /// The data file, as given.
+    pub file: String,
+    /// The options used.
+    pub options: InvertOptions,
+    /// One inversion per series, in file order.
+    pub series: Vec<SeriesInversion>,
+    /// The atomic volume, m^3, when the material file gives one (Omega slopes in atomic volumes).
+    pub atomic_volume_m3: Option<f64>,
+}
+
+/// Reads a data file and inverts each of its series with `options`. With a `material`, each series
+/// also gets the STZ back-analysis at its own temperature (DMA) or at `temperature_k`.
+///
+/// # Errors
+/// [`InvertError`]: unreadable data, a bad temperature, a material without a temperature, or a
+/// series that cannot be inverted (named by its temperature).
+pub fn invert_data(
+    path: &Path,
+    options: &InvertOptions,
+    material: Option<&MaterialFile>,
+    temperature_k: Option<f64>,
+) -> Result<DataInversion, InvertError> {
+    check_temperature(temperature_k, material)?;
+    let data = read_data(path)?;
+    let file = path.display().to_string();
+    let mut ws = Workspace::new();
+    let mut series = Vec::with_capacity(data.len());
+    for s in &data {
+        let stz_input = match (material, s.temperature_k.or(temperature_k)) {
+            (Some(m), Some(t)) => Some((&m.material, t)),
+            (Some(_), None) => return Err(InvertError::NeedsTemperature { file }),
+            (None, _) => None,
+        };
+        let inversion =
+            invert_series(s, options, stz_input, &mut ws).map_err(|e| InvertError::Series {
+                file: file.clone(),
+                temperature_k: s.temperature_k,
+                source: Box::new(e),
+            })?;
+        series.push(inversion);
+    }
+    Ok(DataInversion {
+        file,
+        options: options.clone(),
+        series,
+        atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
+    })
+}
+
+/// A measurement temperature, if given, is a positive number of kelvin up to the maximum, and comes
+/// with a material (nothing else uses it).
+pub(crate) fn check_temperature(
+    temperature_k: Option<f64>,
+    material: Option<&MaterialFile>,
+) -> Result<(), InvertError> {
+    if let Some(t) = temperature_k {
+        if !(t.is_finite() && t > 0.0 && t <= crate::constants::MAX_TEMPERATURE_K) {
+            return Err(InvertError::Temperature(t));
+        }
+        if material.is_none() {
+            return Err(InvertError::TemperatureWithoutMaterial);
+        }
+    }
+    Ok(())
+}
+
+impl SeriesInversion {
+    /// The chosen rule's result: its lambda, solution and status.
+    pub fn choice(&self) -> &crate::inversion::Choice {
+        &self.analysis.results[0].choice
+    }
+
+    /// The peaks of the chosen spectrum, ordered by tau.
+    pub fn peaks(&self) -> &[crate::spectrum::SpectrumPeak] {
+        &self.analysis.results[0].peaks
+    }
+
+    /// Whether a peak's centroid lies inside the data window (a peak outside it is only
+    /// constrained by the data's tail and by the baseline it competes with).
+    pub fn in_window(&self, peak: &crate::spectrum::SpectrumPeak) -> bool {
+        let (lo, hi) = self.window_s;
+        (lo..=hi).contains(&peak.tau_s())
+    }
+}
+
+mod summary;
+pub use summary::{InvertSummary, OtherRule, PeakSummary, SeriesSummary, SetSummary, StzSummary};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_ragged_arrays_are_an_error_not_a_panic() {
+        let options = InvertOptions::new(Kernel::Decay);
+        let mut ws = Workspace::new();
+        for (x, y) in [(vec![], vec![]), (vec![1.0, 2.0], vec![1.0])] {
+            let series = MeasuredSeries {
+                temperature_k: None,
+                x,
+                y,
+                sigma: None,
+            };
+            let e = invert_series(&series, &options, None, &mut ws).unwrap_err();
+            assert!(matches!(e, InvertError::Shape(_)), "{e}");
+        }
+    }
+}

@@ -48,7 +48,7 @@ fn invert_draws_fit_spectrum_lcurve_and_scores() {
     let p = inv.join("spectrum.svg");
     let spectrum = Svg::read(&p);
     spectrum.assert_curve(&p, "spectrum", FIRST, 20);
-    assert!(spectrum.has_text("peaks") && spectrum.has_text("tau (s)"));
+    assert!(spectrum.has_text("peaks (at their highest density)") && spectrum.has_text("tau (s)"));
 
     // Every rule's choice is marked on the L-curve and on each score panel.
     let p = inv.join("lcurve.svg");

@@ -242,6 +242,12 @@ fn invert_writes_bands_and_intervals_and_refuses_bad_resample_counts() {
     assert!(summary["uncertainty"]["omega_slope_m3"]["p05"]
         .as_f64()
         .is_some());
+    // The figure: the band behind the spectrum, and a panel of the peaks with interval bars.
+    let report = stzlab().arg("report").arg(&out).output().unwrap();
+    common::assert_success(&report);
+    let svg = common::Svg::read(&out.join("spectrum.svg"));
+    assert!(svg.has_text("spectrum (90 % band shaded)"));
+    assert!(svg.has_text("peaks with their 90 % bootstrap intervals"));
     // Without --uncertainty nothing changes in the columns.
     let plain = tmp.path().join("plain");
     let run = stzlab()

@@ -421,9 +421,23 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     .iter()
                     .filter(|r| !pk.has("temperature_k") || pk.s(r, "temperature_k") == key)
                     .collect();
+                // `height` is the largest grid weight; on the density axis it is height / step.
+                let step = match &rows[..] {
+                    [a, b, ..] => t.f(b, "ln_tau") - t.f(a, "ln_tau"),
+                    _ => f64::NAN,
+                };
+                let marks = pk
+                    .points(&prow, "tau_s", "height")
+                    .into_iter()
+                    .map(|(tau, h)| (tau, h / step))
+                    .collect();
                 p.series.push(Series::new(
-                    if i == 0 { "peaks" } else { "" },
-                    pk.points(&prow, "tau_s", "height"),
+                    if i == 0 {
+                        "peaks (at their highest density)"
+                    } else {
+                        ""
+                    },
+                    marks,
                     Style::Markers,
                     i + 1,
                 ));

@@ -197,3 +197,34 @@ fn no_figures_writes_none_and_report_draws_them_later() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no summary.json"));
 }
+
+#[test]
+fn a_million_point_fit_is_drawn_decimated_under_2_mb() {
+    // Two decays sampled at 10^6 times: fit.svg draws each pixel column's extremes, not every
+    // point (fit.csv keeps them all).
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("big.csv");
+    let m = 1_000_000;
+    let mut text = String::with_capacity(40 * m);
+    text.push_str("t_s,y,sigma\n");
+    for i in 0..m {
+        let t = 0.1 * 10f64.powf(5.0 * i as f64 / (m - 1) as f64);
+        // A deterministic ripple of about the stated sigma stands in for noise.
+        let y = 0.3 * (-t / 2.0).exp() + 0.5 * (-t / 300.0).exp() + 1e-3 * (i as f64 * 0.7).sin();
+        text.push_str(&format!("{t},{y},0.001\n"));
+    }
+    std::fs::write(&data, text).unwrap();
+    let out = tmp.path().join("inv");
+    let run = stzlab()
+        .args(["invert", data.to_str().unwrap(), "--kind", "decay", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    common::assert_success(&run);
+    let size = std::fs::metadata(out.join("fit.svg")).unwrap().len();
+    assert!(size < 2_000_000, "fit.svg is {size} bytes");
+    let fit = std::fs::read_to_string(out.join("fit.csv")).unwrap();
+    assert_eq!(fit.lines().count(), m + 1, "fit.csv keeps every point");
+    let p = out.join("fit.svg");
+    Svg::read(&p).assert_curve(&p, "fit", BLACK, 500);
+}

@@ -4,6 +4,11 @@
 use serde_json::Value;
 
 use crate::pipeline::invert::DataInversion;
+use crate::pipeline::score::ORACLE;
+
+/// A cell whose oracle (the lambda path's best point) has a median spectrum L1 error above this
+/// fraction of the truth's area is reported as poor: no rule recovers the spectrum there.
+pub const POOR_L1: f64 = 0.3;
 use crate::pipeline::simulate::Simulation;
 
 fn at(temperature_k: Option<f64>) -> String {
@@ -127,21 +132,46 @@ pub fn sweep_lines(summary: &Value) -> Vec<String> {
     };
     let shown = best.len().min(40);
     lines.push(
-        "best rule per cell (median regret = rule's spectrum L1 error / oracle's):".to_string(),
+        "best rule per cell: median regret (its spectrum L1 error / the path's best point's) and the \
+         absolute median L1 error (fraction of the truth's area in the window; path's best in brackets):"
+            .to_string(),
     );
+    let cells = summary["cells"].as_array().map_or(&[][..], Vec::as_slice);
+    let l1 = |cell: &Value, rule: &str| {
+        cells
+            .iter()
+            .find(|c| c["cell"] == *cell && c["rule"] == rule)
+            .and_then(|c| c["metrics"]["spectrum_l1"]["median"].as_f64())
+    };
+    let fmt = |v: Option<f64>| v.map_or("-".to_string(), |r| format!("{r:.3}"));
+    let mut poor = 0;
     for b in &best[..shown] {
         let axes: Vec<String> = b["axes"]
             .as_object()
             .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
             .unwrap_or_default();
+        let rule = b["rule"].as_str().unwrap_or("-");
+        let oracle = l1(&b["cell"], ORACLE);
+        let flag = if oracle.is_some_and(|o| o > POOR_L1) {
+            poor += 1;
+            "  poor: even the path's best point"
+        } else {
+            ""
+        };
         lines.push(format!(
-            "  cell {:>4}  {:<40}  {:<12} {}",
+            "  cell {:>4}  {:<40}  {:<12} {:>6}  L1 {} [{}]{flag}",
             b["cell"],
             axes.join(" "),
-            b["rule"].as_str().unwrap_or("-"),
-            b["median_regret"]
-                .as_f64()
-                .map_or("-".to_string(), |r| format!("{r:.3}"))
+            rule,
+            fmt(b["median_regret"].as_f64()),
+            fmt(l1(&b["cell"], rule)),
+            fmt(oracle),
+        ));
+    }
+    if poor > 0 {
+        lines.push(format!(
+            "  {poor} cell(s) marked poor: the best spectrum anywhere on the lambda path misses more than \
+             {POOR_L1} of the truth's area there (spectrum_l1), so no rule can recover it under those conditions"
         ));
     }
     if best.len() > shown {

@@ -123,8 +123,18 @@ pub fn color(i: usize) -> RGBColor {
     }
 }
 
-const PANEL_W: u32 = 640;
-const PANEL_H: u32 = 360;
+/// Panel size, px: a slide's width for one panel.
+pub const PANEL_W: u32 = 1000;
+/// Panel height, px.
+pub const PANEL_H: u32 = 600;
+/// Text sizes, px: panel titles, axis descriptions, tick labels and legends (>= 14 for a slide).
+const TITLE_PX: u32 = 24;
+const AXIS_PX: u32 = 20;
+const TICK_PX: u32 = 16;
+const LEGEND_PX: u32 = 16;
+/// A series with more points than this is decimated to the minimum and maximum of each pixel
+/// column (the CSV files keep every point): a 10^6-point fit stays a small file.
+const DECIMATE_ABOVE: usize = 2 * PANEL_W as usize;
 
 /// Renders the figure as SVG text.
 ///
@@ -147,9 +157,11 @@ pub fn render(fig: &Figure) -> Result<String, String> {
     Ok(buf)
 }
 
-/// The points of a series that can be drawn on the panel's axes.
+/// The points of a series that can be drawn on the panel's axes, decimated above
+/// [`DECIMATE_ABOVE`] points.
 fn drawable(panel: &Panel, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    pts.iter()
+    let kept: Vec<(f64, f64)> = pts
+        .iter()
         .copied()
         .filter(|(x, y)| {
             x.is_finite()
@@ -157,7 +169,50 @@ fn drawable(panel: &Panel, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
                 && (!panel.x_log || *x > 0.0)
                 && (!panel.y_log || *y > 0.0)
         })
-        .collect()
+        .collect();
+    if kept.len() <= DECIMATE_ABOVE {
+        kept
+    } else {
+        decimate(&kept, panel.x_log, PANEL_W as usize)
+    }
+}
+
+/// The first, lowest, highest and last point of each of `columns` equal columns in x (in log x
+/// when `log`), in x order: what a line through every point would show at that width.
+fn decimate(pts: &[(f64, f64)], log: bool, columns: usize) -> Vec<(f64, f64)> {
+    let u = |x: f64| if log { x.ln() } else { x };
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(u(p.0)), b.max(u(p.0)))
+        });
+    let width = (hi - lo).max(f64::MIN_POSITIVE);
+    let column = |x: f64| (((u(x) - lo) / width * columns as f64) as usize).min(columns - 1);
+    let mut out = Vec::with_capacity(4 * columns);
+    let mut start = 0;
+    while start < pts.len() {
+        let c = column(pts[start].0);
+        let mut end = start + 1;
+        while end < pts.len() && column(pts[end].0) == c {
+            end += 1;
+        }
+        let group = &pts[start..end];
+        let (mut low, mut high) = (0, 0);
+        for (i, p) in group.iter().enumerate() {
+            if p.1 < group[low].1 {
+                low = i;
+            }
+            if p.1 > group[high].1 {
+                high = i;
+            }
+        }
+        let mut picks = vec![0, low, high, group.len() - 1];
+        picks.sort_unstable();
+        picks.dedup();
+        out.extend(picks.into_iter().map(|i| group[i]));
+        start = end;
+    }
+    out
 }
 
 /// Data range of one axis, padded: 5 % each side (linear), a factor 1.3 (log). A degenerate range is
@@ -187,9 +242,10 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
     }
 }
 
-/// Compact tick labels: plain for moderate magnitudes, 1e-5 style otherwise.
-fn tick(v: f64) -> String {
-    if v == 0.0 {
+/// Compact tick labels: plain for moderate magnitudes, 1e-5 style otherwise; a value within 1e-9
+/// of the axis span of zero is a rounding residue and prints as 0.
+fn tick(v: f64, span: f64) -> String {
+    if v == 0.0 || v.abs() < 1e-9 * span {
         return "0".into();
     }
     let a = v.abs();
@@ -198,32 +254,34 @@ fn tick(v: f64) -> String {
         let s = s.trim_end_matches('0').trim_end_matches('.');
         s.to_string()
     } else {
+        // One format on an axis: mantissa with at most two decimals, trailing zeros dropped
+        // ("1e-4", "2e-4", "2.5e-4").
         let e = a.log10().floor();
-        let m = v / 10f64.powf(e);
-        if (m.abs() - 1.0).abs() < 1e-6 {
-            format!("{}1e{e}", if v < 0.0 { "-" } else { "" })
-        } else {
-            format!("{m:.2}e{e}")
-        }
+        let m = format!("{:.2}", v / 10f64.powf(e));
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        format!("{m}e{e}")
     }
 }
 
 macro_rules! draw_chart {
-    ($area:expr, $panel:expr, $x:expr, $y:expr) => {{
+    ($area:expr, $panel:expr, $spans:expr, $x:expr, $y:expr) => {{
         let panel: &Panel = $panel;
+        let (x_span, y_span): (f64, f64) = $spans;
         let mut chart = ChartBuilder::on($area)
-            .caption(&panel.title, ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
+            .caption(&panel.title, ("sans-serif", TITLE_PX))
+            .margin(12)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
             .build_cartesian_2d($x, $y)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc(panel.x_label.as_str())
             .y_desc(panel.y_label.as_str())
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
+            .x_label_formatter(&|v| tick(*v, x_span))
+            .y_label_formatter(&|v| tick(*v, y_span))
+            .label_style(("sans-serif", TICK_PX))
+            .axis_desc_style(("sans-serif", AXIS_PX))
             .light_line_style(WHITE.mix(0.0))
             .bold_line_style(BLACK.mix(0.08))
             .draw()
@@ -256,18 +314,18 @@ macro_rules! draw_chart {
             }
             let ann = match s.style {
                 Style::Line => chart
-                    .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                    .draw_series(LineSeries::new(pts, c.stroke_width(3)))
                     .map_err(|e| e.to_string())?,
                 Style::Dashed => chart
-                    .draw_series(DashedLineSeries::new(pts, 6, 4, c.stroke_width(2)))
+                    .draw_series(DashedLineSeries::new(pts, 10, 6, c.stroke_width(3)))
                     .map_err(|e| e.to_string())?,
                 Style::Points => chart
-                    .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+                    .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))
                     .map_err(|e| e.to_string())?,
                 Style::Markers => chart
                     .draw_series(
                         pts.into_iter()
-                            .map(|p| TriangleMarker::new(p, 7, c.stroke_width(2))),
+                            .map(|p| TriangleMarker::new(p, 10, c.filled())),
                     )
                     .map_err(|e| e.to_string())?,
             };
@@ -290,7 +348,7 @@ macro_rules! draw_chart {
                 .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
-                .label_font(("sans-serif", 12))
+                .label_font(("sans-serif", LEGEND_PX))
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
@@ -331,16 +389,25 @@ fn draw_panel<DB: DrawingBackend>(
         area.draw(&Text::new(
             format!("{}: no data to show", panel.title),
             (20, 20),
-            ("sans-serif", 14),
+            ("sans-serif", AXIS_PX),
         ))
         .map_err(|e| e.to_string())?;
         return Ok(());
     };
+    // Zero-residue ticks exist only on linear axes (a log axis has no zero).
+    let span = |log: bool, a: f64, b: f64| if log { 0.0 } else { (b - a).abs() };
+    let spans = (span(panel.x_log, x0, x1), span(panel.y_log, y0, y1));
     match (panel.x_log, panel.y_log) {
-        (false, false) => draw_chart!(area, panel, x0..x1, y0..y1),
-        (true, false) => draw_chart!(area, panel, (x0..x1).log_scale(), y0..y1),
-        (false, true) => draw_chart!(area, panel, x0..x1, (y0..y1).log_scale()),
-        (true, true) => draw_chart!(area, panel, (x0..x1).log_scale(), (y0..y1).log_scale()),
+        (false, false) => draw_chart!(area, panel, spans, x0..x1, y0..y1),
+        (true, false) => draw_chart!(area, panel, spans, (x0..x1).log_scale(), y0..y1),
+        (false, true) => draw_chart!(area, panel, spans, x0..x1, (y0..y1).log_scale()),
+        (true, true) => draw_chart!(
+            area,
+            panel,
+            spans,
+            (x0..x1).log_scale(),
+            (y0..y1).log_scale()
+        ),
     }
 }
 
@@ -397,9 +464,32 @@ mod tests {
 
     #[test]
     fn tick_labels_are_compact() {
-        assert_eq!(tick(0.01), "0.01");
-        assert_eq!(tick(100.0), "100");
-        assert_eq!(tick(1e-6), "1e-6");
-        assert_eq!(tick(2.5e7), "2.50e7");
+        assert_eq!(tick(0.01, 1.0), "0.01");
+        assert_eq!(tick(100.0, 1.0), "100");
+        assert_eq!(tick(1e-6, 1e-6), "1e-6");
+        assert_eq!(tick(2.5e7, 1.0), "2.5e7");
+        assert_eq!(
+            (tick(1e-4, 1e-3), tick(-2e-4, 1e-3)),
+            ("1e-4".into(), "-2e-4".into())
+        );
+        // A rounding residue of zero on an axis spanning 4e-4 (fit.svg's residuals).
+        assert_eq!(tick(-2.71e-20, 4e-4), "0");
+    }
+
+    #[test]
+    fn decimation_keeps_each_columns_extremes_in_order() {
+        // 10^5 points of a sine with one spike: 100 columns keep at most 400 points, the spike and
+        // the ends among them, in x order.
+        let mut pts: Vec<(f64, f64)> = (0..100_000)
+            .map(|i| (f64::from(i), (f64::from(i) * 1e-3).sin()))
+            .collect();
+        pts[54_321].1 = 7.0;
+        let d = decimate(&pts, false, 100);
+        assert!(d.len() <= 400 && d.len() >= 200, "{}", d.len());
+        assert!(d.contains(&(54_321.0, 7.0)));
+        assert_eq!((d[0], d[d.len() - 1]), (pts[0], pts[99_999]));
+        assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
+        let lowest = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        assert!(d.iter().any(|p| p.1 == lowest));
     }
 }

@@ -259,7 +259,7 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
             json!({ "rule": rule, "metrics": Value::Object(metrics), "status": Value::Object(status) })
         })
         .collect();
-    Ok(json!({
+    let mut summary = json!({
         "scenario": record["scenario"]["name"],
         "runs": runs_seen.len(),
         "runs_planned": total,
@@ -271,9 +271,13 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         "cells": cells,
         "best_rule": best,
         "overall": overall_table,
-        "coverage": coverage,
         "percolation": record.get("percolation").cloned().unwrap_or(Value::Null),
-    }))
+    });
+    // Only runs with uncertainty have coverage.
+    if !coverage.is_empty() {
+        summary["coverage"] = Value::Array(coverage);
+    }
+    Ok(summary)
 }
 
 /// The coverage metrics, in [`METRICS`] order of their columns.

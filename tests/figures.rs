@@ -228,3 +228,37 @@ fn a_million_point_fit_is_drawn_decimated_under_2_mb() {
     let p = out.join("fit.svg");
     Svg::read(&p).assert_curve(&p, "fit", BLACK, 500);
 }
+
+/// A figure with ticks at `labels` on one linear y axis, for the style check's own tests.
+fn axis_svg(labels: &[&str], size: f64) -> tempfile::NamedTempFile {
+    let mut s = String::from(
+        "<svg width=\"1000\" height=\"600\" xmlns=\"http://www.w3.org/2000/svg\">\n<text x=\"500\" y=\"10\" font-size=\"22.6\">title</text>\n",
+    );
+    for (i, l) in labels.iter().enumerate() {
+        s.push_str(&format!(
+            "<text x=\"90\" y=\"{}\" font-size=\"{size}\">{l}</text>\n",
+            100 + 50 * i
+        ));
+    }
+    s.push_str("</svg>\n");
+    let f = tempfile::Builder::new().suffix(".svg").tempfile().unwrap();
+    std::fs::write(f.path(), s).unwrap();
+    f
+}
+
+#[test]
+fn the_style_check_accepts_a_clean_axis() {
+    common::check_style(axis_svg(&["-2e-4", "-1e-4", "0", "1e-4"], 14.5).path());
+}
+
+#[test]
+#[should_panic(expected = "is a residue of zero")]
+fn the_style_check_catches_a_residue_of_zero() {
+    common::check_style(axis_svg(&["-2e-4", "-1e-4", "-2.71e-20", "1e-4"], 14.5).path());
+}
+
+#[test]
+#[should_panic(expected = "px")]
+fn the_style_check_catches_small_text() {
+    common::check_style(axis_svg(&["1", "2", "3"], 12.9).path());
+}

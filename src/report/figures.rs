@@ -203,9 +203,19 @@ pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), crate::fi
         .map(str::to_string)
         .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "stzlab".to_string());
+    // Every table of the folder, linked from the page (sorted: the listing order is the file
+    // system's).
+    let mut tables: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".csv") || n.ends_with(".json"))
+        .collect();
+    tables.sort();
     files.push(out.write(
         "index.html",
-        index_html(&title, &summary, &shown).as_bytes(),
+        index_html(&title, &summary, &shown, &tables).as_bytes(),
     )?);
     Ok((files, warnings))
 }
@@ -637,9 +647,17 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             .map(str::to_string)
             .collect();
         let mut panels = Vec::new();
+        let title = match labels.get(&(cell as u64)).filter(|s| !s.is_empty()) {
+            Some(s) => format!("cell {cell}: {s}"),
+            None => format!("cell {cell}"),
+        };
         for (key, rows) in t.groups("temperature_k") {
             let mut p = Panel::new(
-                t_label(&key, ""),
+                if key.is_empty() {
+                    title.clone()
+                } else {
+                    format!("{title}, {}", t_label(&key, ""))
+                },
                 "tau (s)",
                 "density per unit ln tau",
                 true,

@@ -130,8 +130,58 @@ fn cells_table(title: &str, summary: &Value, names: &[String], by_rule: bool) ->
     s
 }
 
-/// The page for an output folder.
-pub fn index_html(title: &str, summary: &Value, figures: &[Figure]) -> String {
+/// The bootstrap's peak intervals (invert with `--uncertainty`).
+fn uncertainty_table(summary: &Value) -> String {
+    let u = &summary["uncertainty"];
+    let Some(peaks) = u["peaks"].as_array().filter(|p| !p.is_empty()) else {
+        return String::new();
+    };
+    let mut s = format!(
+        "<h2>Uncertainty</h2>\n<p>{} bootstrap: {} resamples (seed {}), {} without a choice; nominal 90 % \
+         intervals (basic bootstrap: lower limit [centre] upper limit); appearance = fraction of \
+         resamples with the peak.</p>\n<table>\n<tr><th>peak</th><th>appearance</th><th>tau (s)</th>\
+         <th>area</th><th>dF (eV)</th><th>Omega (m^3)</th></tr>\n",
+        cell(&u["resampling"]),
+        cell(&u["resamples"]),
+        cell(&u["seed"]),
+        cell(&u["failed"]),
+    );
+    let interval = |i: &Value| {
+        if i.is_null() {
+            "-".to_string()
+        } else {
+            format!(
+                "{} [{}] {}",
+                cell(&i["p05"]),
+                cell(&i["p50"]),
+                cell(&i["p95"])
+            )
+        }
+    };
+    for (k, p) in peaks.iter().enumerate() {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            k + 1,
+            cell(&p["appearance"]),
+            interval(&p["tau_s"]),
+            interval(&p["area"]),
+            interval(&p["df_ev"]),
+            interval(&p["omega_m3"]),
+        ));
+    }
+    s.push_str("</table>\n");
+    if !u["omega_slope_m3"].is_null() {
+        s.push_str(&format!(
+            "<p>Omega slope, m^3: {}</p>\n",
+            interval(&u["omega_slope_m3"])
+        ));
+    }
+    s
+}
+
+/// The page for an output folder: its summary as tables, every figure with its caption, and links
+/// to the folder's tables (`tables`: file names).
+pub fn index_html(title: &str, summary: &Value, figures: &[Figure], tables: &[String]) -> String {
     let mut body = String::new();
     if summary.get("study").is_some() {
         body.push_str(&fields_table(
@@ -177,8 +227,39 @@ pub fn index_html(title: &str, summary: &Value, figures: &[Figure]) -> String {
         body.push_str(&fields_table("Chosen solution", summary));
         body.push_str(&fields_table("Baseline", &summary["baseline"]));
         body.push_str(&array_table("Peaks", &summary["peaks"]));
+        body.push_str(&uncertainty_table(summary));
+        body.push_str(&array_table("Joint data sets", &summary["sets"]));
         body.push_str(&array_table("Other rules", &summary["other_rules"]));
         body.push_str(&array_table("Series", &summary["series"]));
+    }
+    if let Some(c) = summary["coverage"].as_array().filter(|c| !c.is_empty()) {
+        let rows: Vec<Value> = c
+            .iter()
+            .map(|e| {
+                let mut row = serde_json::Map::new();
+                row.insert("cell".into(), e["cell"].clone());
+                row.insert("rule".into(), e["rule"].clone());
+                for q in ["density", "tau", "area", "slope"] {
+                    row.insert(q.into(), e["coverage"][q]["mean"].clone());
+                }
+                row.insert("runs".into(), e["coverage"]["tau"]["runs"].clone());
+                Value::Object(row)
+            })
+            .collect();
+        body.push_str(&array_table(
+            "Coverage of the nominal 90 % bootstrap intervals (fraction of truths inside)",
+            &Value::Array(rows),
+        ));
+    }
+    if !tables.is_empty() {
+        let links: Vec<String> = tables
+            .iter()
+            .map(|t| format!("<a href=\"{0}\">{0}</a>", esc(t)))
+            .collect();
+        body.push_str(&format!(
+            "<h2>Files</h2>\n<p>{} (columns and units: the README's output tables)</p>\n",
+            links.join(" &middot; ")
+        ));
     }
     for f in figures {
         body.push_str(&format!(
@@ -188,8 +269,9 @@ pub fn index_html(title: &str, summary: &Value, figures: &[Figure]) -> String {
         ));
     }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>stzlab: {t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}\ntable {{ border-collapse: collapse; margin-bottom: 1em; font-size: 0.9em; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}\nfigure {{ margin: 2em 0; }}\nimg {{ max-width: 100%; border: 1px solid #eee; }}\nfigcaption {{ color: #333; }}\n</style>\n</head>\n<body>\n<h1>stzlab: {t}</h1>\n<p>Numbers are in <code>summary.json</code> and the CSV files of this folder; units are in the README.</p>\n{body}</body>\n</html>\n",
-        t = esc(title)
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>stzlab: {t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}\ntable {{ border-collapse: collapse; margin-bottom: 1em; font-size: 0.9em; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}\nfigure {{ margin: 2em 0; }}\nimg {{ max-width: 100%; border: 1px solid #eee; }}\nfigcaption {{ color: #333; }}\n</style>\n</head>\n<body>\n<h1>stzlab: {t}</h1>\n<p>stzlab {v}. Numbers are in <code>summary.json</code> and the CSV files of this folder (linked below); units are in the README.</p>\n{body}</body>\n</html>\n",
+        t = esc(title),
+        v = env!("CARGO_PKG_VERSION")
     )
 }
 
@@ -206,7 +288,9 @@ mod tests {
             "x<y",
             &serde_json::json!({"rule": "gcv", "kind": "decay", "peaks": [{"tau_s": 1.5}]}),
             &[],
+            &["peaks.csv".to_string()],
         );
+        assert!(page.contains("<a href=\"peaks.csv\">peaks.csv</a>"));
         assert!(page.contains("stzlab: x&lt;y"));
         assert!(page.contains("<td>1.5</td>"));
     }

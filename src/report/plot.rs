@@ -127,11 +127,13 @@ pub fn color(i: usize) -> RGBColor {
 pub const PANEL_W: u32 = 1000;
 /// Panel height, px.
 pub const PANEL_H: u32 = 600;
-/// Text sizes, px: panel titles, axis descriptions, tick labels and legends (>= 14 for a slide).
-const TITLE_PX: u32 = 24;
-const AXIS_PX: u32 = 20;
-const TICK_PX: u32 = 16;
-const LEGEND_PX: u32 = 16;
+/// Text sizes asked of plotters for panel titles, axis descriptions, tick labels and legends; its
+/// SVG backend writes 0.806 of them as `font-size` (px), so these give 22.6, 17.7, 14.5 and 14.5 px
+/// (>= 14 for a slide; `tests/common` checks every figure).
+const TITLE_PX: u32 = 28;
+const AXIS_PX: u32 = 22;
+const TICK_PX: u32 = 18;
+const LEGEND_PX: u32 = 18;
 /// A series with more points than this is decimated to the minimum and maximum of each pixel
 /// column (the CSV files keep every point): a 10^6-point fit stays a small file.
 const DECIMATE_ABOVE: usize = 2 * PANEL_W as usize;
@@ -331,14 +333,21 @@ macro_rules! draw_chart {
             };
             if !s.name.is_empty() {
                 legend = true;
+                // The legend shows the symbol drawn: a dot, a triangle, a solid or a dashed line
+                // (one composite element; the parts a style does not use are transparent).
                 let style = s.style;
-                // A short thick stroke stands for points, a long thin one for lines.
-                let (from, to, width) = match style {
-                    Style::Points | Style::Markers => (7, 13, 6),
-                    Style::Line | Style::Dashed => (0, 20, 2),
-                };
+                let on = move |used: bool| if used { c.mix(1.0) } else { c.mix(0.0) };
                 ann.label(s.name.as_str()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x + from, y), (x + to, y)], c.stroke_width(width))
+                    let line = matches!(style, Style::Line | Style::Dashed);
+                    EmptyElement::at((x, y))
+                        + Circle::new((10, 0), 4, on(style == Style::Points).filled())
+                        + TriangleMarker::new((10, 0), 8, on(style == Style::Markers).filled())
+                        + PathElement::new(vec![(0, 0), (7, 0)], on(line).stroke_width(3))
+                        + PathElement::new(
+                            vec![(7, 0), (13, 0)],
+                            on(style == Style::Line).stroke_width(3),
+                        )
+                        + PathElement::new(vec![(13, 0), (20, 0)], on(line).stroke_width(3))
                 });
             }
         }
@@ -389,10 +398,23 @@ fn draw_panel<DB: DrawingBackend>(
         area.draw(&Text::new(
             format!("{}: no data to show", panel.title),
             (20, 20),
-            ("sans-serif", AXIS_PX),
+            ("sans-serif", TITLE_PX),
         ))
         .map_err(|e| e.to_string())?;
         return Ok(());
+    };
+    // Head-room for the legend: the data keep below the legend box (upper right), so that it
+    // covers nothing; at most 55 % of the height goes to it.
+    let rows = panel.series.iter().filter(|s| !s.name.is_empty()).count();
+    let y1 = if rows == 0 {
+        y1
+    } else {
+        let free = ((rows as f64 * 23.0 + 24.0) / (f64::from(PANEL_H) - 130.0)).min(0.55);
+        if panel.y_log {
+            (y0.ln() + (y1.ln() - y0.ln()) / (1.0 - free)).exp()
+        } else {
+            y0 + (y1 - y0) / (1.0 - free)
+        }
     };
     // Zero-residue ticks exist only on linear axes (a log axis has no zero).
     let span = |log: bool, a: f64, b: f64| if log { 0.0 } else { (b - a).abs() };

@@ -126,9 +126,88 @@ pub fn check_report(dir: &Path) -> Vec<String> {
     svgs.sort();
     for s in &svgs {
         Svg::read(&dir.join(s));
+        check_style(&dir.join(s));
         assert!(linked.contains(s), "index.html does not show {s}");
     }
     svgs
+}
+
+/// A figure fit for a slide: at least 1000 x 600 px, every text at least 14 px, a title (a text of
+/// 20 px or more) on every panel that draws axes, and no tick label that is a rounding residue of
+/// zero (below 1e-12 of its axis's span, other than 0).
+pub fn check_style(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let root = doc.root_element();
+    let dim = |a: &str| {
+        root.attribute(a)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let name = path.display();
+    assert!(
+        dim("width") >= 1000.0 && dim("height") >= 600.0,
+        "{name}: {} x {}",
+        dim("width"),
+        dim("height")
+    );
+    let (mut titles, mut axes) = (0, 0);
+    let mut ticks = Vec::new();
+    for n in doc.descendants().filter(|n| n.tag_name().name() == "text") {
+        let size: f64 = n
+            .attribute("font-size")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        let label = n.text().unwrap_or("").trim();
+        assert!(size >= 14.0, "{name}: text {label:?} at {size} px");
+        if size >= 20.0 && !label.is_empty() {
+            titles += 1;
+        }
+        if (17.0..20.0).contains(&size) {
+            axes += 1;
+        }
+        if let Ok(v) = label.parse::<f64>() {
+            let at = |a: &str| n.attribute(a).unwrap_or("").to_string();
+            ticks.push((at("x"), at("y"), v, label.to_string()));
+        }
+    }
+    // Tick labels of one axis share a coordinate (x for a y axis, y for an x axis); on each, no
+    // label may be a rounding residue of zero: 0 < |v| < 1e-12 of the axis span.
+    for axis in [0, 1] {
+        let mut groups: std::collections::BTreeMap<&str, Vec<(f64, &str)>> = Default::default();
+        for (x, y, v, label) in &ticks {
+            let key = if axis == 0 { x } else { y };
+            groups
+                .entry(key.as_str())
+                .or_default()
+                .push((*v, label.as_str()));
+        }
+        for labels in groups.values().filter(|g| g.len() >= 3) {
+            // Only linear axes (evenly spaced labels) have a zero to miss.
+            let mut v: Vec<f64> = labels.iter().map(|l| l.0).collect();
+            v.sort_by(f64::total_cmp);
+            let steps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
+            let even = steps
+                .iter()
+                .all(|d| (d - steps[0]).abs() <= 0.02 * steps[0].abs());
+            if !even {
+                continue;
+            }
+            let (lo, hi) = (v[0], v[v.len() - 1]);
+            for (v, label) in labels {
+                assert!(
+                    *v == 0.0 || v.abs() >= 1e-12 * (hi - lo),
+                    "{name}: tick {label:?} is a residue of zero on an axis spanning {lo}..{hi}"
+                );
+            }
+        }
+    }
+    // Each panel with axes has two axis descriptions and one title.
+    assert!(
+        titles * 2 >= axes,
+        "{name}: {titles} titles for {} panels with axes",
+        axes / 2
+    );
 }
 
 /// The colours of the figures: black for the truth, then the palette order.

@@ -131,20 +131,34 @@ fn a_sweep_draws_truth_against_every_rule_metrics_and_omega() {
     for rule in ["gcv", "lcurve", "ftest", "r2-onset", "oracle"] {
         assert!(s.has_text(rule), "{rule}");
     }
-    // Fifteen metrics, each with every rule: a median line over the six cells wherever the metric
-    // is defined in all of them (solid for the five rules; the oracle's is dashed).
+    // Two axes (protocol, noise.sigma): the key metrics against noise.sigma, one panel per
+    // protocol, each rule a median line over that protocol's three cells; no line joins a mandrel
+    // cell to a cantilever one.
     let p = out.join("metrics.svg");
     let m = Svg::read(&p);
     for metric in [
+        "rel_l2",
+        "regret_l2",
         "spectrum_l1",
-        "regret",
-        "centroid_error_decades",
-        "missed",
-        "spurious",
+        "lambda",
+        "peaks",
+        "area_error",
     ] {
-        assert!(m.has_text(metric), "{metric}");
+        for protocol in ["mandrel", "cantilever"] {
+            let title = format!("{metric}: protocol = {protocol}");
+            assert!(m.has_text(&title), "{title}");
+        }
     }
-    assert!(m.curves(6).len() >= 10 * 5, "{} curves", m.curves(6).len());
+    assert!(m.has_text("noise.sigma"));
+    assert!(
+        m.curves(3).len() >= 6 * 2 * 5,
+        "{} curves",
+        m.curves(3).len()
+    );
+    assert!(
+        m.curves(4).is_empty(),
+        "a line joins cells of different protocols"
+    );
     // Omega_m against m with the truth line and the fitted slope.
     let p = out.join("omega.svg");
     let o = Svg::read(&p);

@@ -589,14 +589,32 @@ fn rule_choices(summary: &Value, key: &str) -> Vec<(String, f64)> {
 // ---------------------------------------------------------------------------------------------
 // stzlab run: inversion sweeps
 
+/// The metrics drawn for each condition when a sweep has several (all of them otherwise).
+const FACET_METRICS: [&str; 6] = [
+    "rel_l2",
+    "regret_l2",
+    "spectrum_l1",
+    "lambda",
+    "peaks",
+    "area_error",
+];
+
 /// A numeric axis: its path and each cell's value.
 type NumericAxis = (String, BTreeMap<u64, f64>);
 
-/// Each cell's axis values as text, and the single numeric axis if there is exactly one.
-fn cell_axes(summary: &Value) -> (BTreeMap<u64, String>, Option<NumericAxis>) {
+/// Each cell's axis values as text; a numeric axis (the first whose value is a number in every
+/// cell, with at least two distinct values) and each cell's condition: the values of the other axes
+/// as text (empty with one axis). Cells of one condition differ only along the numeric axis.
+fn cell_axes(
+    summary: &Value,
+) -> (
+    BTreeMap<u64, String>,
+    Option<NumericAxis>,
+    BTreeMap<u64, String>,
+) {
     let mut text = BTreeMap::new();
-    let mut numeric = BTreeMap::new();
     let mut paths: Vec<String> = Vec::new();
+    let mut all: BTreeMap<u64, serde_json::Map<String, Value>> = BTreeMap::new();
     for c in summary["cells"].as_array().into_iter().flatten() {
         let Some(cell) = c["cell"].as_u64() else {
             continue;
@@ -612,16 +630,31 @@ fn cell_axes(summary: &Value) -> (BTreeMap<u64, String>, Option<NumericAxis>) {
                 .map(|(k, v)| format!("{k} = {}", short(v)))
                 .collect();
             text.insert(cell, label.join(", "));
-            if axes.len() == 1 {
-                if let Some(x) = axes.values().next().and_then(Value::as_f64) {
-                    numeric.insert(cell, x);
-                }
-            }
+            all.insert(cell, axes.clone());
         }
     }
-    let one = (paths.len() == 1 && numeric.len() == text.len() && !numeric.is_empty())
-        .then(|| (paths[0].clone(), numeric));
-    (text, one)
+    let numeric = paths.iter().find_map(|p| {
+        let xs: BTreeMap<u64, f64> = all
+            .iter()
+            .filter_map(|(c, axes)| axes.get(p).and_then(Value::as_f64).map(|x| (*c, x)))
+            .collect();
+        let mut distinct: Vec<f64> = xs.values().copied().collect();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        (xs.len() == all.len() && !xs.is_empty() && distinct.len() >= 2).then(|| (p.clone(), xs))
+    });
+    let condition = all
+        .iter()
+        .map(|(c, axes)| {
+            let others: Vec<String> = axes
+                .iter()
+                .filter(|(k, _)| numeric.as_ref().is_none_or(|(p, _)| p != *k))
+                .map(|(k, v)| format!("{k} = {}", short(v)))
+                .collect();
+            (*c, others.join(", "))
+        })
+        .collect();
+    (text, numeric, condition)
 }
 
 fn short(v: &Value) -> String {
@@ -634,7 +667,7 @@ fn short(v: &Value) -> String {
 
 fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
     let mut figs = Vec::new();
-    let (labels, numeric) = cell_axes(summary);
+    let (labels, numeric, conditions) = cell_axes(summary);
     for (cell, path) in cell_files(dir, "spectrum") {
         let Some(t) = Table::read(&path) else {
             continue;
@@ -724,43 +757,81 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             .flatten()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();
-        let mut panels = Vec::new();
-        for m in &metrics {
-            let mut p = Panel::new(m.clone(), &x_label, m, x_log, m == "lambda");
-            for (k, rule) in rules.iter().enumerate() {
-                let mut pts = Vec::new();
-                let mut band = Vec::new();
-                for c in cells.iter().filter(|c| c["rule"].as_str() == Some(rule)) {
-                    let Some(x) = c["cell"].as_u64().and_then(|i| x_of.get(&i)) else {
-                        continue;
-                    };
-                    let s = &c["metrics"][m];
-                    let med = s["median"].as_f64().unwrap_or(f64::NAN);
-                    pts.push((*x, med));
-                    band.push((
-                        *x,
-                        s["p05"].as_f64().unwrap_or(f64::NAN),
-                        s["p95"].as_f64().unwrap_or(f64::NAN),
-                    ));
+        // One panel per metric and condition (the values of the other axes): lines join only
+        // cells that differ along the x axis. With several conditions, the key metrics only.
+        let mut groups: Vec<String> = Vec::new();
+        if numeric.is_some() {
+            for c in conditions.values() {
+                if !groups.contains(c) {
+                    groups.push(c.clone());
                 }
-                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                band.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let style = if rule == "oracle" {
-                    Style::Dashed
-                } else {
-                    Style::Line
-                };
-                let mut s = Series::new(rule.clone(), pts, style, k + 1);
-                s.band = band;
-                p.series.push(s);
             }
-            panels.push(p);
         }
+        if groups.is_empty() {
+            groups.push(String::new());
+        }
+        let shown: Vec<&String> = if groups.len() > 1 {
+            metrics
+                .iter()
+                .filter(|m| FACET_METRICS.contains(&m.as_str()))
+                .collect()
+        } else {
+            metrics.iter().collect()
+        };
+        let mut panels = Vec::new();
+        for m in shown {
+            for g in &groups {
+                let title = if g.is_empty() {
+                    m.clone()
+                } else {
+                    format!("{m}: {g}")
+                };
+                let mut p = Panel::new(title, &x_label, m, x_log, m == "lambda");
+                for (k, rule) in rules.iter().enumerate() {
+                    let mut pts = Vec::new();
+                    let mut band = Vec::new();
+                    for c in cells.iter().filter(|c| c["rule"].as_str() == Some(rule)) {
+                        let Some(cell) = c["cell"].as_u64() else {
+                            continue;
+                        };
+                        if !g.is_empty() && conditions.get(&cell) != Some(g) {
+                            continue;
+                        }
+                        let Some(x) = x_of.get(&cell) else {
+                            continue;
+                        };
+                        let s = &c["metrics"][m.as_str()];
+                        pts.push((*x, s["median"].as_f64().unwrap_or(f64::NAN)));
+                        band.push((
+                            *x,
+                            s["p05"].as_f64().unwrap_or(f64::NAN),
+                            s["p95"].as_f64().unwrap_or(f64::NAN),
+                        ));
+                    }
+                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    band.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let style = if rule == "oracle" {
+                        Style::Dashed
+                    } else {
+                        Style::Line
+                    };
+                    let mut s = Series::new(rule.clone(), pts, style, k + 1);
+                    s.band = band;
+                    p.series.push(s);
+                }
+                panels.push(p);
+            }
+        }
+        let faceted = groups.len() > 1;
         figs.push(Figure {
             file: "metrics.svg".into(),
-            caption: format!("Every metric against {x_label} for every rule: median over the repeats, shaded p05-p95 (README: metric definitions)."),
+            caption: format!(
+                "{} against {x_label} for every rule{}: median over the repeats, shaded p05-p95 (README: metric definitions).",
+                if faceted { "The key metrics" } else { "Every metric" },
+                if faceted { ", one column per value of the other axes" } else { "" }
+            ),
+            columns: if faceted { groups.len().min(4) } else { 3 },
             panels,
-            columns: 3,
         });
     }
     // Omega_m against m with the fitted slope, for the first rule.
@@ -844,7 +915,7 @@ fn straight_line(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
 // Studies
 
 fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
-    let (labels, _) = cell_axes(summary);
+    let (labels, _, _) = cell_axes(summary);
     let at = |cell: usize| {
         labels
             .get(&(cell as u64))

@@ -114,7 +114,7 @@ fn inversion(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 let settings = Bootstrap::new(200, 1).unwrap();
-                black_box(bootstrap(&p, &chosen, &options, None, settings))
+                black_box(bootstrap(&p, &chosen, &options, None, settings, &()))
             })
         },
     );

@@ -255,7 +255,7 @@ fn al_ni_y_cantilever_and_mandrel_jointly_recover_every_size_over_14_decades() {
             (Kernel::Decay, files[1].clone()),
         ];
         let options = InvertOptions::new(Kernel::Creep);
-        let inv = invert_joint(&sets, &options, Some(&material), Some(295.0)).unwrap();
+        let inv = invert_joint(&sets, &options, Some(&material), Some(295.0), &()).unwrap();
         let s = &inv.series[0];
         let peaks = s.peaks();
         let in_union: Vec<(f64, f64)> = c_truth

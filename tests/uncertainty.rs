@@ -347,3 +347,34 @@ fn a_sweep_with_uncertainty_reports_coverage_per_cell() {
     );
     assert!(!bad.exists());
 }
+
+#[test]
+fn an_observer_hears_the_start_and_every_resample() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use stzlab::pipeline::uncertainty::Observer;
+    #[derive(Default)]
+    struct Count {
+        started: AtomicUsize,
+        done: AtomicUsize,
+        last: AtomicUsize,
+    }
+    impl Observer for Count {
+        fn starting(&self, resamples: usize, seconds: f64) {
+            assert!(resamples == 25 && seconds > 0.0);
+            self.started.fetch_add(1, Ordering::Relaxed);
+        }
+        fn resampled(&self, done: usize, total: usize) {
+            assert_eq!(total, 25);
+            self.done.fetch_add(1, Ordering::Relaxed);
+            self.last.fetch_max(done, Ordering::Relaxed);
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let count = Count::default();
+    let options = with_bootstrap(25, 2);
+    stzlab::pipeline::invert::invert_data(&data, &options, None, None, &count).unwrap();
+    assert_eq!(count.started.load(Ordering::Relaxed), 1);
+    assert_eq!(count.done.load(Ordering::Relaxed), 25);
+    assert_eq!(count.last.load(Ordering::Relaxed), 25);
+}

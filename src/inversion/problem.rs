@@ -127,7 +127,8 @@ pub struct Problem {
     y: Vec<f64>,
     weights: Vec<f64>,
     sigma_given: bool,
-    design: Mat<f64>,
+    /// Shared by the problems [`Problem::with_data`] makes (M x N, the largest part).
+    design: std::sync::Arc<Mat<f64>>,
     n_spec: usize,
     n: usize,
     gram: Vec<f64>,
@@ -341,7 +342,7 @@ impl Problem {
             weights,
             sigma_given,
             blocks: infos,
-            design,
+            design: std::sync::Arc::new(design),
             n_spec,
             n,
             gram,

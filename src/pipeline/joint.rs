@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::invert::{analyse_assembled, check_temperature, Assembled, DataInversion, InvertError};
+use super::uncertainty::Observer;
 use crate::data::read_data;
 use crate::inversion::nnls::NnlsParams;
 use crate::inversion::{DataBlock, InvertOptions, Kernel, Problem, ProblemSettings, Workspace};
@@ -46,7 +47,8 @@ pub struct JointSet {
 }
 
 /// Reads the data sets `(kernel, file)` and inverts them jointly with `options` (its kernel and
-/// baseline are each set's own: the baseline option when given, else the kernel's default).
+/// baseline are each set's own: the baseline option when given, else the kernel's default),
+/// telling `observer` how a bootstrap progresses (`&()`: nothing).
 ///
 /// # Errors
 /// [`InvertError`]: unreadable data, a file with several series, two sets with one name, loss data
@@ -56,6 +58,7 @@ pub fn invert_joint(
     options: &InvertOptions,
     material: Option<&MaterialFile>,
     temperature_k: Option<f64>,
+    observer: &dyn Observer,
 ) -> Result<DataInversion, InvertError> {
     check_temperature(temperature_k, material)?;
     if sets.is_empty() {
@@ -234,7 +237,7 @@ pub fn invert_joint(
         loss_units: all_loss,
         sets,
     };
-    let inversion = analyse_assembled(assembled, &options, stz_temperature, &mut ws)?;
+    let inversion = analyse_assembled(assembled, &options, stz_temperature, &mut ws, observer)?;
     Ok(DataInversion {
         file: inversion
             .sets

@@ -152,6 +152,7 @@ pub fn run_once(
                 &scenario.inversion,
                 scorer.stz_input(),
                 settings,
+                &(),
             );
             Some((u, &chosen.peaks))
         });

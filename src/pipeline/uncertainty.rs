@@ -33,6 +33,18 @@ use crate::noise::{rng_from_seed, splitmix64};
 use crate::spectrum::SpectrumPeak;
 use crate::stz::Material;
 
+/// Told how a bootstrap progresses: the command line draws it; `()` says nothing (the library's
+/// default). Called from the worker threads.
+pub trait Observer: Sync {
+    /// Before the resamples: how many, and how long the chosen analysis took, s (one resample
+    /// costs about as much).
+    fn starting(&self, _resamples: usize, _seconds_per_analysis: f64) {}
+    /// After a resample: how many are done of `total` (in completion order).
+    fn resampled(&self, _done: usize, _total: usize) {}
+}
+
+impl Observer for () {}
+
 /// A resample's peak farther than this from every reference peak, decades, is not an image of any.
 pub const MATCH_DECADES: f64 = 1.0;
 
@@ -282,15 +294,18 @@ fn match_peaks(reference: &[f64], peaks: &[SpectrumPeak]) -> (Vec<Option<Spectru
 }
 
 /// The bootstrap of the chosen result `chosen` of `problem` under `options` (its rule, path and
-/// peak settings), with `settings.resamples` resamples in parallel on the current rayon pool.
+/// peak settings), with `settings.resamples` resamples in parallel on the current rayon pool,
+/// reporting each finished resample to `observer`.
 pub fn bootstrap(
     problem: &Problem,
     chosen: &RuleResult,
     options: &InvertOptions,
     stz: Option<StzInput<'_>>,
     settings: Bootstrap,
+    observer: &dyn Observer,
 ) -> Uncertainty {
     let generator = Generator::new(problem, chosen);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let reference: Vec<f64> = chosen.peaks.iter().map(|p| p.ln_tau_centroid).collect();
     let describe = |result: &RuleResult| describe(result, &reference, problem.grid().step(), stz);
     let estimate = describe(chosen);
@@ -307,7 +322,10 @@ pub fn bootstrap(
                 &options.peaks,
                 ws,
             );
-            analysis.results.first().map(describe)
+            let draw = analysis.results.first().map(describe);
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            observer.resampled(n, settings.resamples);
+            draw
         })
         .collect();
     summarize(&generator, settings, &estimate, &draws)

@@ -201,6 +201,14 @@ pub(crate) struct InvertArgs {
 }
 
 impl InvertArgs {
+    /// The `--joint` sets as (kernel, file).
+    pub(crate) fn joint_sets(&self) -> Vec<(Kernel, PathBuf)> {
+        self.joint
+            .iter()
+            .map(|(k, f)| (k.kernel(), f.clone()))
+            .collect()
+    }
+
     /// The inversion options these flags give.
     pub(crate) fn options(&self) -> Result<InvertOptions, String> {
         let kind = self.kind.or(self.joint.first().map(|j| j.0));

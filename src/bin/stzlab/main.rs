@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod args;
+mod progress;
 use args::{Cli, Command, InvertArgs, Out, RunArgs};
+use progress::StderrProgress;
 
 use stzlab::files::{OutputDir, OutputError};
 use stzlab::pipeline::drive::{default_output, parse_shard, RunError, RunOptions};
@@ -174,16 +176,10 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
     let options = args.options().map_err(bad)?;
     let material = args.material.as_deref().map(load_material).transpose();
     let material = material.map_err(scenario_failure)?;
+    let (m, t, progress) = (material.as_ref(), args.temperature_k, StderrProgress::new());
     let inversion = match &args.data {
-        Some(data) => invert_data(data, &options, material.as_ref(), args.temperature_k),
-        None => {
-            let sets: Vec<_> = args
-                .joint
-                .iter()
-                .map(|(k, f)| (k.kernel(), f.clone()))
-                .collect();
-            invert_joint(&sets, &options, material.as_ref(), args.temperature_k)
-        }
+        Some(data) => invert_data(data, &options, m, t, &progress),
+        None => invert_joint(&args.joint_sets(), &options, m, t, &progress),
     };
     let inversion = inversion.map_err(bad)?;
     let files = report::invert_files(&inversion).map_err(|e| Failure(1, e.to_string()))?;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::joint::JointSet;
-use super::uncertainty::{bootstrap, StzInput, Uncertainty};
+use super::uncertainty::{bootstrap, Observer, StzInput, Uncertainty};
 use crate::analysis::{back_analysis, BackAnalysis};
 use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
@@ -127,6 +127,17 @@ pub fn invert_series(
     material: Option<(&Material, f64)>,
     ws: &mut Workspace,
 ) -> Result<SeriesInversion, InvertError> {
+    observed(series, options, material, ws, &())
+}
+
+/// [`invert_series`], telling `observer` how a bootstrap progresses.
+fn observed(
+    series: &MeasuredSeries,
+    options: &InvertOptions,
+    material: Option<(&Material, f64)>,
+    ws: &mut Workspace,
+    observer: &dyn Observer,
+) -> Result<SeriesInversion, InvertError> {
     let problem = build_problem(&series.x, &series.y, series.sigma.as_deref(), options)?;
     let (x_min, x_max) = (series.x[0], series.x[series.x.len() - 1]);
     let window = options.kernel.window_s(x_min, x_max);
@@ -138,7 +149,7 @@ pub fn invert_series(
         loss_units,
         sets: Vec::new(),
     };
-    analyse_assembled(inversion, options, material, ws)
+    analyse_assembled(inversion, options, material, ws, observer)
 }
 
 /// A problem ready for the analysis, with what the results are read against.
@@ -158,7 +169,9 @@ pub(crate) fn analyse_assembled(
     options: &InvertOptions,
     material: Option<(&Material, f64)>,
     ws: &mut Workspace,
+    observer: &dyn Observer,
 ) -> Result<SeriesInversion, InvertError> {
+    let started = std::time::Instant::now();
     let Assembled {
         problem,
         temperature_k,
@@ -198,9 +211,17 @@ pub(crate) fn analyse_assembled(
             s.area_per_c,
         )
     });
-    let uncertainty = options
-        .uncertainty
-        .map(|b| bootstrap(&problem, &analysis.results[0], options, stz_input, b));
+    let uncertainty = options.uncertainty.map(|b| {
+        observer.starting(b.resamples, started.elapsed().as_secs_f64());
+        bootstrap(
+            &problem,
+            &analysis.results[0],
+            options,
+            stz_input,
+            b,
+            observer,
+        )
+    });
     Ok(SeriesInversion {
         temperature_k,
         problem,
@@ -226,7 +247,8 @@ pub struct DataInversion {
 }
 
 /// Reads a data file and inverts each of its series with `options`. With a `material`, each series
-/// also gets the STZ back-analysis at its own temperature (DMA) or at `temperature_k`.
+/// also gets the STZ back-analysis at its own temperature (DMA) or at `temperature_k`. `observer`
+/// hears how a bootstrap progresses (`&()`: nothing).
 ///
 /// # Errors
 /// [`InvertError`]: unreadable data, a bad temperature, a material without a temperature, or a
@@ -236,6 +258,7 @@ pub fn invert_data(
     options: &InvertOptions,
     material: Option<&MaterialFile>,
     temperature_k: Option<f64>,
+    observer: &dyn Observer,
 ) -> Result<DataInversion, InvertError> {
     check_temperature(temperature_k, material)?;
     let data = read_data(path)?;
@@ -248,12 +271,13 @@ pub fn invert_data(
             (Some(_), None) => return Err(InvertError::NeedsTemperature { file }),
             (None, _) => None,
         };
-        let inversion =
-            invert_series(s, options, stz_input, &mut ws).map_err(|e| InvertError::Series {
+        let inversion = observed(s, options, stz_input, &mut ws, observer).map_err(|e| {
+            InvertError::Series {
                 file: file.clone(),
                 temperature_k: s.temperature_k,
                 source: Box::new(e),
-            })?;
+            }
+        })?;
         series.push(inversion);
     }
     Ok(DataInversion {

@@ -248,6 +248,9 @@ fn invert_writes_bands_and_intervals_and_refuses_bad_resample_counts() {
     let svg = common::Svg::read(&out.join("spectrum.svg"));
     assert!(svg.has_text("spectrum (90 % band shaded)"));
     assert!(svg.has_text("peaks with their 90 % bootstrap intervals"));
+    // The window's edges, and the mandrel's fastest peak (below 10 s) drawn apart.
+    assert!(svg.has_text("data window") && svg.has_text("peaks outside the data window"));
+    assert_eq!(summary["window_s"][0].as_f64(), Some(10.0));
     // Without --uncertainty nothing changes in the columns.
     let plain = tmp.path().join("plain");
     let run = stzlab()

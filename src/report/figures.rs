@@ -425,6 +425,34 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                         .push(Series::new("", vec![(tau, area)], Style::Points, i + 1));
                 }
             }
+            // The data window: dotted edges at the height of the spectrum.
+            let series_summary = match summary["series"].as_array() {
+                Some(list) => list
+                    .iter()
+                    .find(|s| key.parse::<f64>().ok() == s["temperature_k"].as_f64())
+                    .unwrap_or(&Value::Null),
+                None => summary,
+            };
+            let top = t
+                .points(
+                    rows,
+                    "tau_s",
+                    if banded { "density_p95" } else { "density" },
+                )
+                .iter()
+                .chain(&t.points(rows, "tau_s", "density"))
+                .map(|p| p.1)
+                .fold(0.0, f64::max);
+            if let Some(w) = series_summary["window_s"].as_array() {
+                for (k, edge) in w.iter().filter_map(Value::as_f64).enumerate() {
+                    p.series.push(Series::new(
+                        if i == 0 && k == 0 { "data window" } else { "" },
+                        vec![(edge, 0.0), (edge, top)],
+                        Style::Dashed,
+                        7,
+                    ));
+                }
+            }
             if let Some(pk) = &peaks {
                 let prow: Vec<&Vec<String>> = pk
                     .rows
@@ -436,21 +464,32 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     [a, b, ..] => t.f(b, "ln_tau") - t.f(a, "ln_tau"),
                     _ => f64::NAN,
                 };
-                let marks = pk
-                    .points(&prow, "tau_s", "height")
-                    .into_iter()
-                    .map(|(tau, h)| (tau, h / step))
-                    .collect();
-                p.series.push(Series::new(
-                    if i == 0 {
-                        "peaks (at their highest density)"
-                    } else {
-                        ""
-                    },
-                    marks,
-                    Style::Markers,
-                    i + 1,
-                ));
+                // Peaks outside the data window (only its tail constrains them) in grey.
+                for (inside, name, color) in [
+                    (true, "peaks (at their highest density)", i + 1),
+                    (false, "peaks outside the data window", 7),
+                ] {
+                    let rows: Vec<&Vec<String>> = prow
+                        .iter()
+                        .copied()
+                        .filter(|r| {
+                            !pk.has("in_window") || (pk.s(r, "in_window") == "true") == inside
+                        })
+                        .collect();
+                    let marks: Vec<(f64, f64)> = pk
+                        .points(&rows, "tau_s", "height")
+                        .into_iter()
+                        .map(|(tau, h)| (tau, h / step))
+                        .collect();
+                    if !marks.is_empty() {
+                        p.series.push(Series::new(
+                            if i == 0 { name } else { "" },
+                            marks,
+                            Style::Markers,
+                            color,
+                        ));
+                    }
+                }
             }
         }
         let mut panels = vec![p];

@@ -97,6 +97,8 @@ pub struct SeriesSummary {
     pub iterations: Option<usize>,
     /// The path's lambda range (data-dominated end, penalty-dominated end).
     pub lambda_range: [f64; 2],
+    /// The data window in tau, s (the hull of the sets' windows for a joint inversion).
+    pub window_s: [f64; 2],
     /// R^2 of the chosen fit.
     pub r2: f64,
     /// chi^2 with sigma given; ||r||^2 / sigma_hat^2 with sigma estimated.
@@ -285,6 +287,7 @@ impl SeriesInversion {
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),
             lambda_range: [lo, hi],
+            window_s: [self.window_s.0, self.window_s.1],
             r2: sol.stats.r2,
             chi2,
             sigma: if scores.sigma_given {

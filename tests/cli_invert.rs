@@ -264,3 +264,56 @@ fn a_temperature_is_refused_without_a_material_or_beyond_5000_k() {
         common::assert_refused(&out, expected, &inv, &args.join(" "));
     }
 }
+
+#[test]
+fn data_that_run_against_their_kind_get_a_hint() {
+    // Recovery data with the sign flipped (they rise), and creep data inverted as recovery.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let text = std::fs::read_to_string(&data).unwrap();
+    let mut lines = text.lines();
+    let mut flipped = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        flipped.push_str(&format!("{},-{},{}\n", f[0], f[1], f[2]));
+    }
+    let neg = tmp.path().join("flipped.csv");
+    std::fs::write(&neg, flipped).unwrap();
+    let creep = common::simulate("scenarios/al-ni-y-cantilever.toml", &tmp.path().join("c"));
+    for file in [&neg, &creep] {
+        let out = stzlab()
+            .args([
+                "invert",
+                file.to_str().unwrap(),
+                "--kind",
+                "decay",
+                "--no-figures",
+                "-o",
+            ])
+            .arg(tmp.path().join("out"))
+            .arg("--force")
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("the data rise with time, but the decay kernel describes the opposite: check --kind (creep?) or the sign of y"),
+            "{}: {stderr}",
+            file.display()
+        );
+    }
+    // The right kind: no such hint.
+    let out = stzlab()
+        .args([
+            "invert",
+            creep.to_str().unwrap(),
+            "--kind",
+            "creep",
+            "--no-figures",
+            "-o",
+        ])
+        .arg(tmp.path().join("right"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("check --kind"));
+}

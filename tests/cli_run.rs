@@ -187,6 +187,14 @@ fn an_interrupted_run_resumes_to_the_same_result() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // The refusal names what differs, with both values.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("differs from this run's (")
+            && stderr.contains("sweep.repeats:")
+            && stderr.contains(" in the folder, 21 now"),
+        "{stderr}"
+    );
     run(
         "scenarios/regularization-rules.toml",
         &dir,

@@ -106,6 +106,11 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         mine.len(),
         done,
     );
+    if progress.on && done < mine.len() {
+        eprintln!(
+            "(interrupt at any time: the same command with --resume continues from the last finished runs)"
+        );
+    }
     let mut out = OpenOptions::new()
         .append(true)
         .open(&runs_path)
@@ -158,15 +163,82 @@ fn check_same(dir: &OutputDir, name: &str, expected: &str) -> Result<(), RunErro
     let path = dir.file(name);
     match std::fs::read_to_string(&path) {
         Ok(text) if text == expected => Ok(()),
-        Ok(_) => Err(RunError::Usage(format!(
-            "{}: differs from this run's; --resume continues only the same scenario, overrides and shard",
-            path.display()
-        ))),
+        Ok(text) => {
+            let fields = differing_fields(&text, expected);
+            let what = if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", fields.join("; "))
+            };
+            Err(RunError::Usage(format!(
+                "{}: differs from this run's{what}; --resume continues only the same scenario, overrides and shard",
+                path.display()
+            )))
+        }
         Err(_) => Err(RunError::Usage(format!(
             "{}: missing; nothing to resume here",
             path.display()
         ))),
     }
+}
+
+/// The first few fields (JSON paths) whose values differ between the recorded `was` and the
+/// `now` of this run, each with both values.
+fn differing_fields(was: &str, now: &str) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        if out.len() >= 3 || a == b {
+            return;
+        }
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().collect();
+                keys.extend(y.keys().filter(|k| !x.contains_key(*k)));
+                for k in keys {
+                    let null = Value::Null;
+                    let sub = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(
+                        &sub,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{path}[{i}]"), u, v, out);
+                }
+            }
+            _ => {
+                let short = |v: &Value| {
+                    let t = v.to_string();
+                    if t.len() > 60 {
+                        format!(
+                            "{}...",
+                            &t[..t.char_indices().nth(57).map_or(t.len(), |c| c.0)]
+                        )
+                    } else {
+                        t
+                    }
+                };
+                out.push(format!(
+                    "{path}: {} in the folder, {} now",
+                    short(a),
+                    short(b)
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let (Ok(a), Ok(b)) = (serde_json::from_str(was), serde_json::from_str(now)) {
+        walk("", &a, &b, &mut out);
+    }
+    out
 }
 
 /// Rows of a run: (rules + oracle) x series of its cell.

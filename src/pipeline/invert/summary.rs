@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{DataInversion, SeriesInversion, MISFIT_SIGMAS};
+use crate::inversion::Kernel;
 use crate::pipeline::joint::{window_gaps, JointSet};
 use crate::pipeline::uncertainty::Uncertainty;
 
@@ -216,6 +217,45 @@ impl SeriesInversion {
             .collect()
     }
 
+    /// A warning when a set's data run against its kernel: recovery (`decay`) falls with time and
+    /// creep rises, so data that do the opposite over their window (mean of the last tenth against
+    /// the first, by more than a tenth of their range) have the wrong `--kind` or a flipped sign.
+    fn trend_warning(&self) -> Option<String> {
+        let y = self.problem.y();
+        let flagged: Vec<String> = self
+            .problem
+            .blocks()
+            .iter()
+            .enumerate()
+            .filter_map(|(k, b)| {
+                let ys = &y[b.rows.clone()];
+                let tenth = (ys.len() / 10).max(1);
+                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+                let (first, last) = (mean(&ys[..tenth]), mean(&ys[ys.len() - tenth..]));
+                let range = ys.iter().fold(f64::NEG_INFINITY, |a, v| a.max(*v))
+                    - ys.iter().fold(f64::INFINITY, |a, v| a.min(*v));
+                let rise = last - first;
+                let against = match b.kernel {
+                    Kernel::Decay => rise > 0.1 * range,
+                    Kernel::Creep => rise < -0.1 * range,
+                    Kernel::Loss => false,
+                };
+                against.then(|| {
+                    let name = self.sets.get(k).map_or(String::new(), |s| format!("{}: ", s.name));
+                    let (kind, does, other) = match b.kernel {
+                        Kernel::Decay => ("decay", "rise", "creep"),
+                        _ => ("creep", "fall", "decay"),
+                    };
+                    format!(
+                        "{name}the data {does} with time, but the {kind} kernel describes the opposite: \
+                         check --kind ({other}?) or the sign of y"
+                    )
+                })
+            })
+            .collect();
+        (!flagged.is_empty()).then(|| flagged.join("; "))
+    }
+
     /// Each joint set's chi^2 and baseline (empty for one series).
     pub fn set_summaries(&self) -> Vec<SetSummary> {
         let fit = self.problem.fitted(&self.choice().solution);
@@ -273,6 +313,7 @@ impl SeriesInversion {
             chosen.choice.warning(),
             self.misfit_warning(chi2),
             gap_warning,
+            self.trend_warning(),
         ]
         .into_iter()
         .flatten()

@@ -1,6 +1,8 @@
 //! The acceptance test: the shipped Al-Ni-Y mandrel scenario with white noise sigma = 1e-4,
 //! inverted with the discrepancy rule, gives back the hierarchy.
 
+mod common;
+
 use std::path::Path;
 
 use stzlab::data::MeasuredSeries;
@@ -51,16 +53,7 @@ fn discrepancy_inversion_recovers_the_al_ni_y_hierarchy() {
             continue;
         }
         // Every peak whose tau lies in the window is found...
-        let nearest = result
-            .peaks
-            .iter()
-            .min_by(|a, b| {
-                (a.tau_s() / tau)
-                    .ln()
-                    .abs()
-                    .total_cmp(&(b.tau_s() / tau).ln().abs())
-            })
-            .unwrap();
+        let nearest = common::nearest_peak(&result.peaks, tau);
         let off = (nearest.tau_s() / tau).log10().abs();
         assert!(
             off < CENTROID_TOL_DECADES,

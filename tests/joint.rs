@@ -271,15 +271,7 @@ fn al_ni_y_cantilever_and_mandrel_jointly_recover_every_size_over_14_decades() {
             .collect();
         assert_eq!(in_union.len(), 11, "n = 11..21 lie in 1.5e-3 s .. 1e8 s");
         for (k, (tau, area)) in in_union.iter().enumerate() {
-            let nearest = peaks
-                .iter()
-                .min_by(|a, b| {
-                    (a.tau_s() / tau)
-                        .ln()
-                        .abs()
-                        .total_cmp(&(b.tau_s() / tau).ln().abs())
-                })
-                .unwrap();
+            let nearest = common::nearest_peak(peaks, *tau);
             let shift = (nearest.tau_s() / tau).log10().abs();
             // n = 11 lies 0.08 decade inside the window's fast end: found, within 0.3 decade.
             let edge = (tau / union.0).log10() < 0.1;

@@ -274,3 +274,19 @@ pub fn assert_success(out: &std::process::Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The peak whose centroid is nearest `tau_s` in ln tau (`peaks` not empty).
+pub fn nearest_peak(
+    peaks: &[stzlab::spectrum::SpectrumPeak],
+    tau_s: f64,
+) -> &stzlab::spectrum::SpectrumPeak {
+    peaks
+        .iter()
+        .min_by(|a, b| {
+            (a.tau_s() / tau_s)
+                .ln()
+                .abs()
+                .total_cmp(&(b.tau_s() / tau_s).ln().abs())
+        })
+        .expect("at least one peak")
+}

@@ -387,3 +387,102 @@ fn joint_inputs_that_do_not_go_together_are_refused() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn the_joint_scenario_recovers_the_hierarchy_in_every_run() {
+    // scenarios/al-ni-y-joint.toml: cantilever and mandrel of one sample as one protocol; each run
+    // inverts both data sets jointly and is scored against their joint effective truth.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let run = stzlab()
+        .args([
+            "run",
+            repo("scenarios/al-ni-y-joint.toml").to_str().unwrap(),
+        ])
+        .args(["--quiet", "--no-figures", "--set", "sweep.repeats=8", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    common::assert_success(&run);
+    let text = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut runs = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[col("rule")] != "discrepancy" {
+            continue;
+        }
+        runs += 1;
+        let v = |name: &str| f[col(name)].parse::<f64>().unwrap();
+        // Every size inside 1.5e-3 s .. 1e8 s found (n = 11..21), none invented there.
+        assert_eq!((v("missed"), v("spurious")), (0.0, 0.0), "{line}");
+        // Each set's baseline is its own: no single baseline error.
+        assert!(f[col("baseline_error")].is_empty() && f[col("slope_error")].is_empty());
+        assert!(v("centroid_error_decades") < 0.15, "{line}");
+        assert!(v("peak_area_error") < 0.2, "{line}");
+        assert!(v("omega_slope_error").abs() < 0.03, "{line}");
+    }
+    assert_eq!(runs, 8);
+
+    // simulate writes one data file per experiment, which invert --joint reads.
+    let sim = tmp.path().join("sim");
+    let run = stzlab()
+        .args([
+            "simulate",
+            repo("scenarios/al-ni-y-joint.toml").to_str().unwrap(),
+            "-o",
+        ])
+        .arg(&sim)
+        .output()
+        .unwrap();
+    common::assert_success(&run);
+    assert!(!sim.join("data.csv").exists());
+    let inv = tmp.path().join("inv");
+    let run = invert(
+        &[
+            "--joint",
+            &format!("creep={}", sim.join("cantilever.csv").display()),
+            "--joint",
+            &format!("decay={}", sim.join("mandrel.csv").display()),
+        ],
+        &inv,
+    );
+    common::assert_success(&run);
+    let s = common::read_json(&inv.join("summary.json"));
+    assert_eq!(s["sets"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_joint_protocol_takes_mandrel_and_cantilever_sets_at_one_temperature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo("scenarios/al-ni-y-joint.toml")).unwrap();
+    for (edit, expected) in [
+        (
+            base.replacen("temperature_k = 295", "temperature_k = 300", 1),
+            "protocol.sets[1].temperature_k: the experiments of a joint protocol share one sample at one temperature",
+        ),
+        (
+            base.replacen("kind = \"cantilever\"", "kind = \"dma\"", 1),
+            "protocol.sets[0].kind: a joint experiment is a mandrel or a cantilever protocol",
+        ),
+        (
+            base.replacen("t_c_s = 2e6", "t_c_s = -1", 1),
+            "protocol.sets[1].t_c_s: constraint time -1 s must be > 0",
+        ),
+    ] {
+        let file = tmp.path().join("bad.toml");
+        std::fs::write(&file, edit).unwrap();
+        let out = tmp.path().join("out");
+        let run = stzlab()
+            .args(["run", file.to_str().unwrap(), "--quiet", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+        assert!(!out.exists());
+    }
+}

@@ -21,7 +21,9 @@ use super::uncertainty::Observer;
 use crate::data::read_data;
 use crate::inversion::nnls::NnlsParams;
 use crate::inversion::{DataBlock, InvertOptions, Kernel, Problem, ProblemSettings, Workspace};
+use crate::pipeline::simulate::EffectiveTruth;
 use crate::scenario::MaterialFile;
+use crate::spectrum::VoigtUnits;
 
 /// One data set of a joint inversion, as it entered the problem.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,7 +150,6 @@ pub fn invert_joint(
             sigma_estimate = Some(level);
         }
         let (x0, x1) = (series.x[0], series.x[series.x.len() - 1]);
-        let grid = own.grid(x0, x1).map_err(InvertError::Grid)?;
         let window = kernel.window_s(x0, x1);
         let set = JointSet {
             name,
@@ -164,34 +165,14 @@ pub fn invert_joint(
             normalization,
             window_s: [window.0, window.1],
         };
-        prepared.push((
-            set,
-            own,
-            series,
-            (grid.tau_s(0), grid.tau_s(grid.len() - 1)),
-        ));
+        prepared.push((set, own, series));
     }
     if single && prepared[0].2.sigma.is_none() {
         prepared[0].0.sigma = "estimated";
     }
-    // One grid over every set's grid: the options' grid with its ends at the hull.
-    let lo = prepared
-        .iter()
-        .map(|p| p.3 .0)
-        .fold(f64::INFINITY, f64::min);
-    let hi = prepared.iter().map(|p| p.3 .1).fold(0.0, f64::max);
-    let first = &prepared[0];
-    let hull = InvertOptions {
-        tau_min_s: Some(lo),
-        tau_max_s: Some(hi),
-        ..first.1.clone()
-    };
-    let grid = hull
-        .grid(first.2.x[0], first.2.x[first.2.x.len() - 1])
-        .map_err(InvertError::Grid)?;
     let blocks: Vec<DataBlock<'_>> = prepared
         .iter()
-        .map(|(_, own, s, _)| DataBlock {
+        .map(|(_, own, s)| DataBlock {
             kernel: own.kernel,
             baseline: own.baseline(),
             x: &s.x,
@@ -199,16 +180,7 @@ pub fn invert_joint(
             sigma: s.sigma.as_deref(),
         })
         .collect();
-    let settings = ProblemSettings {
-        kernel: first.1.kernel,
-        grid,
-        baseline: first.1.baseline(),
-        baseline_nonnegative: options.baseline_nonnegative,
-        order: options.order,
-        zero_boundary: options.zero_boundary,
-        nnls: NnlsParams::default(),
-    };
-    let problem = Problem::joint(&blocks, settings)?;
+    let problem = joint_problem(&blocks, options)?;
     let window = (
         prepared
             .iter()
@@ -248,6 +220,86 @@ pub fn invert_joint(
         options,
         series: vec![inversion],
         atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
+    })
+}
+
+/// The problem of data sets `blocks` sharing one spectrum under `options`: one grid reaching over
+/// every set's own grid (the options' grid with its ends at their hull), the options' penalty.
+///
+/// # Errors
+/// [`InvertError`] for an unusable grid or problem.
+pub fn joint_problem(
+    blocks: &[DataBlock<'_>],
+    options: &InvertOptions,
+) -> Result<Problem, InvertError> {
+    let mut ends = (f64::INFINITY, 0.0f64);
+    for b in blocks {
+        if b.x.is_empty() {
+            return Err(InvertError::Shape("a data set has no points".into()));
+        }
+        let own = InvertOptions {
+            kernel: b.kernel,
+            ..options.clone()
+        };
+        let grid = own
+            .grid(b.x[0], b.x[b.x.len() - 1])
+            .map_err(InvertError::Grid)?;
+        ends = (
+            ends.0.min(grid.tau_s(0)),
+            ends.1.max(grid.tau_s(grid.len() - 1)),
+        );
+    }
+    let first = blocks
+        .first()
+        .ok_or_else(|| InvertError::Joint("no data sets given".into()))?;
+    let hull = InvertOptions {
+        kernel: first.kernel,
+        tau_min_s: Some(ends.0),
+        tau_max_s: Some(ends.1),
+        ..options.clone()
+    };
+    let grid = hull
+        .grid(first.x[0], first.x[first.x.len() - 1])
+        .map_err(InvertError::Grid)?;
+    let settings = ProblemSettings {
+        kernel: first.kernel,
+        grid,
+        baseline: first.baseline,
+        baseline_nonnegative: options.baseline_nonnegative,
+        order: options.order,
+        zero_boundary: options.zero_boundary,
+        nnls: NnlsParams::default(),
+    };
+    Ok(Problem::joint(blocks, settings)?)
+}
+
+/// The effective truth of a joint experiment: each truth peak as the experiment that sees it
+/// carries it, the last whose window (`windows`, s) holds the peak's tau, else the first (a
+/// mandrel's constraint time leaves its slowest sizes partly loaded; creep shows them in full).
+pub fn joint_truth(truths: &[&EffectiveTruth], windows: &[(f64, f64)]) -> Option<EffectiveTruth> {
+    let first = truths.first()?;
+    let mut tau = Vec::new();
+    let mut c = Vec::new();
+    let mut owner = Vec::new();
+    let mut peak_area = Vec::new();
+    for (k, &t) in first.peak_tau_s.iter().enumerate() {
+        let from = (0..truths.len())
+            .rev()
+            .find(|&j| (windows[j].0..=windows[j].1).contains(&t))
+            .unwrap_or(0);
+        let e = truths[from];
+        peak_area.push(*e.peak_area.get(k)?);
+        for (i, _) in e.owner.iter().enumerate().filter(|(_, o)| **o == k) {
+            tau.push(e.units.tau_s[i]);
+            c.push(e.units.c[i]);
+            owner.push(k);
+        }
+    }
+    Some(EffectiveTruth {
+        units: VoigtUnits::new(tau, c).ok()?,
+        owner,
+        peak_tau_s: first.peak_tau_s.clone(),
+        peak_area,
     })
 }
 

@@ -272,7 +272,12 @@ impl<'a> Scorer<'a> {
             scenario,
             series,
             kernel,
-            baseline: problem.settings().baseline,
+            // A joint problem's baselines are each set's own: no single baseline to score.
+            baseline: if problem.blocks().len() > 1 {
+                Baseline::None
+            } else {
+                problem.settings().baseline
+            },
             window,
             inside,
             step: grid.step(),

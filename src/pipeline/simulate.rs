@@ -138,6 +138,9 @@ pub struct Simulation {
     /// Percolation numbers per temperature for hierarchy truths, at the longest observation time
     /// (last time; 1 / lowest angular frequency for DMA).
     pub percolation: Vec<Percolation>,
+    /// A joint protocol's experiments, one per series: (name, kind); empty otherwise. The truth,
+    /// STZ rows and percolation are the first experiment's.
+    pub sets: Vec<(String, DataKind)>,
 }
 
 /// Why a scenario could not be simulated.
@@ -180,6 +183,48 @@ pub fn add_noise<R: Rng + ?Sized>(sim: &mut Simulation, noise: &NoiseModel, rng:
 /// # Errors
 /// [`SimulateError`].
 pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> {
+    if let Protocol::Joint { sets } = &scenario.protocol {
+        // Each experiment on its own, the same sample: series in order, named by their kind.
+        let mut joint: Option<Simulation> = None;
+        for set in sets {
+            let one = Scenario {
+                protocol: set.clone(),
+                ..scenario.clone()
+            };
+            let mut part = simulate_clean(&one)?;
+            let kind = part.kind;
+            let base = match set {
+                Protocol::Mandrel { .. } => "mandrel",
+                _ => "cantilever",
+            };
+            let taken = joint.as_ref().map_or(0, |j| {
+                j.sets.iter().filter(|(n, _)| n.starts_with(base)).count()
+            });
+            let name = if taken == 0 {
+                base.to_string()
+            } else {
+                format!("{base}-{}", taken + 1)
+            };
+            match joint.as_mut() {
+                None => {
+                    part.sets = vec![(name, kind)];
+                    joint = Some(part);
+                }
+                Some(j) => {
+                    j.series.append(&mut part.series);
+                    j.sets.push((name, kind));
+                }
+            }
+        }
+        // Percolation at the longest time any experiment sees.
+        if let Some(j) = joint.as_mut() {
+            j.percolation = hierarchy_percolation(scenario)
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+        }
+        return joint.ok_or(SimulateError::StudyOnly("joint without sets"));
+    }
     let (kind, x) = match &scenario.protocol {
         Protocol::Mandrel { times, .. } => (DataKind::Decay, times.values().to_vec()),
         Protocol::Cantilever { times, .. } => (DataKind::Creep, times.values().to_vec()),
@@ -188,6 +233,7 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
         Protocol::TemperatureStepping { .. } => {
             return Err(SimulateError::StudyOnly("temperature-stepping"))
         }
+        Protocol::Joint { .. } => unreachable!("handled above"),
     };
     let mut sim = Simulation {
         kind,
@@ -195,6 +241,7 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
         truth: Vec::new(),
         stz: Vec::new(),
         percolation: Vec::new(),
+        sets: Vec::new(),
     };
     if let Protocol::StretchedExponent {
         x0,
@@ -311,7 +358,9 @@ pub fn simulate_clean(scenario: &Scenario) -> Result<Simulation, SimulateError> 
                 });
                 dma::loss_modulus(&units, e0, &x, *loss_model)
             }
-            Protocol::StretchedExponent { .. } | Protocol::TemperatureStepping { .. } => {
+            Protocol::StretchedExponent { .. }
+            | Protocol::TemperatureStepping { .. }
+            | Protocol::Joint { .. } => {
                 unreachable!("handled above")
             }
         };
@@ -397,6 +446,15 @@ pub fn hierarchy_percolation(scenario: &Scenario) -> Vec<(f64, Percolation)> {
     let observation_s = match &scenario.protocol {
         Protocol::Mandrel { times, .. } | Protocol::Cantilever { times, .. } => times.last(),
         Protocol::Dma { omega, .. } => 1.0 / omega.first(),
+        Protocol::Joint { sets } => sets
+            .iter()
+            .filter_map(|p| match p {
+                Protocol::Mandrel { times, .. } | Protocol::Cantilever { times, .. } => {
+                    Some(times.last())
+                }
+                _ => None,
+            })
+            .fold(0.0, f64::max),
         Protocol::StretchedExponent { .. } | Protocol::TemperatureStepping { .. } => {
             return Vec::new()
         }

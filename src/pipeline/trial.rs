@@ -5,12 +5,14 @@
 use serde::Serialize;
 
 use super::invert::build_problem;
+use super::invert::InvertError;
+use super::joint::{joint_problem, joint_truth};
 use super::score::{Metrics, Scorer, ORACLE, UNDEFINED};
-use super::simulate::Simulation;
+use super::simulate::{EffectiveTruth, Series, Simulation};
 use super::uncertainty::bootstrap;
-use crate::inversion::{analyse, Bootstrap, Rule, Workspace};
+use crate::inversion::{analyse, Bootstrap, DataBlock, InvertOptions, Problem, Rule, Workspace};
 use crate::noise::{rng_from_seed, splitmix64};
-use crate::scenario::Scenario;
+use crate::scenario::{Protocol, Scenario};
 use crate::spectrum::find_peaks;
 
 /// One row of `runs.csv` without its run/cell/axis prefix.
@@ -73,6 +75,76 @@ pub struct RunResult {
     pub spectra: Option<Vec<SeriesSpectra>>,
 }
 
+/// The problems of one noisy realization, each with the series its recovery is scored against:
+/// one per series, or for a joint protocol one joint problem scored against the experiments'
+/// joint effective truth (a series spanning their windows). The noise is drawn series by series.
+fn problems(
+    scenario: &Scenario,
+    clean: &Simulation,
+    rng: &mut impl rand::Rng,
+) -> Vec<(Series, Result<Problem, InvertError>)> {
+    let noisy: Vec<_> = clean
+        .series
+        .iter()
+        .map(|s| scenario.noise.apply(&s.x, &s.y_clean, rng))
+        .collect();
+    let sigma = |k: usize| {
+        scenario
+            .noise
+            .reports_sigma()
+            .then_some(&noisy[k].sigma[..])
+    };
+    let Protocol::Joint { sets } = &scenario.protocol else {
+        return clean
+            .series
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let problem = build_problem(&s.x, &noisy[k].y, sigma(k), &scenario.inversion);
+                (s.clone(), problem)
+            })
+            .collect();
+    };
+    let blocks: Vec<DataBlock<'_>> = sets
+        .iter()
+        .zip(&clean.series)
+        .enumerate()
+        .map(|(k, (set, s))| DataBlock {
+            kernel: set.kernel(),
+            baseline: InvertOptions {
+                kernel: set.kernel(),
+                ..scenario.inversion.clone()
+            }
+            .baseline(),
+            x: &s.x,
+            y: &noisy[k].y,
+            sigma: sigma(k),
+        })
+        .collect();
+    let windows: Vec<(f64, f64)> = blocks
+        .iter()
+        .map(|b| b.kernel.window_s(b.x[0], b.x[b.x.len() - 1]))
+        .collect();
+    let truths: Vec<&EffectiveTruth> = clean
+        .series
+        .iter()
+        .filter_map(|s| s.effective.as_ref())
+        .collect();
+    let lo = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
+    let hi = windows.iter().map(|w| w.1).fold(0.0, f64::max);
+    let joint = Series {
+        temperature_k: clean.series.first().and_then(|s| s.temperature_k),
+        x: vec![lo, hi],
+        y_clean: vec![0.0; 2],
+        y: vec![0.0; 2],
+        sigma: None,
+        effective: (truths.len() == clean.series.len())
+            .then(|| joint_truth(&truths, &windows))
+            .flatten(),
+    };
+    vec![(joint, joint_problem(&blocks, &scenario.inversion))]
+}
+
 /// Mixed into a run's seed to seed its bootstrap, so that the resamples' noise is not the run's.
 const BOOTSTRAP_STREAM: u64 = 0x5354_5a42_4f4f_5453;
 
@@ -87,10 +159,9 @@ pub fn run_once(
     let mut rng = rng_from_seed(seed);
     let mut rows = Vec::new();
     let mut spectra = keep_spectra.then(Vec::new);
-    for series in &clean.series {
-        let noisy = scenario.noise.apply(&series.x, &series.y_clean, &mut rng);
-        let sigma = scenario.noise.reports_sigma().then_some(&noisy.sigma[..]);
-        let problem = match build_problem(&series.x, &noisy.y, sigma, &scenario.inversion) {
+    for (series, problem) in problems(scenario, clean, &mut rng) {
+        let series = &series;
+        let problem = match problem {
             Ok(p) => p,
             Err(_) => {
                 // An unusable grid: every metric undefined (counted in the summary as missing).

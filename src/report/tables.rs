@@ -14,15 +14,20 @@ fn opt(v: Option<f64>) -> String {
 /// `data.csv`: `t_s,y,sigma` for time-domain data, `temperature_k,omega_rad_s,loss_modulus_pa,sigma`
 /// for DMA. `sigma` (data units) is empty for noise-free data.
 pub fn data_csv(sim: &Simulation) -> String {
+    series_csv(sim.kind, &sim.series)
+}
+
+/// The data of `series` of one `kind` as `data.csv` writes them.
+fn series_csv(kind: DataKind, series: &[crate::pipeline::simulate::Series]) -> String {
     let mut out = String::new();
-    match sim.kind {
+    match kind {
         DataKind::Loss => out.push_str("temperature_k,omega_rad_s,loss_modulus_pa,sigma\n"),
         _ => out.push_str("t_s,y,sigma\n"),
     }
-    for s in &sim.series {
+    for s in series {
         for i in 0..s.x.len() {
             let sigma = opt(s.sigma.as_ref().map(|v| v[i]));
-            match sim.kind {
+            match kind {
                 DataKind::Loss => {
                     let _ = writeln!(
                         out,
@@ -110,7 +115,14 @@ pub fn truth_stz_csv(sim: &Simulation) -> Option<String> {
 }
 
 /// Every file `stzlab simulate` may write, for removing a previous run's.
-pub const SIMULATE_OUTPUTS: &[&str] = &["data.csv", "scenario.json", "truth.csv", "truth_stz.csv"];
+pub const SIMULATE_OUTPUTS: &[&str] = &[
+    "data.csv",
+    "mandrel.csv",
+    "cantilever.csv",
+    "scenario.json",
+    "truth.csv",
+    "truth_stz.csv",
+];
 
 /// The files of a simulation, in memory, by name: `data.csv`, `scenario.json` (the resolved
 /// scenario), `truth.csv` and `truth_stz.csv` when the truth has them.
@@ -121,13 +133,25 @@ pub fn simulation_files(
     scenario: &Scenario,
     sim: &Simulation,
 ) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
-    let mut files = vec![
-        ("data.csv".to_string(), data_csv(sim).into_bytes()),
-        (
-            "scenario.json".to_string(),
-            serde_json::to_string_pretty(&scenario.resolved)?.into_bytes(),
-        ),
-    ];
+    // A joint protocol: one data file per experiment, named by it (`invert --joint` reads them).
+    let mut files: Vec<(String, Vec<u8>)> = if sim.sets.is_empty() {
+        vec![("data.csv".to_string(), data_csv(sim).into_bytes())]
+    } else {
+        sim.sets
+            .iter()
+            .zip(&sim.series)
+            .map(|((name, kind), s)| {
+                (
+                    format!("{name}.csv"),
+                    series_csv(*kind, std::slice::from_ref(s)).into_bytes(),
+                )
+            })
+            .collect()
+    };
+    files.push((
+        "scenario.json".to_string(),
+        serde_json::to_string_pretty(&scenario.resolved)?.into_bytes(),
+    ));
     if !sim.truth.is_empty() {
         files.push(("truth.csv".to_string(), truth_csv(sim).into_bytes()));
     }

@@ -9,11 +9,7 @@ pub(super) fn resolve_inversion(
     protocol: &Protocol,
 ) -> Result<ResolvedInversion, Invalid> {
     let spec = spec.cloned().unwrap_or_default();
-    let kernel = match protocol {
-        Protocol::Mandrel { .. } | Protocol::StretchedExponent { .. } => Kernel::Decay,
-        Protocol::Cantilever { .. } | Protocol::TemperatureStepping { .. } => Kernel::Creep,
-        Protocol::Dma { .. } => Kernel::Loss,
-    };
+    let kernel = protocol.kernel();
     let mut o = InvertOptions::new(kernel);
     let names: Vec<String> = match &spec.rules {
         Some(entries) => entries

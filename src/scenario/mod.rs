@@ -193,12 +193,28 @@ pub enum Protocol {
         /// Hold at each temperature, s.
         hold_s: f64,
     },
+    /// Several experiments (mandrel, cantilever) on one sample, inverted jointly.
+    Joint {
+        /// The experiments, in order.
+        sets: Vec<Protocol>,
+    },
 }
 
 impl Protocol {
+    /// The kernel that inverts this experiment's data (a joint protocol: its first set's).
+    pub fn kernel(&self) -> Kernel {
+        match self {
+            Self::Mandrel { .. } | Self::StretchedExponent { .. } => Kernel::Decay,
+            Self::Cantilever { .. } | Self::TemperatureStepping { .. } => Kernel::Creep,
+            Self::Dma { .. } => Kernel::Loss,
+            Self::Joint { sets } => sets.first().map_or(Kernel::Decay, Self::kernel),
+        }
+    }
+
     /// The temperatures at which the truth is evaluated (none for the stretched exponent).
     pub fn temperatures_k(&self) -> Vec<f64> {
         match self {
+            Self::Joint { sets } => sets.first().map(Self::temperatures_k).unwrap_or_default(),
             Self::Mandrel { temperature_k, .. } | Self::Cantilever { temperature_k, .. } => {
                 vec![*temperature_k]
             }

@@ -119,6 +119,7 @@ pub(super) fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protoc
         ProtocolKind::Dma => "dma",
         ProtocolKind::StretchedExponent => "stretched-exponent",
         ProtocolKind::TemperatureStepping => "temperature-stepping",
+        ProtocolKind::Joint => "joint",
     };
     let allowed: &[&str] = match p.kind {
         ProtocolKind::Mandrel => &["temperature_k", "t_c_s", "coupling", "times"],
@@ -126,6 +127,7 @@ pub(super) fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protoc
         ProtocolKind::Dma => &["temperatures_k", "omega", "loss_model", "normalized"],
         ProtocolKind::StretchedExponent => &["times", "x0", "t0_s", "tau_s", "beta"],
         ProtocolKind::TemperatureStepping => &["temperature_k", "step_k", "steps", "hold_s"],
+        ProtocolKind::Joint => &["sets"],
     };
     for (present, field) in [
         (p.temperature_k.is_some(), "temperature_k"),
@@ -143,6 +145,7 @@ pub(super) fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protoc
         (p.step_k.is_some(), "step_k"),
         (p.steps.is_some(), "steps"),
         (p.hold_s.is_some(), "hold_s"),
+        (p.sets.is_some(), "sets"),
     ] {
         if present && !allowed.contains(&field) {
             return Err(invalid(
@@ -167,6 +170,44 @@ pub(super) fn resolve_protocol(p: &ProtocolSpec) -> Result<(ProtocolSpec, Protoc
     };
     let mut filled = p.clone();
     let protocol = match p.kind {
+        ProtocolKind::Joint => {
+            let specs = p.sets.as_ref().filter(|s| !s.is_empty()).ok_or_else(|| {
+                invalid(
+                    "protocol.sets",
+                    "list the experiments as [[protocol.sets]] tables",
+                )
+            })?;
+            let mut resolved = Vec::with_capacity(specs.len());
+            let mut filled_sets = Vec::with_capacity(specs.len());
+            for (i, spec) in specs.iter().enumerate() {
+                let at = |e: Invalid| Invalid {
+                    field: format!(
+                        "protocol.sets[{i}].{}",
+                        e.field.strip_prefix("protocol.").unwrap_or(&e.field)
+                    ),
+                    message: e.message,
+                };
+                if !matches!(spec.kind, ProtocolKind::Mandrel | ProtocolKind::Cantilever) {
+                    return Err(invalid(
+                        format!("protocol.sets[{i}].kind"),
+                        "a joint experiment is a mandrel or a cantilever protocol",
+                    ));
+                }
+                let (f, protocol) = resolve_protocol(spec).map_err(at)?;
+                if let Some(first) = resolved.first().map(Protocol::temperatures_k) {
+                    if first != protocol.temperatures_k() {
+                        return Err(invalid(
+                            format!("protocol.sets[{i}].temperature_k"),
+                            "the experiments of a joint protocol share one sample at one temperature",
+                        ));
+                    }
+                }
+                filled_sets.push(f);
+                resolved.push(protocol);
+            }
+            filled.sets = Some(filled_sets);
+            Protocol::Joint { sets: resolved }
+        }
         ProtocolKind::Mandrel => {
             let temperature_k = temperature()?;
             let t_c_s = p

@@ -284,6 +284,9 @@ pub enum ProtocolKind {
     /// Constant stress with the temperature stepped upward and held (paper section 8; the
     /// temperature-stepping study).
     TemperatureStepping,
+    /// Several experiments on one sample (`sets`: mandrel and cantilever protocols), inverted
+    /// jointly for one spectrum (docs/model.md §7).
+    Joint,
 }
 
 /// `[protocol]`.
@@ -338,6 +341,10 @@ pub struct ProtocolSpec {
     /// Temperature stepping: hold time at each temperature, s (default 3600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_s: Option<f64>,
+    /// Joint: the experiments, each a protocol table of kind `mandrel` or `cantilever`
+    /// (`[[protocol.sets]]`), at one temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sets: Option<Vec<ProtocolSpec>>,
 }
 
 /// `[protocol.times]`: `values_s`, or `start_s`, `stop_s`, `points` and `spacing`.

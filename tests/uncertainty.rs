@@ -224,6 +224,7 @@ fn invert_writes_bands_and_intervals_and_refuses_bad_resample_counts() {
         "area_p95",
         "df_p05_ev",
         "omega_p95_m3",
+        "omega_slope_p05_m3",
     ] {
         assert!(
             peaks

@@ -177,6 +177,7 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
         if stz {
             columns
                 .push_str(",df_p05_ev,df_p50_ev,df_p95_ev,omega_p05_m3,omega_p50_m3,omega_p95_m3");
+            columns.push_str(",omega_slope_p05_m3,omega_slope_p50_m3,omega_slope_p95_m3");
         }
     }
     let mut out = header(multi, &columns);
@@ -203,7 +204,14 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
                     interval(Some(u.area))
                 );
                 if stz {
-                    let _ = write!(out, ",{},{}", interval(u.df_ev), interval(u.omega_m3));
+                    let slope = s.uncertainty.as_ref().and_then(|u| u.omega_slope_m3);
+                    let _ = write!(
+                        out,
+                        ",{},{},{}",
+                        interval(u.df_ev),
+                        interval(u.omega_m3),
+                        interval(slope)
+                    );
                 }
             }
             out.push('\n');

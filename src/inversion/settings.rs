@@ -97,7 +97,12 @@ impl InvertOptions {
 
     /// The baseline in effect.
     pub fn baseline(&self) -> Baseline {
-        self.baseline.unwrap_or(match self.kernel {
+        self.baseline_for(self.kernel)
+    }
+
+    /// The baseline in effect for data of `kernel` (a joint inversion's sets differ in kind).
+    pub fn baseline_for(&self, kernel: Kernel) -> Baseline {
+        self.baseline.unwrap_or(match kernel {
             Kernel::Decay => Baseline::Constant,
             Kernel::Creep => Baseline::ConstantLinear,
             Kernel::Loss => Baseline::None,

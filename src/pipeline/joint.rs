@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::invert::{analyse_assembled, check_temperature, Assembled, DataInversion, InvertError};
+use super::invert::{
+    analyse_assembled, check_temperature, stz_reading, Assembled, DataInversion, InvertError,
+};
 use super::uncertainty::Observer;
 use crate::data::read_data;
 use crate::inversion::nnls::NnlsParams;
@@ -156,19 +158,12 @@ pub fn invert_joint(
             kernel,
             file,
             points: series.x.len(),
-            sigma: if given || single {
-                "given"
-            } else {
-                "estimated"
-            },
+            sigma: if given { "given" } else { "estimated" },
             sigma_estimate,
             normalization,
             window_s: [window.0, window.1],
         };
         prepared.push((set, own, series));
-    }
-    if single && prepared[0].2.sigma.is_none() {
-        prepared[0].0.sigma = "estimated";
     }
     let blocks: Vec<DataBlock<'_>> = prepared
         .iter()
@@ -181,23 +176,9 @@ pub fn invert_joint(
         })
         .collect();
     let problem = joint_problem(&blocks, options)?;
-    let window = (
-        prepared
-            .iter()
-            .map(|p| p.0.window_s[0])
-            .fold(f64::INFINITY, f64::min),
-        prepared.iter().map(|p| p.0.window_s[1]).fold(0.0, f64::max),
-    );
+    let window = hull(prepared.iter().map(|p| (p.0.window_s[0], p.0.window_s[1])));
     let sets: Vec<JointSet> = prepared.into_iter().map(|p| p.0).collect();
-    let stz_temperature = match (material, temperature) {
-        (Some(m), Some(t)) => Some((&m.material, t)),
-        (Some(_), None) => {
-            return Err(InvertError::NeedsTemperature {
-                file: sets[0].file.clone(),
-            })
-        }
-        (None, _) => None,
-    };
+    let stz_temperature = stz_reading(material, temperature, &sets[0].file)?;
     let options = InvertOptions {
         kernel: sets[0].kernel,
         ..options.clone()
@@ -301,6 +282,15 @@ pub fn joint_truth(truths: &[&EffectiveTruth], windows: &[(f64, f64)]) -> Option
         peak_tau_s: first.peak_tau_s.clone(),
         peak_area,
     })
+}
+
+/// The smallest interval holding every window (lo, hi), s.
+pub fn hull(windows: impl IntoIterator<Item = (f64, f64)>) -> (f64, f64) {
+    windows
+        .into_iter()
+        .fold((f64::INFINITY, 0.0), |(lo, hi), w| {
+            (lo.min(w.0), hi.max(w.1))
+        })
 }
 
 /// A file's stem, the name of its data set.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::trial::FollowedPeak;
 use super::uncertainty::{PeakUncertainty, StzInput, Uncertainty};
-use crate::analysis::{back_analysis, linear_slope};
+use crate::analysis::linear_slope;
 use crate::inversion::{Baseline, Kernel, Problem, Solution};
 use crate::pipeline::simulate::{EffectiveTruth, Series};
 use crate::scenario::{Scenario, Truth};
@@ -395,15 +395,7 @@ impl<'a> Scorer<'a> {
             (f64::NAN, f64::NAN)
         };
         let omega_slope_error = match (self.true_slope_m3, self.stz_input()) {
-            (Some(truth), Some(s)) => back_analysis(
-                peaks,
-                s.material,
-                s.temperature_k,
-                Some(s.window_s),
-                s.area_per_c,
-            )
-            .slope_m3
-            .map_or(f64::NAN, |v| v / truth - 1.0),
+            (Some(truth), Some(s)) => s.read(peaks).slope_m3.map_or(f64::NAN, |v| v / truth - 1.0),
             _ => f64::NAN,
         };
         let regret = if oracle_l1 > 0.0 {
@@ -450,15 +442,12 @@ impl<'a> Scorer<'a> {
             .material
             .as_ref()
             .zip(self.series.temperature_k)?;
-        Some(StzInput {
-            material: m,
-            temperature_k: t,
-            window_s: self.window,
-            area_per_c: match self.kernel {
-                Kernel::Loss => m.e0_pa(t),
-                Kernel::Decay | Kernel::Creep => 1.0,
-            },
-        })
+        Some(StzInput::new(
+            m,
+            t,
+            self.window,
+            self.kernel == Kernel::Loss,
+        ))
     }
 
     /// How often the truth lies inside the bootstrap's intervals `u` of the chosen spectrum with

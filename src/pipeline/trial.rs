@@ -2,15 +2,17 @@
 //! the oracle) -> the recovery metrics of each choice against the effective truth
 //! ([`super::score`]).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::invert::build_problem;
 use super::invert::InvertError;
-use super::joint::{joint_problem, joint_truth};
+use super::joint::{hull, joint_problem, joint_truth};
 use super::score::{Metrics, Scorer, ORACLE, UNDEFINED};
 use super::simulate::{EffectiveTruth, Series, Simulation};
 use super::uncertainty::bootstrap;
-use crate::inversion::{analyse, Bootstrap, DataBlock, InvertOptions, Problem, Rule, Workspace};
+use crate::inversion::{analyse, Bootstrap, DataBlock, Problem, Rule, Workspace};
 use crate::noise::{rng_from_seed, splitmix64};
 use crate::scenario::{Protocol, Scenario};
 use crate::spectrum::find_peaks;
@@ -78,11 +80,11 @@ pub struct RunResult {
 /// The problems of one noisy realization, each with the series its recovery is scored against:
 /// one per series, or for a joint protocol one joint problem scored against the experiments'
 /// joint effective truth (a series spanning their windows). The noise is drawn series by series.
-fn problems(
+fn problems<'a>(
     scenario: &Scenario,
-    clean: &Simulation,
+    clean: &'a Simulation,
     rng: &mut impl rand::Rng,
-) -> Vec<(Series, Result<Problem, InvertError>)> {
+) -> Vec<(Cow<'a, Series>, Result<Problem, InvertError>)> {
     let noisy: Vec<_> = clean
         .series
         .iter()
@@ -101,7 +103,7 @@ fn problems(
             .enumerate()
             .map(|(k, s)| {
                 let problem = build_problem(&s.x, &noisy[k].y, sigma(k), &scenario.inversion);
-                (s.clone(), problem)
+                (Cow::Borrowed(s), problem)
             })
             .collect();
     };
@@ -111,11 +113,7 @@ fn problems(
         .enumerate()
         .map(|(k, (set, s))| DataBlock {
             kernel: set.kernel(),
-            baseline: InvertOptions {
-                kernel: set.kernel(),
-                ..scenario.inversion.clone()
-            }
-            .baseline(),
+            baseline: scenario.inversion.baseline_for(set.kernel()),
             x: &s.x,
             y: &noisy[k].y,
             sigma: sigma(k),
@@ -130,8 +128,7 @@ fn problems(
         .iter()
         .filter_map(|s| s.effective.as_ref())
         .collect();
-    let lo = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
-    let hi = windows.iter().map(|w| w.1).fold(0.0, f64::max);
+    let (lo, hi) = hull(windows.iter().copied());
     let joint = Series {
         temperature_k: clean.series.first().and_then(|s| s.temperature_k),
         x: vec![lo, hi],
@@ -142,7 +139,10 @@ fn problems(
             .then(|| joint_truth(&truths, &windows))
             .flatten(),
     };
-    vec![(joint, joint_problem(&blocks, &scenario.inversion))]
+    vec![(
+        Cow::Owned(joint),
+        joint_problem(&blocks, &scenario.inversion),
+    )]
 }
 
 /// Mixed into a run's seed to seed its bootstrap, so that the resamples' noise is not the run's.
@@ -160,7 +160,7 @@ pub fn run_once(
     let mut rows = Vec::new();
     let mut spectra = keep_spectra.then(Vec::new);
     for (series, problem) in problems(scenario, clean, &mut rng) {
-        let series = &series;
+        let series: &Series = &series;
         let problem = match problem {
             Ok(p) => p,
             Err(_) => {

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::score::quantile;
-use crate::analysis::back_analysis_labelled;
+use crate::analysis::{back_analysis, back_analysis_labelled, BackAnalysis};
 use crate::inversion::{analyse, Bootstrap, InvertOptions, Problem, RuleResult, Workspace};
 use crate::noise::{rng_from_seed, splitmix64};
 use crate::spectrum::SpectrumPeak;
@@ -62,6 +62,16 @@ pub enum Resampling {
     Parametric,
     /// From the fit and the centred, rescaled residuals (sigma estimated).
     Residual,
+}
+
+impl Resampling {
+    /// The name written to summary.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Parametric => "parametric",
+            Self::Residual => "residual",
+        }
+    }
 }
 
 /// The scale in which a quantity's interval is reflected about its estimate.
@@ -179,6 +189,50 @@ pub struct StzInput<'a> {
     pub window_s: (f64, f64),
     /// Peak area per unit volume fraction (1 for strain, E0(T) for the loss modulus).
     pub area_per_c: f64,
+}
+
+impl<'a> StzInput<'a> {
+    /// The input for peaks whose areas are volume fractions, or loss moduli in Pa (`loss_pa`:
+    /// E0(T) c, paper Eq. 7).
+    pub fn new(
+        material: &'a Material,
+        temperature_k: f64,
+        window_s: (f64, f64),
+        loss_pa: bool,
+    ) -> Self {
+        Self {
+            material,
+            temperature_k,
+            window_s,
+            area_per_c: if loss_pa {
+                material.e0_pa(temperature_k)
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// The STZ reading of `peaks` (ordered by tau, m = 1, 2, ...).
+    pub fn read(&self, peaks: &[SpectrumPeak]) -> BackAnalysis {
+        back_analysis(
+            peaks,
+            self.material,
+            self.temperature_k,
+            Some(self.window_s),
+            self.area_per_c,
+        )
+    }
+
+    /// The STZ reading of peaks that carry their own m.
+    fn read_labelled(&self, peaks: &[(usize, SpectrumPeak)]) -> BackAnalysis {
+        back_analysis_labelled(
+            peaks,
+            self.material,
+            self.temperature_k,
+            Some(self.window_s),
+            self.area_per_c,
+        )
+    }
 }
 
 /// One resample's result: its density and, per reference peak, its image (tau, area, dF, Omega).
@@ -341,13 +395,7 @@ fn describe(result: &RuleResult, reference: &[f64], step: f64, stz: Option<StzIn
             .enumerate()
             .filter_map(|(k, p)| p.map(|p| (k + 1, p)))
             .collect();
-        back_analysis_labelled(
-            &labelled,
-            s.material,
-            s.temperature_k,
-            Some(s.window_s),
-            s.area_per_c,
-        )
+        s.read_labelled(&labelled)
     });
     let images = images
         .iter()

@@ -50,10 +50,7 @@ pub fn invert_lines(inv: &DataInversion) -> (Vec<String>, Vec<String>) {
             lines.push(format!(
                 "  bootstrap: {} {} resamples (seed {}){failed}; 90 % intervals in spectrum.csv, peaks.csv and summary.json",
                 u.resamples,
-                match u.resampling {
-                    crate::pipeline::uncertainty::Resampling::Parametric => "parametric",
-                    crate::pipeline::uncertainty::Resampling::Residual => "residual",
-                },
+                u.resampling.name(),
                 u.seed
             ));
             let rare = u.peaks.iter().filter(|p| p.appearance < 0.9).count();

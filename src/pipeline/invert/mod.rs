@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::joint::JointSet;
 use super::uncertainty::{bootstrap, Observer, StzInput, Uncertainty};
-use crate::analysis::{back_analysis, BackAnalysis};
+use crate::analysis::BackAnalysis;
 use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
 pub use crate::inversion::InvertOptions;
@@ -196,21 +196,8 @@ pub(crate) fn analyse_assembled(
         });
     }
     // Peak areas are in data units: volume fractions for strain, E0(T) c in Pa for the loss modulus.
-    let stz_input = material.map(|(m, t)| StzInput {
-        material: m,
-        temperature_k: t,
-        window_s: window,
-        area_per_c: if loss_units { m.e0_pa(t) } else { 1.0 },
-    });
-    let stz = stz_input.map(|s| {
-        back_analysis(
-            &analysis.results[0].peaks,
-            s.material,
-            s.temperature_k,
-            Some(s.window_s),
-            s.area_per_c,
-        )
-    });
+    let stz_input = material.map(|(m, t)| StzInput::new(m, t, window, loss_units));
+    let stz = stz_input.map(|s| s.read(&analysis.results[0].peaks));
     let uncertainty = options.uncertainty.map(|b| {
         observer.starting(b.resamples, started.elapsed().as_secs_f64());
         bootstrap(
@@ -266,11 +253,7 @@ pub fn invert_data(
     let mut ws = Workspace::new();
     let mut series = Vec::with_capacity(data.len());
     for s in &data {
-        let stz_input = match (material, s.temperature_k.or(temperature_k)) {
-            (Some(m), Some(t)) => Some((&m.material, t)),
-            (Some(_), None) => return Err(InvertError::NeedsTemperature { file }),
-            (None, _) => None,
-        };
+        let stz_input = stz_reading(material, s.temperature_k.or(temperature_k), &file)?;
         let inversion = observed(s, options, stz_input, &mut ws, observer).map_err(|e| {
             InvertError::Series {
                 file: file.clone(),
@@ -286,6 +269,22 @@ pub fn invert_data(
         series,
         atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
     })
+}
+
+/// The material and temperature of the STZ reading of `file`'s data: none without a material; a
+/// material needs a temperature.
+pub(crate) fn stz_reading<'m>(
+    material: Option<&'m MaterialFile>,
+    temperature_k: Option<f64>,
+    file: &str,
+) -> Result<Option<(&'m Material, f64)>, InvertError> {
+    match (material, temperature_k) {
+        (Some(m), Some(t)) => Ok(Some((&m.material, t))),
+        (Some(_), None) => Err(InvertError::NeedsTemperature {
+            file: file.to_string(),
+        }),
+        (None, _) => Ok(None),
+    }
 }
 
 /// A measurement temperature, if given, is a positive number of kelvin up to the maximum, and comes

@@ -50,6 +50,8 @@ fn invert_draws_fit_spectrum_lcurve_and_scores() {
     spectrum.assert_curve(&p, "spectrum", FIRST, 20);
     assert!(spectrum.has_text("peaks (at their highest density)") && spectrum.has_text("tau (s)"));
 
+    markers_sit_at_their_peaks_density(&inv);
+
     // Every rule's choice is marked on the L-curve and on each score panel.
     let p = inv.join("lcurve.svg");
     let lc = Svg::read(&p);
@@ -72,6 +74,103 @@ fn invert_draws_fit_spectrum_lcurve_and_scores() {
     // The page shows the chosen solution's numbers.
     let index = std::fs::read_to_string(inv.join("index.html")).unwrap();
     assert!(index.contains("Chosen solution") && index.contains("<td>discrepancy</td>"));
+}
+
+/// A CSV column by name.
+fn column(path: &Path, name: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let k = head.iter().position(|h| *h == name).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(k).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// spectrum.svg's peak markers (filled triangles outside the legend) sit at their peak's highest
+/// density: the marker's pixel position, read back through the axes' tick labels (log tau, linear
+/// density), against spectrum.csv's largest density within half a decade of the peak.
+fn markers_sit_at_their_peaks_density(dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("spectrum.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let num = |n: &roxmltree::Node, a: &str| -> f64 { n.attribute(a).unwrap().parse().unwrap() };
+    // Tick labels: right-aligned on the y axis, centred under the x axis.
+    let ticks = |anchor: &str| -> Vec<(f64, f64)> {
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == "text" && n.attribute("text-anchor") == Some(anchor))
+            .filter_map(|n| {
+                let v: f64 = n.text()?.trim().parse().ok()?;
+                let at = if anchor == "end" {
+                    num(&n, "y")
+                } else {
+                    num(&n, "x")
+                };
+                Some((at, v))
+            })
+            .collect()
+    };
+    let (ys, xs) = (ticks("end"), ticks("middle"));
+    assert!(ys.len() >= 3 && xs.len() >= 3);
+    let line =
+        |a: (f64, f64), b: (f64, f64)| move |v: f64| a.0 + (v - a.1) * (b.0 - a.0) / (b.1 - a.1);
+    let y_pixel = line(ys[0], ys[ys.len() - 1]);
+    let lx = |p: (f64, f64)| (p.0, p.1.log10());
+    let x_pixel = line(lx(xs[0]), lx(xs[xs.len() - 1]));
+    let legend = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "rect" && n.attribute("opacity") == Some("0.85"))
+        .map(|r| {
+            (
+                num(&r, "x"),
+                num(&r, "y"),
+                num(&r, "x") + num(&r, "width"),
+                num(&r, "y") + num(&r, "height"),
+            )
+        })
+        .unwrap();
+    let markers: Vec<(f64, f64)> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "polygon" && n.attribute("opacity") == Some("1"))
+        .map(|n| {
+            let p: Vec<(f64, f64)> = n
+                .attribute("points")
+                .unwrap()
+                .split_whitespace()
+                .map(|q| {
+                    let (x, y) = q.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            assert_eq!(p.len(), 3, "a peak marker is a triangle");
+            (
+                p.iter().map(|q| q.0).sum::<f64>() / 3.0,
+                p.iter().map(|q| q.1).sum::<f64>() / 3.0,
+            )
+        })
+        .filter(|&(x, y)| !(x > legend.0 && x < legend.2 && y > legend.1 && y < legend.3))
+        .collect();
+    let peaks = column(&dir.join("peaks.csv"), "tau_s");
+    assert!(!peaks.is_empty());
+    assert_eq!(markers.len(), peaks.len(), "one marker per peak");
+    let (taus, density) = (
+        column(&dir.join("spectrum.csv"), "tau_s"),
+        column(&dir.join("spectrum.csv"), "density"),
+    );
+    for tau in peaks {
+        let highest = taus
+            .iter()
+            .zip(&density)
+            .filter(|(t, _)| (t.log10() - tau.log10()).abs() <= 0.5)
+            .map(|(_, d)| *d)
+            .fold(0.0, f64::max);
+        let (x, y) = (x_pixel(tau.log10()), y_pixel(highest));
+        assert!(
+            markers
+                .iter()
+                .any(|m| (m.0 - x).abs() <= 3.0 && (m.1 - y).abs() <= 3.0),
+            "no marker at tau {tau} s, density {highest} (pixel {x:.0}, {y:.0}): {markers:?}"
+        );
+    }
 }
 
 #[test]
@@ -126,8 +225,40 @@ fn a_sweep_draws_truth_against_every_rule_metrics_and_omega() {
     assert_eq!(cells, 6);
     let p = out.join("spectra_cell0000.svg");
     let s = Svg::read(&p);
-    s.assert_curve(&p, "truth", BLACK, 20);
     s.assert_curve(&p, "discrepancy", FIRST, 20);
+    // The quantized truth is drawn as stems, one black dot on each peak inside the grid's range
+    // (and one in the legend), not as a curve on the coarse grid.
+    assert!(s.has_text("truth (area / grid step)"));
+    let column = |file: &str, name: &str| -> Vec<f64> {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let k = head.iter().position(|h| *h == name).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(k).unwrap().parse().unwrap())
+            .collect()
+    };
+    let grid = column("spectrum_cell0000.csv", "tau_s");
+    let inside = column("truth_cell0000.csv", "tau_s")
+        .into_iter()
+        .filter(|t| *t >= grid[0] && *t <= grid[grid.len() - 1])
+        .count();
+    let svg_text = std::fs::read_to_string(&p).unwrap();
+    let circles = roxmltree::Document::parse(&svg_text)
+        .unwrap()
+        .descendants()
+        .filter(|n| {
+            n.tag_name().name() == "circle"
+                && n.attribute("fill") == Some(BLACK)
+                && n.attribute("opacity") == Some("1")
+        })
+        .count();
+    assert!(inside >= 5, "{inside} truth peaks inside the grid");
+    assert_eq!(
+        circles,
+        inside + 1,
+        "one stem dot per truth peak, one in the legend"
+    );
     for rule in ["gcv", "lcurve", "ftest", "r2-onset", "oracle"] {
         assert!(s.has_text(rule), "{rule}");
     }
@@ -164,6 +295,19 @@ fn a_sweep_draws_truth_against_every_rule_metrics_and_omega() {
     let o = Svg::read(&p);
     o.assert_curve(&p, "truth", BLACK, 3);
     assert!(o.texts.iter().any(|t| t.starts_with("fit: slope")));
+    // Which rule, under which conditions: median regret by cell (rows) and rule (columns), each
+    // row's lowest outlined, the path's best L1 beside it.
+    let p = out.join("regret.svg");
+    let r = Svg::read(&p);
+    for rule in ["discrepancy", "gcv", "lcurve", "ftest", "r2-onset"] {
+        assert!(r.has_text(rule), "regret.svg lacks {rule}");
+    }
+    assert!(r.has_text("path's best L1") && r.has_text("the row's lowest"));
+    let outlined = std::fs::read_to_string(&p)
+        .unwrap()
+        .matches("fill=\"none\" stroke=\"#D55E00\"")
+        .count();
+    assert_eq!(outlined, 6 + 1, "one outline per cell and one in the key");
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(index.contains("Recovery by cell and rule"));
 }
@@ -275,4 +419,44 @@ fn the_style_check_catches_a_residue_of_zero() {
 #[should_panic(expected = "px")]
 fn the_style_check_catches_small_text() {
     common::check_style(axis_svg(&["1", "2", "3"], 12.9).path());
+}
+
+/// A panel with a y axis description, `labels` as its tick labels, a line through (100, 300) and
+/// (900, 300), and a legend box at `legend_y`.
+fn panel_svg(labels: &[&str], legend_y: f64) -> tempfile::NamedTempFile {
+    let mut s = String::from(
+        "<svg width=\"1000\" height=\"600\" xmlns=\"http://www.w3.org/2000/svg\">\n\
+         <text x=\"500\" y=\"10\" font-size=\"22.6\">title</text>\n\
+         <text x=\"12\" y=\"286\" font-size=\"17.7\" text-anchor=\"middle\" transform=\"rotate(270, 12, 286)\">y (s)</text>\n\
+         <polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\" points=\"100,300 900,300 \"/>\n",
+    );
+    for (i, l) in labels.iter().enumerate() {
+        s.push_str(&format!(
+            "<text x=\"102\" y=\"{}\" font-size=\"14.5\" text-anchor=\"end\">{l}</text>\n",
+            500 - 100 * i
+        ));
+    }
+    s.push_str(&format!(
+        "<rect x=\"700\" y=\"{legend_y}\" width=\"250\" height=\"100\" opacity=\"0.85\" fill=\"#FFFFFF\"/>\n</svg>\n"
+    ));
+    let f = tempfile::Builder::new().suffix(".svg").tempfile().unwrap();
+    std::fs::write(f.path(), s).unwrap();
+    f
+}
+
+#[test]
+fn the_style_check_accepts_three_ticks_and_a_clear_legend() {
+    common::check_style(panel_svg(&["1", "2", "3"], 50.0).path());
+}
+
+#[test]
+#[should_panic(expected = "has 2 tick labels")]
+fn the_style_check_catches_an_axis_with_two_ticks() {
+    common::check_style(panel_svg(&["1", "2"], 50.0).path());
+}
+
+#[test]
+#[should_panic(expected = "covers a polyline")]
+fn the_style_check_catches_a_legend_over_a_series() {
+    common::check_style(panel_svg(&["1", "2", "3"], 250.0).path());
 }

@@ -199,7 +199,7 @@ pub(crate) struct Scorer<'a> {
     baseline: Baseline,
     window: (f64, f64),
     /// Grid points inside the window.
-    inside: Vec<bool>,
+    pub(crate) inside: Vec<bool>,
     step: f64,
     pub(crate) truth: Vec<f64>,
     truth_window_area: f64,

@@ -47,6 +47,8 @@ pub struct SeriesSpectra {
     pub tau_s: Vec<f64>,
     /// Grid step in ln tau.
     pub step: f64,
+    /// Whether each grid tau lies inside the data window (the scores' domain).
+    pub in_window: Vec<bool>,
     /// Effective truth weights on the grid.
     pub truth: Vec<f64>,
     /// (name, weights) for each rule and the oracle.
@@ -271,6 +273,7 @@ pub fn run_once(
                 temperature_k: series.temperature_k,
                 tau_s: problem.grid().taus_s(),
                 step: problem.grid().step(),
+                in_window: scorer.inside.clone(),
                 truth: scorer.truth.clone(),
                 recovered,
                 peaks: followed,

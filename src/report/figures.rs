@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::html::index_html;
 use super::plot::{render, Figure, Panel, Series, Style};
+use super::provenance::Provenance;
 use crate::files::OutputDir;
 
 /// A CSV file read as text cells.
@@ -160,12 +161,14 @@ fn read_summary(dir: &Path) -> Option<Value> {
 }
 
 /// Renders the folder's figures and writes them with `index.html`. A figure that cannot be drawn is
-/// reported in the returned warnings and left out; the numbers are never touched.
+/// reported in the returned warnings and left out; the numbers are never touched. The page's
+/// header shows the folder's provenance.json (see [`Provenance::write`]) when it has one.
 ///
 /// # Errors
 /// When the folder cannot be written.
 pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), crate::files::OutputError> {
     let out = OutputDir::open(dir)?;
+    let provenance = Provenance::read(dir);
     let summary = read_summary(dir).unwrap_or(Value::Null);
     let mut files = Vec::new();
     let mut warnings = Vec::new();
@@ -215,7 +218,7 @@ pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), crate::fi
     tables.sort();
     files.push(out.write(
         "index.html",
-        index_html(&title, &summary, &shown, &tables).as_bytes(),
+        index_html(&title, &summary, &shown, &tables, provenance.as_ref()).as_bytes(),
     )?);
     Ok((files, warnings))
 }
@@ -225,7 +228,11 @@ fn is_figure_name(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(".svg") else {
         return false;
     };
-    if ["fit", "spectrum", "lcurve", "scores", "metrics", "omega"].contains(&stem) {
+    if [
+        "fit", "spectrum", "lcurve", "scores", "metrics", "omega", "regret",
+    ]
+    .contains(&stem)
+    {
         return true;
     }
     stem.rsplit_once("_cell").is_some_and(|(kind, n)| {
@@ -314,6 +321,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             ),
             panels,
             columns: 2,
+            heatmap: None,
         });
     } else if let Some(t) = Table::read(&dir.join("fit.csv")) {
         let mut data = Panel::new("data and fit", x_label, y_label, true, loss);
@@ -358,6 +366,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             ),
             panels: vec![data, res],
             columns: 1,
+            heatmap: None,
         });
     }
     if let Some(t) = Table::read(&dir.join("spectrum.csv")) {
@@ -508,6 +517,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             caption,
             panels,
             columns: 1,
+            heatmap: None,
         });
     }
     if let Some(t) = Table::read(&dir.join("path.csv")) {
@@ -552,6 +562,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             ),
             panels: lc,
             columns,
+            heatmap: None,
         });
         let mut panels = Vec::new();
         for (col, label, log) in [
@@ -592,6 +603,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             caption: format!("The rules' scores along the lambda path: GCV, CONTIN's PROB1 (F-test), 1 - R^2 and chi^2{}.", if multi { ", one line per temperature" } else { ", with each rule's choice marked" }),
             panels,
             columns: 2,
+            heatmap: None,
         });
     }
     figs
@@ -718,6 +730,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             .filter(|h| *h != "truth")
             .map(str::to_string)
             .collect();
+        let truth = Table::read(&dir.join(format!("truth_cell{cell:04}.csv")));
         let mut panels = Vec::new();
         let title = match labels.get(&(cell as u64)).filter(|s| !s.is_empty()) {
             Some(s) => format!("cell {cell}: {s}"),
@@ -735,12 +748,42 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                 true,
                 false,
             );
-            p.series.push(Series::new(
-                "truth",
-                t.points(&rows, "tau_s", "truth_density"),
-                Style::Line,
-                0,
-            ));
+            // A truth of delta-like processes is drawn as stems at their exact tau (height: the
+            // area over the grid step, as the grid would hold it), not as grid-point spikes.
+            let step = match &rows[..] {
+                [a, b, ..] => t.f(b, "ln_tau") - t.f(a, "ln_tau"),
+                _ => f64::NAN,
+            };
+            let stems = truth
+                .as_ref()
+                .filter(|tr| tr.has("delta") && tr.rows.iter().all(|r| tr.s(r, "delta") == "true"))
+                .map(|tr| {
+                    let own: Vec<&Vec<String>> = tr
+                        .rows
+                        .iter()
+                        .filter(|r| key.is_empty() || tr.s(r, "temperature_k") == key)
+                        .collect();
+                    let (lo, hi) = (t.f(rows[0], "tau_s"), t.f(rows[rows.len() - 1], "tau_s"));
+                    tr.points(&own, "tau_s", "effective_area")
+                        .into_iter()
+                        .filter(|(tau, a)| *tau >= lo && *tau <= hi && *a > 0.0)
+                        .map(|(tau, a)| (tau, a / step))
+                        .collect::<Vec<_>>()
+                });
+            match stems {
+                Some(stems) => p.series.push(Series::new(
+                    "truth (area / grid step)",
+                    stems,
+                    Style::Stems,
+                    0,
+                )),
+                None => p.series.push(Series::new(
+                    "truth",
+                    t.points(&rows, "tau_s", "truth_density"),
+                    Style::Line,
+                    0,
+                )),
+            }
             for (k, r) in rules.iter().enumerate() {
                 let style = if r == "oracle" {
                     Style::Dashed
@@ -754,6 +797,30 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     k + 1,
                 ));
             }
+            // The data window: dotted edges at the first and last grid point inside it.
+            if t.has("in_window") {
+                let inside: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| t.s(r, "in_window") == "true")
+                    .map(|r| t.f(r, "tau_s"))
+                    .collect();
+                let top = p
+                    .series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|q| q.1))
+                    .filter(|v| v.is_finite())
+                    .fold(0.0, f64::max);
+                if let (Some(&a), Some(&b)) = (inside.first(), inside.last()) {
+                    for (k, edge) in [a, b].into_iter().enumerate() {
+                        p.series.push(Series::new(
+                            if k == 0 { "data window" } else { "" },
+                            vec![(edge, 0.0), (edge, top)],
+                            Style::Dashed,
+                            7,
+                        ));
+                    }
+                }
+            }
             panels.push(p);
         }
         let columns = if panels.len() > 1 { 2 } else { 1 };
@@ -763,9 +830,10 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             .map_or(String::new(), |s| format!(" ({s})"));
         figs.push(Figure {
             file: format!("spectra_cell{cell:04}.svg"),
-            caption: format!("Cell {cell}{at}: the effective truth and each rule's recovered spectrum for the cell's first run (oracle dashed)."),
+            caption: format!("Cell {cell}{at}: the effective truth and each rule's recovered spectrum for the cell's first run (oracle dashed); a truth of single-tau processes is drawn as stems (height: area / grid step); grey dashed: the data window, where the scores are taken. Look for where the rules part from the truth and from each other."),
             panels,
             columns,
+            heatmap: None,
         });
     }
     // Metrics against the swept axis (or the cell number), median with the p05-p95 band.
@@ -826,6 +894,16 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     format!("{m}: {g}")
                 };
                 let mut p = Panel::new(title, &x_label, m, x_log, m == "lambda");
+                p.x_categories = numeric.is_none();
+                // Cells without a numeric axis are unlike conditions: points with p05-p95 bars,
+                // each rule shifted a little so that none hides another.
+                let shift = |k: usize| {
+                    if numeric.is_none() {
+                        0.5 * (k as f64 + 0.5) / rules.len() as f64 - 0.25
+                    } else {
+                        0.0
+                    }
+                };
                 for (k, rule) in rules.iter().enumerate() {
                     let mut pts = Vec::new();
                     let mut band = Vec::new();
@@ -840,22 +918,26 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                             continue;
                         };
                         let s = &c["metrics"][m.as_str()];
-                        pts.push((*x, s["median"].as_f64().unwrap_or(f64::NAN)));
+                        let x = x + shift(k);
+                        pts.push((x, s["median"].as_f64().unwrap_or(f64::NAN)));
                         band.push((
-                            *x,
+                            x,
                             s["p05"].as_f64().unwrap_or(f64::NAN),
                             s["p95"].as_f64().unwrap_or(f64::NAN),
                         ));
                     }
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                     band.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    let style = if rule == "oracle" {
+                    let style = if numeric.is_none() {
+                        Style::Points
+                    } else if rule == "oracle" {
                         Style::Dashed
                     } else {
                         Style::Line
                     };
                     let mut s = Series::new(rule.clone(), pts, style, k + 1);
                     s.band = band;
+                    s.bars = numeric.is_none();
                     p.series.push(s);
                 }
                 panels.push(p);
@@ -865,13 +947,18 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         figs.push(Figure {
             file: "metrics.svg".into(),
             caption: format!(
-                "{} against {x_label} for every rule{}: median over the repeats, shaded p05-p95 (README: metric definitions).",
+                "{} against {x_label} for every rule{}: median over the repeats, {} p05-p95 (README: metric definitions; the cells' axes: the tables above). Look for the rule that stays lowest on rel_l2 and regret_l2 across the conditions.",
                 if faceted { "The key metrics" } else { "Every metric" },
-                if faceted { ", one column per value of the other axes" } else { "" }
+                if faceted { ", one column per value of the other axes" } else { "" },
+                if numeric.is_some() { "shaded" } else { "bars:" }
             ),
             columns: if faceted { groups.len().min(4) } else { 3 },
             panels,
+            heatmap: None,
         });
+    }
+    if let Some(fig) = regret_figure(summary, &labels) {
+        figs.push(fig);
     }
     // Omega_m against m with the fitted slope, for the first rule.
     let first_rule = summary["rules"][0].as_str().unwrap_or("").to_string();
@@ -939,9 +1026,73 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             caption: format!("STZ volume from each recovered peak's tau (Eq. 9 inverted at its temperature; {first_rule} rule, first run of each cell) against the size of the truth peak it matched, with the least-squares line; its slope is the atomic volume."),
             panels,
             columns,
+            heatmap: None,
         });
     }
     figs
+}
+
+/// Which rule under which conditions: each cell's median regret per rule as a table figure, with
+/// the path's best (the oracle's) absolute spectrum L1 error beside it, flagged when poor.
+fn regret_figure(summary: &Value, labels: &BTreeMap<u64, String>) -> Option<Figure> {
+    let rules: Vec<String> = summary["rules"]
+        .as_array()?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .filter(|r| r != "oracle")
+        .collect();
+    let cells = summary["cells"].as_array()?;
+    let median = |cell: u64, rule: &str, metric: &str| {
+        cells
+            .iter()
+            .find(|c| c["cell"].as_u64() == Some(cell) && c["rule"].as_str() == Some(rule))
+            .and_then(|c| c["metrics"][metric]["median"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    if rules.is_empty() || labels.is_empty() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    let mut values = Vec::new();
+    let mut notes = Vec::new();
+    for (&cell, label) in labels {
+        rows.push(if label.is_empty() {
+            format!("cell {cell}")
+        } else {
+            format!("cell {cell}: {label}")
+        });
+        values.push(rules.iter().map(|r| median(cell, r, "regret")).collect());
+        let best = median(cell, "oracle", "spectrum_l1");
+        notes.push(if !best.is_finite() {
+            "-".to_string()
+        } else if best > crate::report::console::POOR_L1 {
+            format!("{best:.2}  poor")
+        } else {
+            format!("{best:.2}")
+        });
+    }
+    Some(Figure {
+        file: "regret.svg".into(),
+        caption: format!(
+            "Which rule, under which conditions: each cell's median regret per rule (its spectrum L1 \
+             error over that of the best point of the lambda path; 1 is the best any rule could do), \
+             the row's lowest outlined; at the right, the best point's own L1 error as a fraction of \
+             the truth's area in the window, marked poor above {}: there no rule recovers the \
+             spectrum, however small its regret.",
+            crate::report::console::POOR_L1
+        ),
+        panels: Vec::new(),
+        columns: 1,
+        heatmap: Some(super::heatmap::Heatmap {
+            title: "Median regret by rule and cell (spectrum L1 / the path's best)".into(),
+            rows,
+            columns: rules,
+            values,
+            low: 1.0,
+            high: 3.0,
+            note: Some(("path's best L1".into(), notes)),
+        }),
+    })
 }
 
 /// Least-squares line y = a + b x (the studies' line fit with equal weights).
@@ -1019,6 +1170,7 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     caption: format!("Cell {cell}{}: the shifted stretched exponent fitted without its shift, on linear and logarithmic time grids (paper Fig. 10).", at(cell)),
                     panels,
                     columns: 2,
+                    heatmap: None,
                 });
             }
             "tts-master-curve" => {
@@ -1127,6 +1279,7 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     caption: format!("Cell {cell}{}: the loss curves, the master curve with Debye and KWW fits, and the Arrhenius plot of the shifts (paper Fig. 9).", at(cell)),
                     panels,
                     columns: 2,
+                    heatmap: None,
                 });
             }
             "temperature-stepping" => {
@@ -1160,6 +1313,7 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     caption: format!("Cell {cell}{}: the assumed spectrum and the one the temperature-stepping reading gives (paper Fig. 11).", at(cell)),
                     panels: vec![p],
                     columns: 1,
+                    heatmap: None,
                 });
             }
             "arrhenius-grouping" => {
@@ -1201,6 +1355,7 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     caption: format!("Cell {cell}{}: recovered peaks (dots, coloured by the size the best grouping gives them) and the simultaneous Eq. 9 fit for each size (paper Fig. 8).", at(cell)),
                     panels: vec![p],
                     columns: 1,
+                    heatmap: None,
                 });
             }
             "nonlinear-bending" => {
@@ -1244,6 +1399,7 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     caption: format!("Cell {cell}{}: anelastic strain against constraining strain with the sinh law, the gamma_T fit and the linear extrapolation (paper Fig. 6).", at(cell)),
                     panels: vec![p],
                     columns: 1,
+                    heatmap: None,
                 });
             }
             _ => {}

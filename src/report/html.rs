@@ -4,6 +4,8 @@
 use serde_json::Value;
 
 use super::plot::Figure;
+use super::provenance::Provenance;
+use super::units::unit_of;
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
@@ -17,25 +19,72 @@ fn esc(s: &str) -> String {
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
+        // Integers (counts, seeds) exactly; measured values in the one format of `fmt`.
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), fmt),
         Value::String(s) => esc(s),
         Value::Bool(b) => b.to_string(),
-        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => esc(&a
-            .iter()
-            .map(|x| x.to_string().trim_matches('"').to_string())
-            .collect::<Vec<_>>()
-            .join(", ")),
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            a.iter().map(cell).collect::<Vec<_>>().join(", ")
+        }
         Value::Object(o) if o.contains_key("label") => cell(&o["label"]),
         other => esc(&other.to_string()),
     }
 }
 
+/// The page's one number format: four significant digits, trailing zeros dropped; plain decimals
+/// from 1e-3 to below 1e5, otherwise mantissa and exponent (`3e-5`, `1.04e-29`, `2.5e6`). A value
+/// below 1000 that is not a whole number never prints as one: more digits are shown until it
+/// differs (R^2 = 0.99998 is not "1").
 fn fmt(x: f64) -> String {
-    if x == 0.0 || (x.abs() >= 1e-3 && x.abs() < 1e5) {
-        let s = format!("{x:.5}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    if x == 0.0 || !x.is_finite() {
+        return if x == 0.0 { "0".into() } else { x.to_string() };
+    }
+    let whole = |s: &str| s.parse::<f64>().is_ok_and(|v| v.fract() == 0.0);
+    let mut text = significant(x, 4);
+    for digits in 5..=10 {
+        if x.fract() == 0.0 || x.abs() >= 1e3 || !whole(&text) {
+            break;
+        }
+        text = significant(x, digits);
+    }
+    text
+}
+
+/// `x` to `digits` significant digits in the page's format.
+fn significant(x: f64, digits: usize) -> String {
+    let sci = format!("{x:.prec$e}", prec = digits - 1);
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let trim = |s: &str| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if (-3..5).contains(&exponent) {
+        let decimals = usize::try_from(digits as i32 - 1 - exponent).unwrap_or(0);
+        trim(&format!("{x:.decimals$}"))
     } else {
-        format!("{x:.4e}")
+        format!("{}e{exponent}", trim(mantissa))
+    }
+}
+
+/// A key with its unit, for a table header: `tau_s [s]`.
+fn with_unit(key: &str) -> String {
+    match unit_of(key) {
+        Some(u) => format!("{} <small>[{}]</small>", esc(key), esc(u)),
+        None => esc(key),
+    }
+}
+
+/// Whether a value is a number or a list of numbers (what carries a unit).
+fn numeric(v: &Value) -> bool {
+    match v {
+        Value::Number(_) => true,
+        Value::Array(a) => !a.is_empty() && a.iter().all(Value::is_number),
+        _ => false,
     }
 }
 
@@ -48,12 +97,23 @@ fn fields_table(title: &str, v: &Value) -> String {
         .iter()
         .filter(|(_, x)| !x.is_object() || x.get("label").is_some())
         .filter(|(_, x)| !matches!(x, Value::Array(a) if a.iter().any(|e| e.is_object() || e.is_array())))
-        .map(|(k, x)| format!("<tr><th>{}</th><td>{}</td></tr>\n", esc(k), cell(x)))
+        .map(|(k, x)| {
+            let unit = if numeric(x) { unit_of(k).unwrap_or("") } else { "" };
+            format!(
+                "<tr><th>{}</th><td>{}</td><td>{}</td></tr>\n",
+                esc(k),
+                cell(x),
+                esc(unit)
+            )
+        })
         .collect();
     if rows.is_empty() {
         return String::new();
     }
-    format!("<h2>{}</h2>\n<table>\n{rows}</table>\n", esc(title))
+    format!(
+        "<h2>{}</h2>\n<table>\n<tr><th>quantity</th><th>value</th><th>unit</th></tr>\n{rows}</table>\n",
+        esc(title)
+    )
 }
 
 /// A table of an array of objects (columns: the scalar keys of the first object).
@@ -71,7 +131,9 @@ fn array_table(title: &str, v: &Value) -> String {
         .collect();
     let mut s = format!("<h2>{}</h2>\n<table>\n<tr>", esc(title));
     for k in &keys {
-        s.push_str(&format!("<th>{}</th>", esc(k)));
+        let numbers = items.iter().any(|it| numeric(&it[k.as_str()]));
+        let head = if numbers { with_unit(k) } else { esc(k) };
+        s.push_str(&format!("<th>{head}</th>"));
     }
     s.push_str("</tr>\n");
     for it in items {
@@ -98,7 +160,7 @@ fn cells_table(title: &str, summary: &Value, names: &[String], by_rule: bool) ->
         s.push_str("<th>rule</th>");
     }
     for n in names {
-        s.push_str(&format!("<th>{}</th>", esc(n)));
+        s.push_str(&format!("<th>{}</th>", with_unit(n)));
     }
     s.push_str("</tr>\n");
     for c in cells {
@@ -106,7 +168,10 @@ fn cells_table(title: &str, summary: &Value, names: &[String], by_rule: bool) ->
             .as_object()
             .map(|o| {
                 o.iter()
-                    .map(|(k, v)| format!("{} = {}", esc(k), cell(v)))
+                    .map(|(k, v)| match unit_of(k).filter(|_| numeric(v)) {
+                        Some(u) => format!("{} = {} <small>[{}]</small>", esc(k), cell(v), esc(u)),
+                        None => format!("{} = {}", esc(k), cell(v)),
+                    })
                     .collect::<Vec<_>>()
                     .join("<br>")
             })
@@ -139,8 +204,9 @@ fn uncertainty_table(summary: &Value) -> String {
     let mut s = format!(
         "<h2>Uncertainty</h2>\n<p>{} bootstrap: {} resamples (seed {}), {} without a choice; nominal 90 % \
          intervals (basic bootstrap: lower limit [centre] upper limit); appearance = fraction of \
-         resamples with the peak.</p>\n<table>\n<tr><th>peak</th><th>appearance</th><th>tau (s)</th>\
-         <th>area</th><th>dF (eV)</th><th>Omega (m^3)</th></tr>\n",
+         resamples with the peak.</p>\n<table>\n<tr><th>peak</th><th>appearance <small>[1]</small></th>\
+         <th>tau <small>[s]</small></th><th>area <small>[1]</small></th><th>dF <small>[eV]</small></th>\
+         <th>Omega <small>[m^3]</small></th></tr>\n",
         cell(&u["resampling"]),
         cell(&u["resamples"]),
         cell(&u["seed"]),
@@ -172,16 +238,40 @@ fn uncertainty_table(summary: &Value) -> String {
     s.push_str("</table>\n");
     if !u["omega_slope_m3"].is_null() {
         s.push_str(&format!(
-            "<p>Omega slope, m^3: {}</p>\n",
+            "<p>Omega slope: {} m^3</p>\n",
             interval(&u["omega_slope_m3"])
         ));
     }
     s
 }
 
+/// The lines that say how and when the folder was made (from its provenance.json; the version
+/// alone when it has none, as in a folder written before stzlab recorded it).
+fn provenance_header(provenance: Option<&Provenance>) -> String {
+    match provenance {
+        Some(p) => format!(
+            "<p class=\"provenance\"><code>{}</code><br>stzlab {}, finished {}, run time {} s</p>\n",
+            esc(&p.command),
+            esc(&p.version),
+            esc(&p.finished_utc),
+            fmt(p.run_time_s)
+        ),
+        None => format!(
+            "<p class=\"provenance\">stzlab {} (this folder records no command line)</p>\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
+}
+
 /// The page for an output folder: its summary as tables, every figure with its caption, and links
 /// to the folder's tables (`tables`: file names).
-pub fn index_html(title: &str, summary: &Value, figures: &[Figure], tables: &[String]) -> String {
+pub fn index_html(
+    title: &str,
+    summary: &Value,
+    figures: &[Figure],
+    tables: &[String],
+    provenance: Option<&Provenance>,
+) -> String {
     let mut body = String::new();
     if summary.get("study").is_some() {
         body.push_str(&fields_table(
@@ -269,9 +359,9 @@ pub fn index_html(title: &str, summary: &Value, figures: &[Figure], tables: &[St
         ));
     }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>stzlab: {t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}\ntable {{ border-collapse: collapse; margin-bottom: 1em; font-size: 0.9em; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}\nfigure {{ margin: 2em 0; }}\nimg {{ max-width: 100%; border: 1px solid #eee; }}\nfigcaption {{ color: #333; }}\n</style>\n</head>\n<body>\n<h1>stzlab: {t}</h1>\n<p>stzlab {v}. Numbers are in <code>summary.json</code> and the CSV files of this folder (linked below); units are in the README.</p>\n{body}</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>stzlab: {t}</title>\n<style>\nbody {{ font-family: sans-serif; margin: 2em; max-width: 1400px; }}\ntable {{ border-collapse: collapse; margin-bottom: 1em; font-size: 0.9em; }}\nth, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; vertical-align: top; }}\nfigure {{ margin: 2em 0; }}\nimg {{ max-width: 100%; border: 1px solid #eee; }}\nfigcaption {{ color: #333; }}\n</style>\n</head>\n<body>\n<h1>stzlab: {t}</h1>\n{made}<p>Every number is in <code>summary.json</code> and the CSV files of this folder (linked below), with its unit in brackets beside it here: [1] dimensionless, [count] a count, [id] a number that names a cell, peak or seed, [y unit] the unit of the data's y column.</p>\n{body}</body>\n</html>\n",
         t = esc(title),
-        v = env!("CARGO_PKG_VERSION")
+        made = provenance_header(provenance),
     )
 }
 
@@ -282,16 +372,44 @@ mod tests {
     #[test]
     fn escapes_and_formats() {
         assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
-        assert_eq!(fmt(0.5), "0.5");
-        assert_eq!(fmt(1.04e-29), "1.0400e-29");
+        for (x, text) in [
+            (0.5, "0.5"),
+            (0.0, "0"),
+            (3e-5, "3e-5"),
+            (0.00125, "0.00125"),
+            (1.04e-29, "1.04e-29"),
+            (1e6, "1e6"),
+            (2.5e6, "2.5e6"),
+            (12_345.6, "12346"),
+            (295.0, "295"),
+            (-0.123_456, "-0.1235"),
+            (9.99951, "9.9995"),
+            (0.999_983_5, "0.99998"),
+            (1.000_003_2, "1.000003"),
+            (2e6, "2e6"),
+        ] {
+            assert_eq!(fmt(x), text, "{x}");
+        }
+        // Integers (counts, seeds) print exactly.
+        assert_eq!(cell(&serde_json::json!(12_345_678_901_u64)), "12345678901");
+        let p = Provenance {
+            command: "stzlab run a.toml".into(),
+            version: "0.1.0".into(),
+            finished_utc: "2026-12-02 11:00:00 UTC".into(),
+            run_time_s: 12.345,
+        };
         let page = index_html(
             "x<y",
             &serde_json::json!({"rule": "gcv", "kind": "decay", "peaks": [{"tau_s": 1.5}]}),
             &[],
             &["peaks.csv".to_string()],
+            Some(&p),
         );
         assert!(page.contains("<a href=\"peaks.csv\">peaks.csv</a>"));
         assert!(page.contains("stzlab: x&lt;y"));
         assert!(page.contains("<td>1.5</td>"));
+        assert!(page.contains("tau_s <small>[s]</small>"));
+        assert!(page.contains("<code>stzlab run a.toml</code>"));
+        assert!(page.contains("finished 2026-12-02 11:00:00 UTC, run time 12.35 s"));
     }
 }

@@ -3,6 +3,9 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::axes::{drawable, laid_out, range, tick};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,10 +14,14 @@ pub enum Style {
     Line,
     /// A dashed line.
     Dashed,
+    /// A dotted line (a solid line's colour reused past the palette's end).
+    Dotted,
     /// Small filled circles.
     Points,
-    /// Large open triangles (chosen points, peaks).
+    /// Large filled triangles (chosen points, peaks).
     Markers,
+    /// A vertical line from the axis to each point, with a dot on top (delta-like truths).
+    Stems,
 }
 
 /// One named series.
@@ -30,6 +37,9 @@ pub struct Series {
     pub color: usize,
     /// Optional band (x, low, high) drawn shaded behind the series.
     pub band: Vec<(f64, f64, f64)>,
+    /// Draw the band as a vertical bar at each x instead of a shaded area (points of unlike
+    /// conditions, which no area may join).
+    pub bars: bool,
 }
 
 impl Series {
@@ -46,6 +56,7 @@ impl Series {
             style,
             color,
             band: Vec::new(),
+            bars: false,
         }
     }
 }
@@ -65,6 +76,9 @@ pub struct Panel {
     pub y_log: bool,
     /// Series, drawn in order.
     pub series: Vec<Series>,
+    /// The x values are categories numbered 0, 1, ... (cells): only integers are labelled and the
+    /// axis reaches half a category beyond the first and last.
+    pub x_categories: bool,
 }
 
 impl Panel {
@@ -83,6 +97,7 @@ impl Panel {
             x_log,
             y_log,
             series: Vec::new(),
+            x_categories: false,
         }
     }
 }
@@ -98,6 +113,8 @@ pub struct Figure {
     pub panels: Vec<Panel>,
     /// Panels per row.
     pub columns: usize,
+    /// A table figure drawn instead of the panels.
+    pub heatmap: Option<super::heatmap::Heatmap>,
 }
 
 /// Series colours: black first (truth), then a colour-blind-safe set.
@@ -123,6 +140,16 @@ pub fn color(i: usize) -> RGBColor {
     }
 }
 
+/// How a series is drawn: its style, except that a solid line whose colour is a reused one (past
+/// the palette's end) is dotted, so that no two lines of a figure look alike.
+fn drawn_style(s: &Series) -> Style {
+    if s.style == Style::Line && s.color >= PALETTE.len() {
+        Style::Dotted
+    } else {
+        s.style
+    }
+}
+
 /// Panel size, px: a slide's width for one panel.
 pub const PANEL_W: u32 = 1000;
 /// Panel height, px.
@@ -134,15 +161,20 @@ const TITLE_PX: u32 = 28;
 const AXIS_PX: u32 = 22;
 const TICK_PX: u32 = 18;
 const LEGEND_PX: u32 = 18;
+/// Width kept right of the data for a legend too tall to sit above them, px.
+const LEGEND_STRIP: u32 = 290;
 /// A series with more points than this is decimated to the minimum and maximum of each pixel
 /// column (the CSV files keep every point): a 10^6-point fit stays a small file.
-const DECIMATE_ABOVE: usize = 2 * PANEL_W as usize;
+pub(super) const DECIMATE_ABOVE: usize = 2 * PANEL_W as usize;
 
 /// Renders the figure as SVG text.
 ///
 /// # Errors
 /// A message when plotters fails (it should not for finite data).
 pub fn render(fig: &Figure) -> Result<String, String> {
+    if let Some(h) = &fig.heatmap {
+        return Ok(super::heatmap::render(h));
+    }
     let columns = fig.columns.clamp(1, fig.panels.len().max(1));
     let rows = fig.panels.len().div_ceil(columns).max(1);
     let size = (PANEL_W * columns as u32, PANEL_H * rows as u32);
@@ -159,116 +191,13 @@ pub fn render(fig: &Figure) -> Result<String, String> {
     Ok(buf)
 }
 
-/// The points of a series that can be drawn on the panel's axes, decimated above
-/// [`DECIMATE_ABOVE`] points.
-fn drawable(panel: &Panel, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let kept: Vec<(f64, f64)> = pts
-        .iter()
-        .copied()
-        .filter(|(x, y)| {
-            x.is_finite()
-                && y.is_finite()
-                && (!panel.x_log || *x > 0.0)
-                && (!panel.y_log || *y > 0.0)
-        })
-        .collect();
-    if kept.len() <= DECIMATE_ABOVE {
-        kept
-    } else {
-        decimate(&kept, panel.x_log, PANEL_W as usize)
-    }
-}
-
-/// The first, lowest, highest and last point of each of `columns` equal columns in x (in log x
-/// when `log`), in x order: what a line through every point would show at that width.
-fn decimate(pts: &[(f64, f64)], log: bool, columns: usize) -> Vec<(f64, f64)> {
-    let u = |x: f64| if log { x.ln() } else { x };
-    let (lo, hi) = pts
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(u(p.0)), b.max(u(p.0)))
-        });
-    let width = (hi - lo).max(f64::MIN_POSITIVE);
-    let column = |x: f64| (((u(x) - lo) / width * columns as f64) as usize).min(columns - 1);
-    let mut out = Vec::with_capacity(4 * columns);
-    let mut start = 0;
-    while start < pts.len() {
-        let c = column(pts[start].0);
-        let mut end = start + 1;
-        while end < pts.len() && column(pts[end].0) == c {
-            end += 1;
-        }
-        let group = &pts[start..end];
-        let (mut low, mut high) = (0, 0);
-        for (i, p) in group.iter().enumerate() {
-            if p.1 < group[low].1 {
-                low = i;
-            }
-            if p.1 > group[high].1 {
-                high = i;
-            }
-        }
-        let mut picks = vec![0, low, high, group.len() - 1];
-        picks.sort_unstable();
-        picks.dedup();
-        out.extend(picks.into_iter().map(|i| group[i]));
-        start = end;
-    }
-    out
-}
-
-/// Data range of one axis, padded: 5 % each side (linear), a factor 1.3 (log). A degenerate range is
-/// widened.
-fn range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    if !(lo.is_finite() && hi.is_finite()) {
-        return None;
-    }
-    if log {
-        let (lo, hi) = if hi / lo < 1.01 {
-            (lo / 2.0, hi * 2.0)
-        } else {
-            (lo, hi)
-        };
-        Some((lo / 1.3, hi * 1.3))
-    } else {
-        let span = hi - lo;
-        let pad = if span > 0.0 {
-            0.05 * span
-        } else {
-            lo.abs().max(1.0) * 0.1
-        };
-        Some((lo - pad, hi + pad))
-    }
-}
-
-/// Compact tick labels: plain for moderate magnitudes, 1e-5 style otherwise; a value within 1e-9
-/// of the axis span of zero is a rounding residue and prints as 0.
-fn tick(v: f64, span: f64) -> String {
-    if v == 0.0 || v.abs() < 1e-9 * span {
-        return "0".into();
-    }
-    let a = v.abs();
-    if (1e-3..1e4).contains(&a) {
-        let s = format!("{v:.4}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    } else {
-        // One format on an axis: mantissa with at most two decimals, trailing zeros dropped
-        // ("1e-4", "2e-4", "2.5e-4").
-        let e = a.log10().floor();
-        let m = format!("{:.2}", v / 10f64.powf(e));
-        let m = m.trim_end_matches('0').trim_end_matches('.');
-        format!("{m}e{e}")
-    }
-}
-
 macro_rules! draw_chart {
-    ($area:expr, $panel:expr, $spans:expr, $x:expr, $y:expr) => {{
+    ($area:expr, $panel:expr, $spans:expr, $scales:expr, $base:expr, $outside:expr, $x:expr, $y:expr) => {{
         let panel: &Panel = $panel;
+        let (sx, sy): (f64, f64) = $scales;
         let (x_span, y_span): (f64, f64) = $spans;
+        let base: f64 = $base;
+        let outside: bool = $outside;
         let mut chart = ChartBuilder::on($area)
             .caption(&panel.title, ("sans-serif", TITLE_PX))
             .margin(12)
@@ -280,8 +209,14 @@ macro_rules! draw_chart {
             .configure_mesh()
             .x_desc(panel.x_label.as_str())
             .y_desc(panel.y_label.as_str())
-            .x_label_formatter(&|v| tick(*v, x_span))
-            .y_label_formatter(&|v| tick(*v, y_span))
+            .x_label_formatter(&|v| {
+                if panel.x_categories && (v - v.round()).abs() > 1e-9 {
+                    String::new()
+                } else {
+                    tick(*v * sx, x_span * sx)
+                }
+            })
+            .y_label_formatter(&|v| tick(*v * sy, y_span * sy))
             .label_style(("sans-serif", TICK_PX))
             .axis_desc_style(("sans-serif", AXIS_PX))
             .light_line_style(WHITE.mix(0.0))
@@ -303,7 +238,13 @@ macro_rules! draw_chart {
                         && (!panel.y_log || (*lo > 0.0 && *hi > 0.0))
                 })
                 .collect();
-            if band.len() >= 2 {
+            if s.bars {
+                chart
+                    .draw_series(band.iter().map(|&(x, lo, hi)| {
+                        PathElement::new(vec![(x, lo), (x, hi)], c.mix(0.6).stroke_width(2))
+                    }))
+                    .map_err(|e| e.to_string())?;
+            } else if band.len() >= 2 {
                 let mut poly: Vec<(f64, f64)> = band.iter().map(|(x, lo, _)| (*x, *lo)).collect();
                 poly.extend(band.iter().rev().map(|(x, _, hi)| (*x, *hi)));
                 chart
@@ -314,12 +255,15 @@ macro_rules! draw_chart {
             if pts.is_empty() {
                 continue;
             }
-            let ann = match s.style {
+            let ann = match drawn_style(s) {
                 Style::Line => chart
                     .draw_series(LineSeries::new(pts, c.stroke_width(3)))
                     .map_err(|e| e.to_string())?,
                 Style::Dashed => chart
                     .draw_series(DashedLineSeries::new(pts, 10, 6, c.stroke_width(3)))
+                    .map_err(|e| e.to_string())?,
+                Style::Dotted => chart
+                    .draw_series(DashedLineSeries::new(pts, 3, 5, c.stroke_width(3)))
                     .map_err(|e| e.to_string())?,
                 Style::Points => chart
                     .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))
@@ -330,28 +274,26 @@ macro_rules! draw_chart {
                             .map(|p| TriangleMarker::new(p, 10, c.filled())),
                     )
                     .map_err(|e| e.to_string())?,
+                Style::Stems => {
+                    chart
+                        .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                        .map_err(|e| e.to_string())?;
+                    chart
+                        .draw_series(pts.into_iter().map(|(x, y)| {
+                            PathElement::new(vec![(x, base), (x, y)], c.stroke_width(2))
+                        }))
+                        .map_err(|e| e.to_string())?
+                }
             };
             if !s.name.is_empty() {
                 legend = true;
-                // The legend shows the symbol drawn: a dot, a triangle, a solid or a dashed line
-                // (one composite element; the parts a style does not use are transparent).
-                let style = s.style;
-                let on = move |used: bool| if used { c.mix(1.0) } else { c.mix(0.0) };
-                ann.label(s.name.as_str()).legend(move |(x, y)| {
-                    let line = matches!(style, Style::Line | Style::Dashed);
-                    EmptyElement::at((x, y))
-                        + Circle::new((10, 0), 4, on(style == Style::Points).filled())
-                        + TriangleMarker::new((10, 0), 8, on(style == Style::Markers).filled())
-                        + PathElement::new(vec![(0, 0), (7, 0)], on(line).stroke_width(3))
-                        + PathElement::new(
-                            vec![(7, 0), (13, 0)],
-                            on(style == Style::Line).stroke_width(3),
-                        )
-                        + PathElement::new(vec![(13, 0), (20, 0)], on(line).stroke_width(3))
-                });
+                // The legend shows the symbol drawn (see `symbol`).
+                let style = drawn_style(s);
+                ann.label(s.name.as_str())
+                    .legend(move |at| symbol!(style, c, at));
             }
         }
-        if legend {
+        if legend && !outside {
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
@@ -365,10 +307,87 @@ macro_rules! draw_chart {
     }};
 }
 
+/// A legend's symbol for a series at `at`: a dot, a triangle, a stem with its dot, a solid or a
+/// dashed line, as the series is drawn (one composite element; the parts a style does not use are
+/// transparent). A macro: plotters' legend wants an element that owns no backend type.
+macro_rules! symbol {
+    ($style:expr, $c:expr, $at:expr) => {{
+        let (style, c): (Style, RGBColor) = ($style, $c);
+        let on = move |used: bool| if used { c.mix(1.0) } else { c.mix(0.0) };
+        let line = matches!(style, Style::Line | Style::Dashed);
+        EmptyElement::at($at)
+            + Circle::new(
+                (10, 0),
+                4,
+                on(matches!(style, Style::Points | Style::Stems)).filled(),
+            )
+            + TriangleMarker::new((10, 0), 8, on(style == Style::Markers).filled())
+            + PathElement::new(
+                vec![(10, -8), (10, 8)],
+                on(style == Style::Stems).stroke_width(2),
+            )
+            + PathElement::new(vec![(0, 0), (7, 0)], on(line).stroke_width(3))
+            + PathElement::new(
+                vec![(7, 0), (13, 0)],
+                on(style == Style::Line).stroke_width(3),
+            )
+            + PathElement::new(vec![(13, 0), (20, 0)], on(line).stroke_width(3))
+            + PathElement::new(
+                vec![(0, 0), (3, 0)],
+                on(style == Style::Dotted).stroke_width(3),
+            )
+            + PathElement::new(
+                vec![(8, 0), (11, 0)],
+                on(style == Style::Dotted).stroke_width(3),
+            )
+            + PathElement::new(
+                vec![(16, 0), (19, 0)],
+                on(style == Style::Dotted).stroke_width(3),
+            )
+    }};
+}
+
+/// A legend in its own strip (right of the data), for legends too tall to sit above them: the
+/// same box, symbols and text as plotters' legend.
+fn draw_legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+) -> Result<(), String> {
+    let named: Vec<&Series> = panel.series.iter().filter(|s| !s.name.is_empty()).collect();
+    let (row, top) = (23, 60);
+    let height = row * named.len() as i32 + 14;
+    let width = area.dim_in_pixel().0 as i32 - 16;
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    area.draw(&Rectangle::new(
+        [(0, top), (width, top + height)],
+        WHITE.mix(0.85).filled(),
+    ))
+    .map_err(err)?;
+    area.draw(&Rectangle::new(
+        [(0, top), (width, top + height)],
+        BLACK.mix(0.4),
+    ))
+    .map_err(err)?;
+    let text = ("sans-serif", LEGEND_PX)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, s) in named.iter().enumerate() {
+        let y = top + 7 + row * k as i32 + row / 2;
+        area.draw(&symbol!(drawn_style(s), color(s.color), (10, y)))
+            .map_err(err)?;
+        area.draw(&Text::new(s.name.clone(), (40, y), text.clone()))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
 ) -> Result<(), String> {
+    let (relaid, sx, sy) = laid_out(panel);
+    let panel: &Panel = &relaid;
     let xs = panel.series.iter().flat_map(|s| {
         drawable(panel, &s.points)
             .into_iter()
@@ -388,13 +407,25 @@ fn draw_panel<DB: DrawingBackend>(
             )
             .collect::<Vec<_>>()
     });
-    let (Some((x0, x1)), Some((y0, y1))) = (
+    let x_range = if panel.x_categories {
+        // Half a category beyond the ends, and at least three labelled categories.
+        let (lo, hi) = xs
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        let (lo, hi) = (lo.round(), hi.round());
+        let hi = hi.max(lo + 2.0);
+        lo.is_finite().then_some((lo - 0.5, hi + 0.5))
+    } else {
         range(
             xs.filter(|v| v.is_finite() && (!panel.x_log || *v > 0.0)),
             panel.x_log,
-        ),
-        range(ys.filter(|v| v.is_finite()), panel.y_log),
-    ) else {
+        )
+    };
+    let (Some((x0, x1)), Some((y0, y1))) =
+        (x_range, range(ys.filter(|v| v.is_finite()), panel.y_log))
+    else {
         area.draw(&Text::new(
             format!("{}: no data to show", panel.title),
             (20, 20),
@@ -404,29 +435,62 @@ fn draw_panel<DB: DrawingBackend>(
         return Ok(());
     };
     // Head-room for the legend: the data keep below the legend box (upper right), so that it
-    // covers nothing; at most 55 % of the height goes to it.
+    // covers nothing; a legend that would need more than 45 % of the height goes to the right of
+    // the data instead.
     let rows = panel.series.iter().filter(|s| !s.name.is_empty()).count();
-    let y1 = if rows == 0 {
-        y1
+    let free = (rows as f64 * 23.0 + 24.0) / (f64::from(PANEL_H) - 130.0);
+    let outside = free > 0.45;
+    let (area, strip) = if outside {
+        let (data, strip) = area.split_horizontally(area.dim_in_pixel().0 - LEGEND_STRIP);
+        (data, Some(strip))
     } else {
-        let free = ((rows as f64 * 23.0 + 24.0) / (f64::from(PANEL_H) - 130.0)).min(0.55);
-        if panel.y_log {
-            (y0.ln() + (y1.ln() - y0.ln()) / (1.0 - free)).exp()
-        } else {
-            y0 + (y1 - y0) / (1.0 - free)
-        }
+        (area.clone(), None)
+    };
+    let area = &area;
+    if let Some(strip) = &strip {
+        draw_legend_strip(strip, panel)?;
+    }
+    let y1 = if rows == 0 || outside {
+        y1
+    } else if panel.y_log {
+        (y0.ln() + (y1.ln() - y0.ln()) / (1.0 - free)).exp()
+    } else {
+        y0 + (y1 - y0) / (1.0 - free)
     };
     // Zero-residue ticks exist only on linear axes (a log axis has no zero).
     let span = |log: bool, a: f64, b: f64| if log { 0.0 } else { (b - a).abs() };
     let spans = (span(panel.x_log, x0, x1), span(panel.y_log, y0, y1));
+    // Stems rise from zero (a linear axis) or from the bottom (a log axis).
+    let base = if panel.y_log { y0 } else { 0f64.clamp(y0, y1) };
     match (panel.x_log, panel.y_log) {
-        (false, false) => draw_chart!(area, panel, spans, x0..x1, y0..y1),
-        (true, false) => draw_chart!(area, panel, spans, (x0..x1).log_scale(), y0..y1),
-        (false, true) => draw_chart!(area, panel, spans, x0..x1, (y0..y1).log_scale()),
+        (false, false) => draw_chart!(area, panel, spans, (sx, sy), base, outside, x0..x1, y0..y1),
+        (true, false) => draw_chart!(
+            area,
+            panel,
+            spans,
+            (sx, sy),
+            base,
+            outside,
+            (x0..x1).log_scale(),
+            y0..y1
+        ),
+        (false, true) => draw_chart!(
+            area,
+            panel,
+            spans,
+            (sx, sy),
+            base,
+            outside,
+            x0..x1,
+            (y0..y1).log_scale()
+        ),
         (true, true) => draw_chart!(
             area,
             panel,
             spans,
+            (sx, sy),
+            base,
+            outside,
             (x0..x1).log_scale(),
             (y0..y1).log_scale()
         ),
@@ -460,6 +524,7 @@ mod tests {
             caption: String::new(),
             panels: vec![p],
             columns: 1,
+            heatmap: None,
         })
         .unwrap();
         assert!(svg.starts_with("<svg"));
@@ -479,39 +544,9 @@ mod tests {
             caption: String::new(),
             panels: vec![p],
             columns: 1,
+            heatmap: None,
         })
         .unwrap();
         assert!(svg.contains("no data to show"));
-    }
-
-    #[test]
-    fn tick_labels_are_compact() {
-        assert_eq!(tick(0.01, 1.0), "0.01");
-        assert_eq!(tick(100.0, 1.0), "100");
-        assert_eq!(tick(1e-6, 1e-6), "1e-6");
-        assert_eq!(tick(2.5e7, 1.0), "2.5e7");
-        assert_eq!(
-            (tick(1e-4, 1e-3), tick(-2e-4, 1e-3)),
-            ("1e-4".into(), "-2e-4".into())
-        );
-        // A rounding residue of zero on an axis spanning 4e-4 (fit.svg's residuals).
-        assert_eq!(tick(-2.71e-20, 4e-4), "0");
-    }
-
-    #[test]
-    fn decimation_keeps_each_columns_extremes_in_order() {
-        // 10^5 points of a sine with one spike: 100 columns keep at most 400 points, the spike and
-        // the ends among them, in x order.
-        let mut pts: Vec<(f64, f64)> = (0..100_000)
-            .map(|i| (f64::from(i), (f64::from(i) * 1e-3).sin()))
-            .collect();
-        pts[54_321].1 = 7.0;
-        let d = decimate(&pts, false, 100);
-        assert!(d.len() <= 400 && d.len() >= 200, "{}", d.len());
-        assert!(d.contains(&(54_321.0, 7.0)));
-        assert_eq!((d[0], d[d.len() - 1]), (pts[0], pts[99_999]));
-        assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
-        let lowest = pts.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-        assert!(d.iter().any(|p| p.1 == lowest));
     }
 }

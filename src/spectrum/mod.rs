@@ -176,6 +176,15 @@ impl Peak {
             shape: Shape::LogNormal,
         }
     }
+
+    /// All of the peak's area at one tau: a log-normal of width 0 or a KWW of beta = 1.
+    pub fn is_delta(&self) -> bool {
+        match self.shape {
+            Shape::LogNormal => self.width_ln_tau == 0.0,
+            Shape::Kww { beta, .. } => beta == 1.0,
+            _ => false,
+        }
+    }
 }
 
 /// A non-negative spectrum f(ln tau) made of peaks.

@@ -288,7 +288,7 @@ fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
         header.push("temperature_k".into());
     }
     header.extend(
-        ["tau_s", "ln_tau", "truth_density"]
+        ["tau_s", "ln_tau", "in_window", "truth_density"]
             .iter()
             .map(|s| s.to_string()),
     );
@@ -302,6 +302,7 @@ fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
             }
             row.push(num(s.tau_s[j]));
             row.push(num(s.tau_s[j].ln()));
+            row.push(s.in_window[j].to_string());
             row.push(num(s.truth[j] / s.step));
             for name in &names {
                 let v = s
@@ -321,8 +322,17 @@ fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
 /// The truth peaks of a cell: nominal area and the area the data actually carry (the mandrel's
 /// shortfall for slow peaks; E0(T) c in Pa for DMA).
 fn truth_peaks_csv(sim: &Simulation) -> String {
-    let mut text =
-        csv_line(&["temperature_k", "peak", "tau_s", "area", "effective_area"].map(String::from));
+    let mut text = csv_line(
+        &[
+            "temperature_k",
+            "peak",
+            "tau_s",
+            "area",
+            "effective_area",
+            "delta",
+        ]
+        .map(String::from),
+    );
     for (series, truth) in sim.series.iter().zip(&sim.truth) {
         let Some(e) = &series.effective else { continue };
         for (i, p) in truth.spectrum.peaks().iter().enumerate() {
@@ -332,6 +342,7 @@ fn truth_peaks_csv(sim: &Simulation) -> String {
                 num(e.peak_tau_s[i]),
                 num(p.area),
                 num(e.peak_area[i]),
+                p.is_delta().to_string(),
             ]));
         }
     }

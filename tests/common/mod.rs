@@ -118,6 +118,28 @@ pub fn check_report(dir: &Path) -> Vec<String> {
             linked.push(target.to_string());
         }
     }
+    // The page says how and when the folder was made, when the folder records it.
+    if dir.join("provenance.json").is_file() {
+        let made = read_json(&dir.join("provenance.json"));
+        let when = made["finished_utc"].as_str().unwrap();
+        assert!(
+            index.contains("<p class=\"provenance\"><code>stzlab") && index.contains(when),
+            "{}/index.html lacks the provenance header",
+            dir.display()
+        );
+    }
+    // Every number of summary.json has a unit for the page to print beside it.
+    if dir.join("summary.json").is_file() {
+        let mut missing = Vec::new();
+        units_of(&read_json(&dir.join("summary.json")), "", &mut missing);
+        missing.sort();
+        missing.dedup();
+        assert!(
+            missing.is_empty(),
+            "{}/summary.json: no unit for {missing:?}",
+            dir.display()
+        );
+    }
     let mut svgs: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -130,6 +152,27 @@ pub fn check_report(dir: &Path) -> Vec<String> {
         assert!(linked.contains(s), "index.html does not show {s}");
     }
     svgs
+}
+
+/// Collects the keys of the numbers under `v` that `stzlab::report::unit_of` knows no unit for; a
+/// statistic (median, p05, ...) takes the unit of the quantity it summarizes (`key`).
+fn units_of(v: &Value, key: &str, missing: &mut Vec<String>) {
+    const STATS: [&str; 7] = ["mean", "median", "p05", "p50", "p95", "sd", "stats"];
+    match v {
+        Value::Number(_) if stzlab::report::unit_of(key).is_none() => missing.push(key.into()),
+        Value::Array(a) => a.iter().for_each(|x| units_of(x, key, missing)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                let k = if STATS.contains(&k.as_str()) {
+                    key
+                } else {
+                    k.as_str()
+                };
+                units_of(x, k, missing);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A figure fit for a slide: at least 1000 x 600 px, every text at least 14 px, a title (a text of
@@ -208,6 +251,158 @@ pub fn check_style(path: &Path) {
         "{name}: {titles} titles for {} panels with axes",
         axes / 2
     );
+    check_axes_labelled(&name.to_string(), &doc);
+    check_legends_clear(&name.to_string(), &doc);
+}
+
+/// A text of a figure where it is drawn.
+struct Placed {
+    x: f64,
+    y: f64,
+    anchor: String,
+    rotated: bool,
+    size: f64,
+    text: String,
+}
+
+fn attr(n: &roxmltree::Node, a: &str) -> f64 {
+    n.attribute(a)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn placed_texts(doc: &roxmltree::Document) -> Vec<Placed> {
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .map(|n| Placed {
+            x: attr(&n, "x"),
+            y: attr(&n, "y"),
+            anchor: n.attribute("text-anchor").unwrap_or("start").to_string(),
+            rotated: n
+                .attribute("transform")
+                .is_some_and(|t| t.contains("rotate")),
+            size: attr(&n, "font-size"),
+            text: n.text().unwrap_or("").trim().to_string(),
+        })
+        .collect()
+}
+
+/// Every axis (an axis description: a text of 17-20 px, rotated for a y axis) has at least three
+/// numeric tick labels: right-aligned just to the right of a y description, centred just above an
+/// x description. The labels nearest the description are its axis's.
+fn check_axes_labelled(name: &str, doc: &roxmltree::Document) {
+    let texts = placed_texts(doc);
+    let numeric = |l: &&Placed| l.text.parse::<f64>().is_ok();
+    for d in texts
+        .iter()
+        .filter(|t| (17.0..20.0).contains(&t.size) && !t.text.is_empty())
+    {
+        let ticks: Vec<&Placed> = if d.rotated {
+            let near: Vec<&Placed> = texts
+                .iter()
+                .filter(numeric)
+                .filter(|l| l.anchor == "end" && l.x > d.x && l.x < d.x + 250.0)
+                .filter(|l| (l.y - d.y).abs() < 330.0)
+                .collect();
+            let x = near.iter().map(|l| l.x).fold(f64::INFINITY, f64::min);
+            near.into_iter().filter(|l| (l.x - x).abs() < 1.0).collect()
+        } else {
+            let near: Vec<&Placed> = texts
+                .iter()
+                .filter(numeric)
+                .filter(|l| l.anchor == "middle" && l.y < d.y && l.y > d.y - 100.0)
+                .filter(|l| (l.x - d.x).abs() < 520.0)
+                .collect();
+            let y = near.iter().map(|l| l.y).fold(f64::NEG_INFINITY, f64::max);
+            near.into_iter().filter(|l| (l.y - y).abs() < 1.0).collect()
+        };
+        assert!(
+            ticks.len() >= 3,
+            "{name}: axis '{}' has {} tick labels {:?}",
+            d.text,
+            ticks.len(),
+            ticks.iter().map(|t| t.text.as_str()).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Whether the segment a-b passes through the open box (x0, y0)-(x1, y1) (Liang-Barsky clipping).
+fn crosses(a: (f64, f64), b: (f64, f64), lo: (f64, f64), hi: (f64, f64)) -> bool {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
+    for (p, q) in [
+        (-dx, a.0 - lo.0),
+        (dx, hi.0 - a.0),
+        (-dy, a.1 - lo.1),
+        (dy, hi.1 - a.1),
+    ] {
+        if p == 0.0 {
+            if q <= 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+        }
+    }
+    t0 < t1
+}
+
+/// No series drawn before a legend box (the white box of opacity 0.85 the plots put behind a
+/// legend) passes under it: no segment of a line or filled area crosses the box (1 px inside its
+/// edge), no marker sits in it. Grid lines (opacity below 0.5) may run under it.
+fn check_legends_clear(name: &str, doc: &roxmltree::Document) {
+    let nodes: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.is_element()).collect();
+    for (i, r) in nodes.iter().enumerate() {
+        let is_legend = r.tag_name().name() == "rect"
+            && r.attribute("opacity") == Some("0.85")
+            && r.attribute("fill") == Some("#FFFFFF");
+        if !is_legend {
+            continue;
+        }
+        let lo = (attr(r, "x") + 1.0, attr(r, "y") + 1.0);
+        let hi = (
+            attr(r, "x") + attr(r, "width") - 1.0,
+            attr(r, "y") + attr(r, "height") - 1.0,
+        );
+        for n in &nodes[..i] {
+            let faint = attr(n, "opacity") < 0.5;
+            let points = |n: &roxmltree::Node| -> Vec<(f64, f64)> {
+                n.attribute("points")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .filter_map(|p| {
+                        let (x, y) = p.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect()
+            };
+            let hit = match n.tag_name().name() {
+                "polyline" if !faint => points(n).windows(2).any(|w| crosses(w[0], w[1], lo, hi)),
+                "polygon" => {
+                    let mut p = points(n);
+                    p.extend(p.first().copied());
+                    p.windows(2).any(|w| crosses(w[0], w[1], lo, hi))
+                }
+                "circle" => {
+                    let (x, y) = (attr(n, "cx"), attr(n, "cy"));
+                    x > lo.0 && x < hi.0 && y > lo.1 && y < hi.1
+                }
+                _ => false,
+            };
+            assert!(
+                !hit,
+                "{name}: the legend box at ({}, {}) covers a {} drawn before it",
+                lo.0 - 1.0,
+                lo.1 - 1.0,
+                n.tag_name().name()
+            );
+        }
+    }
 }
 
 /// The colours of the figures: black for the truth, then the palette order.

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::Parser;
 
@@ -56,15 +57,16 @@ fn scenario_failure(e: ScenarioError) -> Failure {
 }
 
 fn main() -> ExitCode {
+    let started = Instant::now();
     let result = match Cli::parse().command {
         Command::Simulate { scenario, out } => simulate_command(&scenario, &out),
-        Command::Invert(args) => invert_command(&args),
-        Command::Run(args) => run_command(&args),
+        Command::Invert(args) => invert_command(&args, started),
+        Command::Run(args) => run_command(&args, started),
         Command::Merge {
             dirs,
             out,
             no_figures,
-        } => merge_command(&dirs, &out, no_figures).map_err(run_failure),
+        } => merge_command(&dirs, &out, no_figures, started).map_err(run_failure),
         Command::Report { dir } if !dir.join("summary.json").is_file() => Err(bad(format!(
             "{}: no summary.json; give a folder written by stzlab invert, run or merge",
             dir.display()
@@ -80,8 +82,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn merge_command(dirs: &[PathBuf], out: &Out, no_figures: bool) -> Result<(), RunError> {
+fn merge_command(
+    dirs: &[PathBuf],
+    out: &Out,
+    no_figures: bool,
+    started: Instant,
+) -> Result<(), RunError> {
     let files = stzlab::sweep::merge(dirs, &out.output, out.force)?;
+    record(&out.output, started)?;
     say([format!(
         "merged {} shards -> {}",
         dirs.len(),
@@ -94,7 +102,7 @@ fn merge_command(dirs: &[PathBuf], out: &Out, no_figures: bool) -> Result<(), Ru
     Ok(())
 }
 
-fn run_command(args: &RunArgs) -> Result<(), Failure> {
+fn run_command(args: &RunArgs, started: Instant) -> Result<(), Failure> {
     let shard = args
         .shard
         .as_deref()
@@ -129,6 +137,7 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         stzlab::sweep::run(&plan, &options)
     }
     .map_err(run_failure)?;
+    record(&output, started).map_err(output_failure)?;
     if !args.quiet {
         let resumed = match report.resumed {
             0 => String::new(),
@@ -172,7 +181,7 @@ fn simulate_command(path: &Path, out: &Out) -> Result<(), Failure> {
     Ok(())
 }
 
-fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
+fn invert_command(args: &InvertArgs, started: Instant) -> Result<(), Failure> {
     let options = args.options().map_err(bad)?;
     let material = args.material.as_deref().map(load_material).transpose();
     let material = material.map_err(scenario_failure)?;
@@ -189,6 +198,7 @@ fn invert_command(args: &InvertArgs) -> Result<(), Failure> {
         &files,
         report::INVERT_OUTPUTS,
     )?;
+    record(&args.out.output, started).map_err(output_failure)?;
     let (warnings, lines) = report::invert_lines(&inversion);
     for w in warnings {
         eprintln!("warning: {w}");
@@ -214,6 +224,11 @@ fn write_files(
     dir.write_all(files).map_err(output_failure)?;
     dir.remove_stale(outputs, files).map_err(output_failure)?;
     Ok(())
+}
+
+/// Writes provenance.json: command line, version, time, run time so far (figures not counted).
+fn record(dir: &Path, started: Instant) -> Result<PathBuf, OutputError> {
+    report::Provenance::now(std::env::args(), started.elapsed().as_secs_f64()).write(dir)
 }
 
 /// Draws the folder's figures and writes index.html (a figure that fails is a warning, not an error:

@@ -14,6 +14,7 @@
 pub mod drive;
 pub mod invert;
 pub mod joint;
+pub(crate) mod progress;
 pub mod score;
 pub mod simulate;
 pub mod trial;

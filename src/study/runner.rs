@@ -12,6 +12,7 @@ use crate::files::csv_line;
 use crate::files::{num, OutputDir};
 use crate::noise::rng_from_seed;
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
+use crate::pipeline::progress::Progress;
 use crate::pipeline::score::Stats;
 use crate::scenario::Plan;
 
@@ -44,6 +45,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         .num_threads(options.threads)
         .build()
         .map_err(|e| RunError::Other(e.to_string()))?;
+    let progress = Progress::new(options.quiet, plan.runs(), 0);
     let outcomes: Vec<Result<Outcome, String>> = pool.install(|| {
         (0..plan.runs())
             .into_par_iter()
@@ -51,7 +53,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
                 let cell = run / plan.repeats;
                 let scenario = &plan.cells[cell].scenario;
                 let mut rng = rng_from_seed(plan.run_seed(run));
-                run_study(scenario, &mut rng, run % plan.repeats == 0).map_err(|e| {
+                let outcome = run_study(scenario, &mut rng, run % plan.repeats == 0);
+                progress.advance(1);
+                outcome.map_err(|e| {
                     let at: Vec<String> = plan
                         .axes
                         .iter()
@@ -67,6 +71,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
             })
             .collect()
     });
+    progress.finish();
     let outcomes: Vec<Outcome> = outcomes
         .into_iter()
         .collect::<Result<_, _>>()

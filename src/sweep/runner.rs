@@ -2,7 +2,7 @@
 //! chunk finishes (so the file is always a valid prefix), representative spectra, resume, shards.
 
 use std::fs::OpenOptions;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
 use crate::files::{csv_line, num, OutputDir};
 use crate::inversion::Workspace;
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
+use crate::pipeline::progress::Progress;
 use crate::pipeline::simulate::{simulate_clean, Simulation};
 use crate::pipeline::trial::{run_once, RunResult, SeriesSpectra};
 use crate::scenario::Plan;
@@ -101,12 +102,8 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         .map_err(|e| RunError::Other(format!("{}: {e}", plan.file)))?;
 
     let chunk = CHUNK_PER_THREAD * pool.current_num_threads().max(1);
-    let progress = Progress::new(
-        !options.quiet && std::io::stderr().is_terminal(),
-        mine.len(),
-        done,
-    );
-    if progress.on && done < mine.len() {
+    let progress = Progress::new(options.quiet, mine.len(), done);
+    if progress.on_terminal() && done < mine.len() {
         eprintln!(
             "(interrupt at any time: the same command with --resume continues from the last finished runs)"
         );
@@ -124,10 +121,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
                     let cell = run / plan.repeats;
                     let repeat = run % plan.repeats;
                     let scenario = &plan.cells[cell].scenario;
-                    (
-                        run,
-                        run_once(scenario, &clean[cell], plan.run_seed(run), repeat == 0, ws),
-                    )
+                    let result =
+                        run_once(scenario, &clean[cell], plan.run_seed(run), repeat == 0, ws);
+                    progress.advance(1);
+                    (run, result)
                 })
                 .collect()
         });
@@ -151,7 +148,6 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
             .and_then(|()| out.sync_data())
             .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
         done += batch.len();
-        progress.show(done, started);
     }
     progress.finish();
     files.push(runs_path.clone());
@@ -414,42 +410,6 @@ fn followed_peaks_csv(scenario: &Scenario, spectra: &[SeriesSpectra]) -> String 
         }
     }
     text
-}
-
-/// A one-line progress bar on stderr (only on a terminal).
-struct Progress {
-    on: bool,
-    total: usize,
-    start: usize,
-}
-
-impl Progress {
-    fn new(on: bool, total: usize, start: usize) -> Self {
-        Self { on, total, start }
-    }
-
-    fn show(&self, done: usize, started: Instant) {
-        if !self.on || self.total == 0 {
-            return;
-        }
-        let width = 30;
-        let filled = width * done / self.total;
-        let elapsed = started.elapsed().as_secs_f64();
-        let rate = (done - self.start) as f64 / elapsed.max(1e-9);
-        let eta = (self.total - done) as f64 / rate.max(1e-9);
-        eprint!(
-            "\r[{}{}] {done}/{} runs, {elapsed:.1} s, about {eta:.0} s left ",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            self.total
-        );
-    }
-
-    fn finish(&self) {
-        if self.on {
-            eprintln!();
-        }
-    }
 }
 
 /// Joins shard folders into what the unsharded run writes.

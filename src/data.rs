@@ -93,10 +93,14 @@ pub fn parse_data(text: &str, file: &str) -> Result<Vec<MeasuredSeries>, DataErr
         } else {
             "x, y and optionally sigma (with a header row, a leading temperature_k column is allowed)"
         };
-        return Err(err(
-            Some(*first_line),
-            format!("{width} columns; expected {expected}"),
-        ));
+        let message = if width == 1 {
+            "one column; expected comma-separated x, y and optionally sigma (fields separated by \
+             semicolons, tabs or spaces are not read)"
+                .to_string()
+        } else {
+            format!("{width} columns; expected {expected}")
+        };
+        return Err(err(Some(*first_line), message));
     }
     let sigma_col = (width == needed + 1).then_some(needed);
     let body = if header { &rows[1..] } else { &rows[..] };

@@ -26,14 +26,24 @@ fn every_bad_data_file_fails_with_exit_2_and_its_one_line_message() {
         .filter(|p| p.extension().is_some_and(|e| e == "csv"))
         .collect();
     files.sort();
-    assert!(files.len() >= 14, "{} bad data fixtures", files.len());
+    assert!(files.len() >= 45, "{} bad data fixtures", files.len());
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let mut lines = text.lines();
-        let expect = lines
-            .next()
-            .and_then(|l| l.strip_prefix("# expect: "))
-            .unwrap_or_else(|| panic!("{}: first line must be '# expect: '", file.display()));
+        // `# expect: MESSAGE` follows the file's name; `# expect-line: LINE` is the whole line (a
+        // bad flag, which names no file).
+        let first = lines.next().unwrap_or_default();
+        let expected = match (
+            first.strip_prefix("# expect: "),
+            first.strip_prefix("# expect-line: "),
+        ) {
+            (Some(m), _) => format!("error: {}{m}", file.display()),
+            (None, Some(line)) => line.to_string(),
+            _ => panic!(
+                "{}: first line must be '# expect: ' or '# expect-line: '",
+                file.display()
+            ),
+        };
         let extra: Vec<&str> = lines
             .next()
             .and_then(|l| l.strip_prefix("# args: "))
@@ -48,7 +58,7 @@ fn every_bad_data_file_fails_with_exit_2_and_its_one_line_message() {
             .unwrap();
         common::assert_refused(
             &out,
-            &format!("error: {}{expect}", file.display()),
+            &expected,
             &out_dir.path().join("out"),
             &file.display().to_string(),
         );

@@ -22,7 +22,12 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
 #[test]
 fn every_bad_scenario_fails_with_exit_2_and_its_one_line_message() {
     let bad = fixtures("bad");
-    assert!(bad.len() >= 20, "{} bad fixtures", bad.len());
+    assert!(bad.len() >= 50, "{} bad scenario fixtures", bad.len());
+    // With the bad data files (tests/cli_invert.rs), at least 100 bad inputs, each with its message.
+    let all = std::fs::read_dir(repo("tests/fixtures/bad"))
+        .unwrap()
+        .count();
+    assert!(all >= 100, "{all} bad inputs");
     for file in bad {
         let text = std::fs::read_to_string(&file).unwrap();
         let expect = text

@@ -105,10 +105,21 @@ pub(super) fn resolve_material(m: &MaterialSpec) -> Result<(MaterialSpec, Materi
             crate::stz::StzError::OutOfRange { field, .. }
             | crate::stz::StzError::Hierarchy { field, .. } => field,
         };
-        invalid(
-            format!("material.{field}"),
-            e.to_string().replace("mu = ", "mu_pa = "),
-        )
+        // The file gives the moduli in GPa; the model checks them in Pa.
+        let message = match &e {
+            crate::stz::StzError::OutOfRange {
+                field: "mu",
+                value,
+                requirement,
+            } => format!("mu_gpa = {}: {requirement}", value * 1e-9),
+            crate::stz::StzError::OutOfRange {
+                field: "dmu_dt",
+                value,
+                requirement,
+            } => format!("dmu_dt_gpa_per_k = {}: {requirement}", value * 1e-9),
+            _ => e.to_string(),
+        };
+        invalid(format!("material.{field}"), message)
     })?;
     Ok((filled, material))
 }

@@ -9,7 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use stzlab::analysis::PeakParams;
 use stzlab::inversion::iterative::{iterative_scan, IterativeParams};
 use stzlab::inversion::{
-    analyse, Baseline, Bootstrap, InvertOptions, Kernel, Problem, ProblemSettings, Rule, Workspace,
+    analyse, Baseline, Bootstrap, InvertOptions, Kernel, Problem, ProblemSettings, Regularizer,
+    Rule, Workspace,
 };
 use stzlab::noise::{rng_from_seed, NoiseModel};
 use stzlab::pipeline::uncertainty::bootstrap;
@@ -63,7 +64,14 @@ fn inversion(c: &mut Criterion) {
     let mut ws = Workspace::new();
     // The lambda the discrepancy rule picks for these data: a typical operating point.
     let rules = [Rule::parse("discrepancy").unwrap()];
-    let a = analyse(&p, 60, &rules, &PeakParams::default(), &mut ws);
+    let a = analyse(
+        &p,
+        60,
+        &rules,
+        &PeakParams::default(),
+        Regularizer::Tikhonov,
+        &mut ws,
+    );
     let lambda = a.results[0].choice.solution.lambda;
 
     c.bench_function("nnls_solve_fixed_lambda_n60_m1000_cold", |b| {
@@ -77,7 +85,14 @@ fn inversion(c: &mut Criterion) {
     c.bench_function("full_analysis_n60_m1000_path60_all_rules", |b| {
         b.iter(|| {
             let p = problem(black_box(&t), black_box(&y), &sigma);
-            black_box(analyse(&p, 60, &all, &PeakParams::default(), &mut ws))
+            black_box(analyse(
+                &p,
+                60,
+                &all,
+                &PeakParams::default(),
+                Regularizer::Tikhonov,
+                &mut ws,
+            ))
         })
     });
 
@@ -89,7 +104,14 @@ fn inversion(c: &mut Criterion) {
         group.bench_function(format!("n{n}"), |b| {
             b.iter(|| {
                 let p = problem_n(black_box(&t), black_box(&y), &sigma, n);
-                black_box(analyse(&p, 60, &on_path, &PeakParams::default(), &mut ws))
+                black_box(analyse(
+                    &p,
+                    60,
+                    &on_path,
+                    &PeakParams::default(),
+                    Regularizer::Tikhonov,
+                    &mut ws,
+                ))
             })
         });
     }
@@ -102,7 +124,16 @@ fn inversion(c: &mut Criterion) {
     options.tau_max_s = Some(1e9);
     options.points = Some(N);
     let rule = [options.rule];
-    let chosen = analyse(&p, 60, &rule, &PeakParams::default(), &mut ws).results[0].clone();
+    let chosen = analyse(
+        &p,
+        60,
+        &rule,
+        &PeakParams::default(),
+        Regularizer::Tikhonov,
+        &mut ws,
+    )
+    .results[0]
+        .clone();
     let mut group = c.benchmark_group("bootstrap");
     group.sample_size(10);
     group.bench_function(
@@ -128,5 +159,37 @@ fn inversion(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, inversion);
+/// Issue 12 target: a full log-smooth analysis (a 30-point path from the strongest Tikhonov
+/// solution, every rule that applies) with N = 100 and M = 200, single-threaded, beside the same
+/// analysis with Tikhonov.
+fn regularizers(c: &mut Criterion) {
+    let (t, y, sigma) = data();
+    let every = |v: &[f64]| v.iter().step_by(M / 200).copied().collect::<Vec<f64>>();
+    let (t, y, sigma) = (every(&t), every(&y), every(&sigma));
+    let rules: Vec<Rule> = Rule::all_on_path()
+        .into_iter()
+        .filter(|r| Regularizer::LogSmooth.applies(*r))
+        .collect();
+    let mut ws = Workspace::new();
+    let mut group = c.benchmark_group("full_analysis_n100_m200_path30");
+    group.sample_size(10);
+    for family in Regularizer::ALL {
+        group.bench_function(family.name(), |b| {
+            b.iter(|| {
+                let p = problem_n(black_box(&t), black_box(&y), &sigma, 100);
+                black_box(analyse(
+                    &p,
+                    30,
+                    &rules,
+                    &PeakParams::default(),
+                    family,
+                    &mut ws,
+                ))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, inversion, regularizers);
 criterion_main!(benches);

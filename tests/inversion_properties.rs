@@ -8,7 +8,8 @@ use statrs::function::beta::beta_reg;
 use stzlab::analysis::PeakParams;
 use stzlab::inversion::penalty::difference_operator;
 use stzlab::inversion::{
-    analyse, Baseline, Kernel, LambdaPath, PathScores, Problem, ProblemSettings, Rule, Workspace,
+    analyse, Baseline, Kernel, LambdaPath, PathScores, Problem, ProblemSettings, Regularizer, Rule,
+    Workspace,
 };
 use stzlab::spectrum::LnTauGrid;
 
@@ -216,6 +217,7 @@ fn every_rule_is_scale_free() {
             60,
             &rules,
             &PeakParams::default(),
+            Regularizer::Tikhonov,
             &mut Workspace::new(),
         )
     };

@@ -7,7 +7,7 @@ use stzlab::analysis::PeakParams;
 use stzlab::inversion::penalty::difference_operator;
 use stzlab::inversion::{
     analyse, choose, Analysis, Baseline, Kernel, LambdaPath, PathScores, Problem, ProblemSettings,
-    Rule, RuleStatus, Workspace,
+    Regularizer, Rule, RuleStatus, Workspace,
 };
 use stzlab::spectrum::LnTauGrid;
 
@@ -270,7 +270,14 @@ fn quasi_optimality_takes_the_deepest_interior_minimum_of_the_solution_change() 
 fn analysed(c: &Case, sigma: &[f64], rules: &[Rule]) -> (Problem, Analysis) {
     let settings = settings(c.grid, Baseline::Constant, false);
     let p = Problem::new(&c.x, &c.y, Some(sigma), settings).unwrap();
-    let a = analyse(&p, 40, rules, &PeakParams::default(), &mut Workspace::new());
+    let a = analyse(
+        &p,
+        40,
+        rules,
+        &PeakParams::default(),
+        Regularizer::Tikhonov,
+        &mut Workspace::new(),
+    );
     (p, a)
 }
 
@@ -364,6 +371,7 @@ fn every_new_rule_is_scale_free() {
             40,
             &rules,
             &PeakParams::default(),
+            Regularizer::Tikhonov,
             &mut Workspace::new(),
         )
     };

@@ -2,9 +2,11 @@
 
 use serde::Serialize;
 
+use super::logsmooth::log_smooth_path;
+use super::nnls::NnlsStatus;
 use super::path::LambdaPath;
-use super::rules::{choose, Choice, PathScores, Rule};
-use super::{Problem, Workspace};
+use super::rules::{choose, Choice, PathScores, Rule, RuleStatus};
+use super::{Problem, Regularizer, Workspace};
 use crate::spectrum::{find_peaks, PeakParams, SpectrumPeak};
 
 /// A rule's choice with the peaks of its spectrum.
@@ -29,20 +31,49 @@ pub struct Analysis {
     pub undefined: Vec<Rule>,
 }
 
-/// Computes the path with `lambda_points` values, scores it, and applies each rule.
+/// Computes the path of `regularizer` with `lambda_points` values, scores it, and applies each rule.
+/// A rule that does not apply to the family ([`Regularizer::applies`]) is listed as undefined.
 pub fn analyse(
     problem: &Problem,
     lambda_points: usize,
     rules: &[Rule],
     peak_params: &PeakParams,
+    regularizer: Regularizer,
     ws: &mut Workspace,
 ) -> Analysis {
-    let path = LambdaPath::compute(problem, lambda_points, peak_params, ws);
-    let scores = PathScores::compute_for(problem, &path, rules, ws);
+    let tikhonov = LambdaPath::compute(problem, lambda_points, peak_params, ws);
+    let path = match regularizer {
+        Regularizer::Tikhonov => tikhonov,
+        Regularizer::LogSmooth => {
+            // Continuation from the strongest Tikhonov solution (smooth and broad).
+            let start = tikhonov.coefficients(problem, tikhonov.len() - 1);
+            log_smooth_path(problem, lambda_points, &start, peak_params, ws)
+        }
+    };
+    let applicable: Vec<Rule> = rules
+        .iter()
+        .copied()
+        .filter(|r| regularizer.applies(*r))
+        .collect();
+    let scores = PathScores::compute_for(problem, &path, &applicable, ws);
     let mut results = Vec::with_capacity(rules.len());
     let mut undefined = Vec::new();
     for &rule in rules {
-        match choose(rule, problem, &path, &scores, ws) {
+        let choice = if !regularizer.applies(rule) {
+            None
+        } else if let (Regularizer::LogSmooth, Rule::Discrepancy { factor }) = (regularizer, rule) {
+            discrepancy_on_path(rule, factor, problem, &path, &scores)
+        } else {
+            choose(rule, problem, &path, &scores, ws)
+        };
+        // A point whose solve did not converge is never chosen silently.
+        let choice = choice.map(|mut c| {
+            if c.status == RuleStatus::Ok && c.solution.info.status == NnlsStatus::MaxIterations {
+                c.status = RuleStatus::NotConverged;
+            }
+            c
+        });
+        match choice {
             Some(choice) => {
                 let peaks = find_peaks(problem.grid(), &choice.solution.amplitudes, peak_params);
                 results.push(RuleResult { choice, peaks });
@@ -56,4 +87,30 @@ pub fn analyse(
         results,
         undefined,
     }
+}
+
+/// The discrepancy principle on a path without refits: the strongest path point whose chi^2 is at
+/// most `factor` M, flagged as the Tikhonov rule flags its ends.
+fn discrepancy_on_path(
+    rule: Rule,
+    factor: f64,
+    problem: &Problem,
+    path: &LambdaPath,
+    scores: &PathScores,
+) -> Option<Choice> {
+    let target = factor * problem.len() as f64;
+    let below = (0..path.len()).rev().find(|&k| scores.chi2[k] <= target);
+    let (k, status) = match below {
+        None => (0, RuleStatus::TargetUnreachable),
+        Some(k) if k + 1 == path.len() => (k, RuleStatus::TargetUnreachable),
+        Some(k) => (k, RuleStatus::Ok),
+    };
+    Some(Choice {
+        rule,
+        index: Some(k),
+        solution: path.points.get(k)?.solution.clone(),
+        stopping: None,
+        status,
+        fallback: None,
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod iterative;
 pub mod kernel;
+pub mod logsmooth;
 pub mod nnls;
 pub mod penalty;
 mod problem;
@@ -21,4 +22,4 @@ pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
 pub use analyse::{analyse, Analysis, RuleResult};
-pub use settings::{Bootstrap, InvertOptions, MAX_RESAMPLES, MIN_RESAMPLES};
+pub use settings::{Bootstrap, InvertOptions, Regularizer, MAX_RESAMPLES, MIN_RESAMPLES};

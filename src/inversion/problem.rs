@@ -454,7 +454,13 @@ impl Problem {
         self.solution(lambda, coef, info, stats)
     }
 
-    fn solution(&self, lambda: f64, coef: &[f64], info: NnlsInfo, stats: FitStats) -> Solution {
+    pub(crate) fn solution(
+        &self,
+        lambda: f64,
+        coef: &[f64],
+        info: NnlsInfo,
+        stats: FitStats,
+    ) -> Solution {
         let mut baseline = coef[self.n_spec..].to_vec();
         for b in &self.blocks {
             if b.baseline == Baseline::ConstantLinear {
@@ -685,6 +691,11 @@ impl Problem {
     }
 
     /// ||W y||^2 and the weighted total sum of squares about the weighted mean.
+    /// L^T L in the N x N layout of the coefficients (zero outside the spectrum block).
+    pub(crate) fn ltl(&self) -> &[f64] {
+        &self.ltl
+    }
+
     pub(crate) fn sums_of_squares(&self) -> (f64, f64) {
         (self.yty, self.ss_tot)
     }

@@ -333,6 +333,9 @@ pub enum RuleStatus {
     TargetUnreachable,
     /// L-curve: no point of positive curvature (no corner); the GCV choice is returned instead.
     NoCorner,
+    /// The chosen path point's solve stopped at its iteration limit (the log-smooth family's
+    /// Gauss-Newton): the point is returned, flagged; its fit may not be the minimum at its lambda.
+    NotConverged,
 }
 
 impl RuleStatus {
@@ -343,6 +346,7 @@ impl RuleStatus {
             Self::AtPathEnd => "at-path-end",
             Self::TargetUnreachable => "target-unreachable",
             Self::NoCorner => "no-corner",
+            Self::NotConverged => "not-converged",
         }
     }
 }
@@ -621,6 +625,11 @@ impl Choice {
             RuleStatus::NoCorner => format!(
                 "rule {name}: the L-curve has no corner (no positive curvature); {}",
                 fallback.unwrap_or_else(|| "no choice".into())
+            ),
+            RuleStatus::NotConverged => format!(
+                "rule {name}: the solve at the chosen lambda ({:.4e}) stopped at its iteration limit \
+                 before converging (path.csv: nnls_status); the point is returned as it stood",
+                self.solution.lambda
             ),
         };
         Some(text)

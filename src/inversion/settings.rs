@@ -38,6 +38,61 @@ pub struct InvertOptions {
     /// Bootstrap uncertainty: the number of resampled data sets re-analysed and their seed
     /// (`None`: no uncertainty, the default).
     pub uncertainty: Option<Bootstrap>,
+    /// The regularizer family (Tikhonov on f by default).
+    pub regularizer: Regularizer,
+}
+
+/// What the penalty smooths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Regularizer {
+    /// lambda^2 ||L f||^2 with f >= 0 (NNLS): the default.
+    #[default]
+    Tikhonov,
+    /// f = exp(s), lambda^2 ||L s||^2: the logarithm of the spectrum is smoothed
+    /// (see [`crate::inversion::logsmooth`]).
+    LogSmooth,
+}
+
+impl Regularizer {
+    /// Every family.
+    pub const ALL: [Regularizer; 2] = [Regularizer::Tikhonov, Regularizer::LogSmooth];
+
+    /// The name in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tikhonov => "tikhonov",
+            Self::LogSmooth => "log-smooth",
+        }
+    }
+
+    /// The family of a name.
+    ///
+    /// # Errors
+    /// A message naming the families for an unknown name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or_else(|| format!("unknown regularizer \"{name}\": use tikhonov or log-smooth"))
+    }
+
+    /// Whether `rule` can choose on this family's path. The log-smooth path has no active-set
+    /// terms (evidence, robust GCV, consensus), no refits (k-fold, fixed lambda) and no iterative
+    /// mode; its discrepancy choice is the path point nearest the target from below.
+    pub fn applies(self, rule: Rule) -> bool {
+        match self {
+            Self::Tikhonov => true,
+            Self::LogSmooth => matches!(
+                rule,
+                Rule::Gcv
+                    | Rule::Lcurve
+                    | Rule::Ftest { .. }
+                    | Rule::R2Onset { .. }
+                    | Rule::QuasiOptimality
+                    | Rule::Discrepancy { .. }
+            ),
+        }
+    }
 }
 
 /// Fewest bootstrap resamples accepted: with fewer than 20 the 5th and 95th percentiles are the
@@ -92,6 +147,7 @@ impl InvertOptions {
             lambda_points: super::DEFAULT_LAMBDA_POINTS,
             peaks: PeakParams::default(),
             uncertainty: None,
+            regularizer: Regularizer::Tikhonov,
         }
     }
 
@@ -150,13 +206,14 @@ impl InvertOptions {
         Ok(grid)
     }
 
-    /// Every rule evaluated: the chosen one first, then the other defaults.
+    /// Every rule evaluated: the chosen one first, then the other defaults that apply to the
+    /// regularizer family.
     pub fn rules(&self) -> Vec<Rule> {
         let mut rules = vec![self.rule];
         rules.extend(
             Rule::all_on_path()
                 .into_iter()
-                .filter(|r| r.name() != self.rule.name()),
+                .filter(|r| r.name() != self.rule.name() && self.regularizer.applies(*r)),
         );
         rules
     }

@@ -100,6 +100,10 @@ pub const REL_L2_POINTS: usize = 200;
 /// The status of a rule that made no choice (its score undefined on the path).
 pub const UNDEFINED: &str = "undefined";
 
+/// The status of a rule that does not apply to the run's regularizer family (see
+/// [`crate::inversion::Regularizer::applies`]).
+pub const NOT_FOR_REGULARIZER: &str = "not-for-regularizer";
+
 /// The oracle's name in outputs.
 pub const ORACLE: &str = "oracle";
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::invert::build_problem;
 use super::invert::InvertError;
 use super::joint::{hull, joint_problem, joint_truth};
-use super::score::{Metrics, Scorer, ORACLE, UNDEFINED};
+use super::score::{Metrics, Scorer, NOT_FOR_REGULARIZER, ORACLE, UNDEFINED};
 use super::simulate::{EffectiveTruth, Series, Simulation};
 use super::uncertainty::bootstrap;
 use crate::inversion::{analyse, Bootstrap, DataBlock, Problem, Rule, Workspace};
@@ -185,6 +185,7 @@ pub fn run_once(
             scenario.inversion.lambda_points,
             &scenario.rules,
             &scenario.inversion.peaks,
+            scenario.inversion.regularizer,
             ws,
         );
         // The oracle: the path point nearest the truth in the spectrum L1 metric.
@@ -251,7 +252,11 @@ pub fn run_once(
                 temperature_k: series.temperature_k,
                 rule: Some(*rule),
                 metrics,
-                status: found.map_or(UNDEFINED, |r| r.choice.status.name()),
+                status: match found {
+                    Some(r) => r.choice.status.name(),
+                    None if !scenario.inversion.regularizer.applies(*rule) => NOT_FOR_REGULARIZER,
+                    None => UNDEFINED,
+                },
             });
         }
         let metrics = match &oracle {

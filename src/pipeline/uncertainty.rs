@@ -374,6 +374,7 @@ pub fn bootstrap(
                 options.lambda_points,
                 &rules,
                 &options.peaks,
+                options.regularizer,
                 ws,
             );
             let draw = analysis.results.first().map(describe);

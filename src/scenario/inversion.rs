@@ -141,6 +141,10 @@ pub(super) fn resolve_inversion(
                 .map_err(|m| invalid("inversion.uncertainty", m))?,
         );
     }
+    if let Some(name) = &spec.regularizer {
+        o.regularizer = crate::inversion::Regularizer::parse(name)
+            .map_err(|m| invalid("inversion.regularizer", m))?;
+    }
     let filled = InversionSpec {
         rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),
         points: o.points,
@@ -156,6 +160,7 @@ pub(super) fn resolve_inversion(
         min_area_fraction: Some(o.peaks.min_area_fraction),
         match_decades: Some(match_decades),
         uncertainty: spec.uncertainty,
+        regularizer: spec.regularizer.clone(),
     };
     Ok((filled, o, rules, match_decades))
 }

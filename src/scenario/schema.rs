@@ -96,6 +96,9 @@ pub struct InversionSpec {
     /// re-analysed on this many resampled data sets and the coverage of its 90 % intervals is scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uncertainty: Option<usize>,
+    /// The regularizer family: `tikhonov` (default, smooths f) or `log-smooth` (smooths ln f).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regularizer: Option<String>,
 }
 
 /// One entry of `inversion.rules`: a rule name with optional parameters, or a table with the key

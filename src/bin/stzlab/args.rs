@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use stzlab::inversion::{Baseline, Bootstrap, InvertOptions, Kernel, Rule};
+use stzlab::inversion::{Baseline, Bootstrap, InvertOptions, Kernel, Regularizer, Rule};
 
 #[derive(Parser)]
 #[command(
@@ -121,6 +121,13 @@ fn parse_joint(text: &str) -> Result<(KindArg, PathBuf), String> {
     Ok((kind, PathBuf::from(file)))
 }
 
+/// Regularizer families by their command-line names.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RegularizerArg {
+    Tikhonov,
+    LogSmooth,
+}
+
 /// Baselines by their command-line names.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum BaselineArg {
@@ -154,9 +161,14 @@ pub(crate) struct InvertArgs {
     /// (the median lambda of lcurve, quasi-optimality and evidence; the default), discrepancy[:factor=F],
     /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
     /// evidence[:sigma=free], kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
-    /// penalty, an iterative fit stopped at a scanned tolerance).
-    #[arg(long, default_value = "consensus")]
-    pub(crate) rule: String,
+    /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth:
+    /// discrepancy, gcv (the default there), lcurve, ftest, r2-onset or quasi-optimality.
+    #[arg(long)]
+    pub(crate) rule: Option<String>,
+    /// What the penalty smooths: the spectrum (tikhonov, the default) or its logarithm
+    /// (log-smooth: f = exp(s), positivity built in, narrow peaks cost little).
+    #[arg(long, value_enum, default_value = "tikhonov")]
+    pub(crate) regularizer: RegularizerArg,
     /// Number of tau grid points (default: 5 per decade).
     #[arg(long)]
     pub(crate) points: Option<usize>,
@@ -213,7 +225,24 @@ impl InvertArgs {
     pub(crate) fn options(&self) -> Result<InvertOptions, String> {
         let kind = self.kind.or(self.joint.first().map(|j| j.0));
         let mut options = InvertOptions::new(kind.map_or(Kernel::Decay, KindArg::kernel));
-        options.rule = Rule::parse(&self.rule)?;
+        options.regularizer = match self.regularizer {
+            RegularizerArg::Tikhonov => Regularizer::Tikhonov,
+            RegularizerArg::LogSmooth => Regularizer::LogSmooth,
+        };
+        options.rule = match (&self.rule, options.regularizer) {
+            (Some(r), _) => Rule::parse(r)?,
+            // Measured on scenarios/regularizers.toml (README, "Regularizers").
+            (None, Regularizer::LogSmooth) => Rule::Gcv,
+            (None, Regularizer::Tikhonov) => options.rule,
+        };
+        if !options.regularizer.applies(options.rule) {
+            return Err(format!(
+                "--rule {}: does not apply to the {} regularizer (its path has no active-set terms \
+                 and no refits); use discrepancy, gcv, lcurve, ftest, r2-onset or quasi-optimality",
+                options.rule.name(),
+                options.regularizer.name()
+            ));
+        }
         options.points = self.points;
         options.tau_min_s = self.tau_min;
         options.tau_max_s = self.tau_max;

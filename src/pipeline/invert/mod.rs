@@ -30,6 +30,8 @@ pub struct SeriesInversion {
     pub uncertainty: Option<Uncertainty>,
     /// The data sets of a joint inversion, in row order (empty for one series).
     pub sets: Vec<JointSet>,
+    /// The regularizer family of the path.
+    pub regularizer: crate::inversion::Regularizer,
 }
 
 /// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
@@ -184,6 +186,7 @@ pub(crate) fn analyse_assembled(
         options.lambda_points,
         &options.rules(),
         &options.peaks,
+        options.regularizer,
         ws,
     );
     if analysis
@@ -217,6 +220,7 @@ pub(crate) fn analyse_assembled(
         window_s: window,
         uncertainty,
         sets,
+        regularizer: options.regularizer,
     })
 }
 

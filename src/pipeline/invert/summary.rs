@@ -21,6 +21,8 @@ pub enum InvertSummary {
         kind: &'static str,
         /// The data file (the files joined by " + " for a joint inversion).
         data: String,
+        /// The regularizer family (`tikhonov`, `log-smooth`).
+        regularizer: &'static str,
     },
     /// Several series (DMA temperatures).
     Many {
@@ -32,6 +34,8 @@ pub enum InvertSummary {
         kind: &'static str,
         /// The data file.
         data: String,
+        /// The regularizer family.
+        regularizer: &'static str,
     },
 }
 
@@ -59,6 +63,7 @@ impl DataInversion {
                 series: Box::new(summaries.remove(0)),
                 kind,
                 data,
+                regularizer: self.options.regularizer.name(),
             }
         } else {
             InvertSummary::Many {
@@ -66,6 +71,7 @@ impl DataInversion {
                 series: summaries,
                 kind,
                 data,
+                regularizer: self.options.regularizer.name(),
             }
         }
     }
@@ -295,7 +301,14 @@ impl SeriesInversion {
                 })
                 .collect(),
         };
-        let (lo, hi) = self.problem.lambda_range();
+        // The path's own ends: a log-smooth path's lambda weighs ||L ln f|| and has its own range.
+        let (lo, hi) = match self.regularizer {
+            crate::inversion::Regularizer::Tikhonov => self.problem.lambda_range(),
+            crate::inversion::Regularizer::LogSmooth => {
+                let p = &self.analysis.path.points;
+                (p[0].lambda(), p[p.len() - 1].lambda())
+            }
+        };
         let chi2 = sol.stats.weighted_ss / scores.sigma2;
         let gaps = window_gaps(&self.sets);
         let gap_warning = (!gaps.is_empty()).then(|| {

@@ -1,0 +1,375 @@
+//! The log-smooth regularizer (f = exp(s), penalty lambda^2 ||L s||^2): each path point is a
+//! stationary point of its objective, checked by finite differences of the objective computed
+//! independently of the solver (the problem's forward model and a penalty built here); it is
+//! scale-free; it resolves narrow peaks better than Tikhonov on a grid fine enough for them; and the
+//! command line and sweeps report rules that do not apply to it.
+
+mod common;
+
+use common::{repo, stzlab};
+use stzlab::inversion::penalty::difference_operator;
+use stzlab::inversion::{
+    analyse, Baseline, Kernel, LambdaPath, Problem, ProblemSettings, Regularizer, Rule, Workspace,
+};
+use stzlab::noise::{rng_from_seed, NoiseModel};
+use stzlab::spectrum::{LnTauGrid, PeakParams};
+
+/// ||W (K f + B b - y)||^2 + lambda^2 ||L ln f||^2 from the problem's forward model and a
+/// difference operator built here.
+fn objective(p: &Problem, s: &stzlab::inversion::Solution, ln_f: &[f64]) -> f64 {
+    let mut trial = s.clone();
+    trial.amplitudes = ln_f.iter().map(|v| v.exp()).collect();
+    let fit = p.fitted(&trial);
+    let data: f64 = fit
+        .iter()
+        .zip(p.y())
+        .zip(p.weights())
+        .map(|((f, y), w)| (w * (f - y)).powi(2))
+        .sum();
+    let n = ln_f.len();
+    let (rows, l) = difference_operator(n, 2, false);
+    let penalty: f64 = (0..rows)
+        .map(|r| (0..n).map(|j| l[r * n + j] * ln_f[j]).sum::<f64>().powi(2))
+        .sum();
+    data + s.lambda * s.lambda * penalty
+}
+
+fn analysis(
+    c: &common::Case,
+    sigma: bool,
+    rules: &[Rule],
+) -> (Problem, stzlab::inversion::Analysis) {
+    let settings = ProblemSettings {
+        baseline: Baseline::Constant,
+        ..ProblemSettings::new(Kernel::Decay, c.grid)
+    };
+    let p = Problem::new(&c.x, &c.y, sigma.then_some(&c.sigma[..]), settings).unwrap();
+    let mut ws = Workspace::new();
+    let a = analyse(
+        &p,
+        30,
+        rules,
+        &PeakParams::default(),
+        Regularizer::LogSmooth,
+        &mut ws,
+    );
+    (p, a)
+}
+
+#[test]
+fn every_converged_point_is_stationary_by_finite_differences() {
+    let c = common::two_peak_decay(120, 36, 7, 1e-3, 0.05);
+    let (p, a) = analysis(&c, true, &[Rule::Gcv]);
+    let mut checked = 0;
+    for point in &a.path.points {
+        let s = &point.solution;
+        assert_eq!(
+            s.info.status_name(),
+            "converged",
+            "lambda {}: {:?}",
+            s.lambda,
+            s.info
+        );
+        assert!(
+            s.amplitudes.iter().all(|f| *f > 0.0),
+            "positivity is built in"
+        );
+        assert!(s.stats.dof > 0.0 && s.stats.dof <= (c.grid.len() + 1) as f64 + 1e-9);
+        let ln_f: Vec<f64> = s.amplitudes.iter().map(|f| f.ln()).collect();
+        let top = ln_f.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
+        let phi = objective(&p, s, &ln_f);
+        assert!(
+            (phi - (s.stats.weighted_ss + (s.lambda * s.stats.penalty_norm).powi(2))).abs()
+                <= 1e-6 * phi
+        );
+        // Central differences in each ln f_j that carries weight (those at the solver's floor,
+        // 1e-12 of the largest, are bounds): no coordinate can lower the objective by more than
+        // 1e-6 of itself.
+        for j in (0..ln_f.len()).filter(|&j| ln_f[j] > top + (1e-9f64).ln()) {
+            let h = 1e-4;
+            let mut up = ln_f.clone();
+            up[j] += h;
+            let mut down = ln_f.clone();
+            down[j] -= h;
+            let derivative = (objective(&p, s, &up) - objective(&p, s, &down)) / (2.0 * h);
+            let curvature = (objective(&p, s, &up) - 2.0 * phi + objective(&p, s, &down)) / (h * h);
+            // What a Newton step in this coordinate alone could still gain.
+            let gain = if curvature > 0.0 {
+                derivative * derivative / (2.0 * curvature)
+            } else {
+                derivative.abs()
+            };
+            assert!(
+                gain <= 1e-6 * phi,
+                "lambda {}: d phi / d ln f_{j} = {derivative:e}, curvature {curvature:e}: a step \
+                 would gain {gain:e} of phi = {phi:e}",
+                s.lambda
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} derivatives checked");
+}
+
+#[test]
+fn the_misfit_grows_with_lambda_and_choices_are_scale_free() {
+    let c = common::two_peak_decay(100, 30, 3, 1e-3, 0.0);
+    let rules = [
+        Rule::Gcv,
+        Rule::Lcurve,
+        Rule::Ftest { level: 0.5 },
+        Rule::R2Onset { threshold: 0.1 },
+    ];
+    let (_, a) = analysis(&c, false, &rules);
+    // Minimizers of data + lambda^2 penalty: the data term cannot fall as lambda rises.
+    for w in a.path.points.windows(2) {
+        let (weak, strong) = (
+            w[0].solution.stats.weighted_ss,
+            w[1].solution.stats.weighted_ss,
+        );
+        assert!(strong >= weak * (1.0 - 1e-6), "{weak} then {strong}");
+    }
+    let k = 1e3;
+    let scaled = common::Case {
+        x: c.x.clone(),
+        y: c.y.iter().map(|v| v * k).collect(),
+        sigma: c.sigma.iter().map(|v| v * k).collect(),
+        grid: c.grid,
+    };
+    let (_, b) = analysis(&scaled, false, &rules);
+    for (r, q) in a.results.iter().zip(&b.results) {
+        assert_eq!(r.choice.index, q.choice.index, "{}", r.choice.rule.name());
+        for (f, g) in r
+            .choice
+            .solution
+            .amplitudes
+            .iter()
+            .zip(&q.choice.solution.amplitudes)
+        {
+            assert!(
+                (g / k - f).abs() <= 1e-5 * f.abs().max(1e-9),
+                "{f} vs {}",
+                g / k
+            );
+        }
+    }
+}
+
+/// Decay data of four log-normal peaks 0.08 decade wide, one decade apart (sd 0.1842 in ln tau),
+/// 200 log-spaced times over 1e-2..1e4 s, white noise 1e-4 from `seed`; and the exact density per
+/// unit ln tau.
+fn narrow_peaks(seed: u64, grid: &LnTauGrid) -> (common::Case, Vec<f64>) {
+    let peaks = [(0.1, 0.015), (1.0, 0.02), (10.0, 0.03), (100.0, 0.04)];
+    let w: f64 = 0.1842;
+    let density = |ln_tau: f64| -> f64 {
+        peaks
+            .iter()
+            .map(|(t, a)| {
+                a / (w * (2.0 * std::f64::consts::PI).sqrt())
+                    * (-(ln_tau - f64::ln(*t)).powi(2) / (2.0 * w * w)).exp()
+            })
+            .sum()
+    };
+    let x: Vec<f64> = (0..200)
+        .map(|i| 10f64.powf(-2.0 + 6.0 * i as f64 / 199.0))
+        .collect();
+    // The clean decay by quadrature on a fine ln tau grid (1000 points over +-6 sd of each peak).
+    let clean: Vec<f64> = x
+        .iter()
+        .map(|&t| {
+            let (lo, hi) = (f64::ln(0.1) - 6.0 * w, f64::ln(100.0) + 6.0 * w);
+            let steps = 4000;
+            let d = (hi - lo) / steps as f64;
+            (0..=steps)
+                .map(|k| {
+                    let u = lo + d * k as f64;
+                    let weight = if k == 0 || k == steps { 0.5 } else { 1.0 };
+                    weight * d * density(u) * (-t / u.exp()).exp()
+                })
+                .sum()
+        })
+        .collect();
+    let noise = 1e-4;
+    let y = NoiseModel::new(noise, 0.0, 0.0, 0.0, 0.0)
+        .unwrap()
+        .apply(&x, &clean, &mut rng_from_seed(seed))
+        .y;
+    let truth = (0..grid.len()).map(|i| density(grid.ln_tau(i))).collect();
+    (
+        common::Case {
+            sigma: vec![noise; x.len()],
+            x,
+            y,
+            grid: *grid,
+        },
+        truth,
+    )
+}
+
+/// The relative L2 error of the density over the grid points inside the data window 1e-2..1e4 s.
+fn rel_l2(grid: &LnTauGrid, amplitudes: &[f64], truth: &[f64]) -> f64 {
+    let inside: Vec<usize> = (0..grid.len())
+        .filter(|&i| (1e-2..=1e4).contains(&grid.tau_s(i)))
+        .collect();
+    let err: f64 = inside
+        .iter()
+        .map(|&i| (amplitudes[i] / grid.step() - truth[i]).powi(2))
+        .sum();
+    let norm: f64 = inside.iter().map(|&i| truth[i].powi(2)).sum();
+    (err / norm).sqrt()
+}
+
+fn path_best(grid: &LnTauGrid, path: &LambdaPath, truth: &[f64]) -> f64 {
+    path.points
+        .iter()
+        .map(|p| rel_l2(grid, &p.solution.amplitudes, truth))
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn narrow_peaks_are_resolved_better_than_by_tikhonov() {
+    // 20 points per decade over 1e-3..1e5 s: fine enough to draw a 0.08-decade peak.
+    let grid = LnTauGrid::new(1e-3, 1e5, 161).unwrap();
+    let settings = ProblemSettings {
+        baseline: Baseline::Constant,
+        ..ProblemSettings::new(Kernel::Decay, grid)
+    };
+    let seeds = 10;
+    let mut wins = 0;
+    let mut ratios = Vec::new();
+    for seed in 0..seeds {
+        let (c, truth) = narrow_peaks(100 + seed, &grid);
+        let p = Problem::new(&c.x, &c.y, Some(&c.sigma), settings.clone()).unwrap();
+        let mut ws = Workspace::new();
+        let best = |r: Regularizer, ws: &mut Workspace| {
+            let a = analyse(&p, 30, &[Rule::Gcv], &PeakParams::default(), r, ws);
+            path_best(&grid, &a.path, &truth)
+        };
+        let tikhonov = best(Regularizer::Tikhonov, &mut ws);
+        let log_smooth = best(Regularizer::LogSmooth, &mut ws);
+        ratios.push(log_smooth / tikhonov);
+        if log_smooth < tikhonov {
+            wins += 1;
+        }
+    }
+    // If the two were equally good, 8 or more wins of 10 would have probability 56/1024.
+    assert!(
+        wins >= 8,
+        "log-smooth / Tikhonov path-best rel L2 per seed: {ratios:?}"
+    );
+    ratios.sort_by(f64::total_cmp);
+    assert!(ratios[seeds as usize / 2] < 0.8, "median ratio {ratios:?}");
+}
+
+#[test]
+fn the_command_line_refuses_rules_that_do_not_apply_and_reports_the_family() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    let out = stzlab()
+        .args([
+            "simulate",
+            repo("scenarios/al-ni-y-mandrel.toml").to_str().unwrap(),
+            "-o",
+        ])
+        .arg(&sim)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let data = sim.join("data.csv");
+    let refused = stzlab()
+        .args([
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--regularizer",
+            "log-smooth",
+        ])
+        .args(["--rule", "evidence", "-o"])
+        .arg(tmp.path().join("no"))
+        .output()
+        .unwrap();
+    common::assert_refused(
+        &refused,
+        "error: --rule evidence: does not apply to the log-smooth regularizer (its path has no \
+         active-set terms and no refits); use discrepancy, gcv, lcurve, ftest, r2-onset or \
+         quasi-optimality",
+        &tmp.path().join("no"),
+        "evidence with log-smooth",
+    );
+    let inv = tmp.path().join("inv");
+    let out = stzlab()
+        .args([
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--regularizer",
+            "log-smooth",
+        ])
+        .arg("-o")
+        .arg(&inv)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let s = common::read_json(&inv.join("summary.json"));
+    assert_eq!(s["regularizer"], "log-smooth");
+    assert_eq!(s["rule"], "gcv", "the log-smooth default rule");
+    let others: Vec<&str> = s["other_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        !others.contains(&"evidence") && others.contains(&"ftest"),
+        "{others:?}"
+    );
+    // Every path point reports its solver status.
+    let path = std::fs::read_to_string(inv.join("path.csv")).unwrap();
+    assert!(path
+        .lines()
+        .skip(1)
+        .all(|l| l.contains(",converged,") || l.contains(",max-iterations,")));
+    common::check_report(&inv);
+}
+
+#[test]
+fn a_sweep_compares_families_and_flags_rules_that_do_not_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    let run = stzlab()
+        .args([
+            "run",
+            repo("scenarios/regularizers.toml").to_str().unwrap(),
+            "--quiet",
+        ])
+        .args([
+            "--set",
+            "sweep.repeats=2",
+            "--set",
+            "inversion.per_decade=5",
+            "--no-figures",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    common::assert_success(&run);
+    let runs = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    let head: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let (family, rule, status) = (col("inversion.regularizer"), col("rule"), col("status"));
+    let mut flagged = 0;
+    for line in runs.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[family] == "log-smooth" && f[rule] == "consensus" {
+            assert_eq!(f[status], "not-for-regularizer", "{line}");
+            flagged += 1;
+        }
+        if f[family] == "tikhonov" {
+            assert_ne!(f[status], "not-for-regularizer", "{line}");
+        }
+    }
+    assert!(flagged > 0);
+}

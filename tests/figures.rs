@@ -229,17 +229,8 @@ fn a_sweep_draws_truth_against_every_rule_metrics_and_omega() {
     // The quantized truth is drawn as stems, one black dot on each peak inside the grid's range
     // (and one in the legend), not as a curve on the coarse grid.
     assert!(s.has_text("truth (area / grid step)"));
-    let column = |file: &str, name: &str| -> Vec<f64> {
-        let text = std::fs::read_to_string(out.join(file)).unwrap();
-        let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-        let k = head.iter().position(|h| *h == name).unwrap();
-        text.lines()
-            .skip(1)
-            .map(|l| l.split(',').nth(k).unwrap().parse().unwrap())
-            .collect()
-    };
-    let grid = column("spectrum_cell0000.csv", "tau_s");
-    let inside = column("truth_cell0000.csv", "tau_s")
+    let grid = column(&out.join("spectrum_cell0000.csv"), "tau_s");
+    let inside = column(&out.join("truth_cell0000.csv"), "tau_s")
         .into_iter()
         .filter(|t| *t >= grid[0] && *t <= grid[grid.len() - 1])
         .count();

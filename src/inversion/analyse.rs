@@ -41,13 +41,13 @@ pub fn analyse(
     regularizer: Regularizer,
     ws: &mut Workspace,
 ) -> Analysis {
-    let tikhonov = LambdaPath::compute(problem, lambda_points, peak_params, ws);
     let path = match regularizer {
-        Regularizer::Tikhonov => tikhonov,
+        Regularizer::Tikhonov => LambdaPath::compute(problem, lambda_points, peak_params, ws),
         Regularizer::LogSmooth => {
             // Continuation from the strongest Tikhonov solution (smooth and broad).
-            let start = tikhonov.coefficients(problem, tikhonov.len() - 1);
-            log_smooth_path(problem, lambda_points, &start, peak_params, ws)
+            let mut start = problem.zeros();
+            problem.solve(problem.lambda_range().1, &mut start, ws);
+            log_smooth_path(problem, lambda_points, &start, peak_params)
         }
     };
     let applicable: Vec<Rule> = rules

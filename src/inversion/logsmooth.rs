@@ -21,7 +21,7 @@
 use super::nnls::{NnlsInfo, NnlsStatus};
 use super::path::{LambdaPath, PathPoint};
 use super::problem::largest_eigenvalue;
-use super::{FitStats, Problem, Workspace};
+use super::{FitStats, Problem};
 use crate::spectrum::{find_peaks, PeakParams};
 
 /// Gauss-Newton iterations allowed per lambda.
@@ -351,7 +351,6 @@ pub fn log_smooth_path(
     count: usize,
     start: &[f64],
     peak_params: &PeakParams,
-    _ws: &mut Workspace,
 ) -> LambdaPath {
     let ns = problem.n_spec();
     let g = problem.gram();

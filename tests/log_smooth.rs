@@ -112,6 +112,25 @@ fn every_converged_point_is_stationary_by_finite_differences() {
 }
 
 #[test]
+fn the_path_is_finite_and_converged_on_any_grid_size() {
+    // The lambda range comes from the largest eigenvalue of L'L, whose null space holds the flat
+    // vector: a flat-started power iteration found 0 there and made every lambda infinite.
+    for n in [25, 40, 81, 101] {
+        let c = common::two_peak_decay(100, n, 5, 1e-3, 0.02);
+        let (_, a) = analysis(&c, true, &[Rule::Gcv]);
+        for p in &a.path.points {
+            assert!(
+                p.lambda().is_finite() && p.lambda() > 0.0,
+                "n {n}: {}",
+                p.lambda()
+            );
+            assert!(p.solution.stats.dof.is_finite(), "n {n}");
+        }
+        assert_eq!(a.results.len(), 1, "n {n}: gcv chose");
+    }
+}
+
+#[test]
 fn the_misfit_grows_with_lambda_and_choices_are_scale_free() {
     let c = common::two_peak_decay(100, 30, 3, 1e-3, 0.0);
     let rules = [

@@ -20,7 +20,6 @@
 
 use super::nnls::{NnlsInfo, NnlsStatus};
 use super::path::{LambdaPath, PathPoint};
-use super::problem::largest_eigenvalue;
 use super::{FitStats, Problem};
 use crate::spectrum::{find_peaks, PeakParams};
 
@@ -134,6 +133,18 @@ impl Parts<'_> {
         }
         (h, grad)
     }
+}
+
+/// The largest eigenvalue of a symmetric k x k matrix (row-major), by a full symmetric eigensolve
+/// (once per path): a power iteration from a flat start finds 0 on L'L, whose null space holds the
+/// flat vector.
+fn top_eigenvalue(a: &[f64], k: usize) -> f64 {
+    let m = faer::Mat::<f64>::from_fn(k, k, |i, j| a[i * k + j]);
+    m.self_adjoint_eigenvalues(faer::Side::Lower)
+        .ok()
+        .and_then(|e| e.last().copied())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(f64::MIN_POSITIVE)
 }
 
 /// Cholesky factor (lower, row-major) of a symmetric positive definite matrix, or None.
@@ -381,8 +392,8 @@ pub fn log_smooth_path(
     let ltl_spec: Vec<f64> = (0..ns * ns)
         .map(|k| parts.ltl[(k / ns) * n + k % ns])
         .collect();
-    let e_data = largest_eigenvalue(&dgd, ns, ns, 1e-6, 200).max(f64::MIN_POSITIVE);
-    let e_pen = largest_eigenvalue(&ltl_spec, ns, ns, 1e-6, 200).max(f64::MIN_POSITIVE);
+    let e_data = top_eigenvalue(&dgd, ns);
+    let e_pen = top_eigenvalue(&ltl_spec, ns);
     let (lo, hi) = (
         (LAMBDA2_MIN_RATIO * e_data / e_pen).sqrt(),
         (LAMBDA2_MAX_RATIO * e_data / e_pen).sqrt(),
@@ -408,6 +419,27 @@ pub fn log_smooth_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_eigenvalue_of_a_difference_penalty_is_found() {
+        // Second differences on 5 points: L'L has the flat and linear vectors in its null space;
+        // its largest eigenvalue is 4 + 4 cos(pi/5)... found directly against a flat start.
+        let n = 5;
+        let (rows, l) = crate::inversion::penalty::difference_operator(n, 2, false);
+        let ltl = crate::inversion::penalty::gram_of(rows, n, &l);
+        let top = top_eigenvalue(&ltl, n);
+        // Rayleigh quotient of the alternating vector: a lower bound well above 0.
+        let v = [1.0, -1.0, 1.0, -1.0, 1.0];
+        let lv: f64 = (0..n)
+            .map(|i| v[i] * (0..n).map(|j| ltl[i * n + j] * v[j]).sum::<f64>())
+            .sum::<f64>()
+            / 5.0;
+        assert!(top >= lv - 1e-12 && lv > 5.0, "{top} vs {lv}");
+        assert!(
+            top <= 16.0,
+            "Gershgorin: rows of L'L sum to at most 16 in absolute value"
+        );
+    }
 
     #[test]
     fn cholesky_solves_a_known_system() {

@@ -251,7 +251,11 @@ fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
                 return info(iterations, factorizations, status, grad_norm / first_grad);
             }
         };
-        if !(predicted > 0.0) || predicted <= DECREASE_TOL * phi.max(f64::MIN_POSITIVE) {
+        // A non-finite step (overflow in exp(s)) is a failure, reported as not converged.
+        if !predicted.is_finite() {
+            break;
+        }
+        if predicted <= DECREASE_TOL * phi.max(f64::MIN_POSITIVE) {
             status = NnlsStatus::Converged;
             break;
         }

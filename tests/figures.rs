@@ -95,17 +95,14 @@ fn markers_sit_at_their_peaks_density(dir: &Path) {
     let doc = roxmltree::Document::parse(&text).unwrap();
     let num = |n: &roxmltree::Node, a: &str| -> f64 { n.attribute(a).unwrap().parse().unwrap() };
     // Tick labels: right-aligned on the y axis, centred under the x axis.
+    let placed = common::placed_texts(&doc);
     let ticks = |anchor: &str| -> Vec<(f64, f64)> {
-        doc.descendants()
-            .filter(|n| n.tag_name().name() == "text" && n.attribute("text-anchor") == Some(anchor))
-            .filter_map(|n| {
-                let v: f64 = n.text()?.trim().parse().ok()?;
-                let at = if anchor == "end" {
-                    num(&n, "y")
-                } else {
-                    num(&n, "x")
-                };
-                Some((at, v))
+        placed
+            .iter()
+            .filter(|t| t.anchor == anchor)
+            .filter_map(|t| {
+                let v: f64 = t.text.parse().ok()?;
+                Some((if anchor == "end" { t.y } else { t.x }, v))
             })
             .collect()
     };

@@ -142,6 +142,8 @@ pub struct Problem {
     blocks: Vec<BlockInfo>,
     lambda_max: f64,
     lambda_min: f64,
+    /// Largest eigenvalue of L^T L on the spectrum block.
+    penalty_top: f64,
 }
 
 /// One solution at one lambda.
@@ -355,6 +357,7 @@ impl Problem {
             constrained,
             lambda_max,
             lambda_min,
+            penalty_top: e_pen_max,
         })
     }
 
@@ -694,6 +697,12 @@ impl Problem {
     /// L^T L in the N x N layout of the coefficients (zero outside the spectrum block).
     pub(crate) fn ltl(&self) -> &[f64] {
         &self.ltl
+    }
+
+    /// The largest eigenvalue of L^T L on the spectrum block (from the full eigensolve that sets
+    /// the lambda range).
+    pub(crate) fn penalty_top_eigenvalue(&self) -> f64 {
+        self.penalty_top
     }
 
     pub(crate) fn sums_of_squares(&self) -> (f64, f64) {

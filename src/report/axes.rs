@@ -123,49 +123,36 @@ fn spans_under_decades(values: impl Iterator<Item = f64>) -> bool {
     lo.is_finite() && (hi * 1.3).log10().floor() - (lo / 1.3).log10().ceil() < 2.0
 }
 
+/// The power of ten a linear axis over `values` is drawn in: 1 unless their largest magnitude lies
+/// outside 1e-6..1e6, where plotters finds no ticks (Omega near 1e-28 m^3). A log axis keeps 1.
+fn unit(log: bool, values: impl Iterator<Item = f64>) -> f64 {
+    let top = values
+        .filter(|v| v.is_finite())
+        .fold(0f64, |m, v| m.max(v.abs()));
+    if log || top == 0.0 || (1e-6..1e6).contains(&top) {
+        1.0
+    } else {
+        10f64.powf(top.log10().floor())
+    }
+}
+
 /// The panel as drawn, with the factors (x, y) its coordinates were divided by: a log axis over
 /// too few decades becomes linear (its labels would be one or two powers of ten); a linear axis
 /// of very small or large magnitude (Omega near 1e-28 m^3), on which plotters finds no ticks, is
 /// drawn in units of a power of ten and labelled in the data's (see [`tick`] with the factor).
 pub(super) fn laid_out(panel: &Panel) -> (Cow<'_, Panel>, f64, f64) {
-    // A log axis over too few decades is drawn linear, so that it has three labelled ticks.
     let points = || panel.series.iter().flat_map(|s| s.points.iter());
     let bands = || panel.series.iter().flat_map(|s| s.band.iter());
-    let linear_x =
-        panel.x_log && spans_under_decades(points().map(|p| p.0).chain(bands().map(|b| b.0)));
-    let linear_y = panel.y_log
-        && spans_under_decades(
-            points()
-                .map(|p| p.1)
-                .chain(bands().flat_map(|b| [b.1, b.2])),
-        );
-    // plotters finds no ticks on a linear axis of very small or large magnitude (Omega near
-    // 1e-28 m^3): such an axis is drawn in units of a power of ten and labelled in the data's.
-    let scale = |log: bool, values: Vec<f64>| {
-        let top = values
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold(0f64, |m, v| m.max(v.abs()));
-        if log || top == 0.0 || (1e-6..1e6).contains(&top) {
-            1.0
-        } else {
-            10f64.powf(top.log10().floor())
-        }
-    };
-    let x_log = panel.x_log && !linear_x;
-    let y_log = panel.y_log && !linear_y;
-    let sx = scale(
-        x_log,
-        points().map(|p| p.0).chain(bands().map(|b| b.0)).collect(),
-    );
-    let sy = scale(
-        y_log,
+    let xs = || points().map(|p| p.0).chain(bands().map(|b| b.0));
+    let ys = || {
         points()
             .map(|p| p.1)
             .chain(bands().flat_map(|b| [b.1, b.2]))
-            .collect(),
-    );
-    if linear_x || linear_y || sx != 1.0 || sy != 1.0 {
+    };
+    let x_log = panel.x_log && !spans_under_decades(xs());
+    let y_log = panel.y_log && !spans_under_decades(ys());
+    let (sx, sy) = (unit(x_log, xs()), unit(y_log, ys()));
+    if x_log != panel.x_log || y_log != panel.y_log || sx != 1.0 || sy != 1.0 {
         let mut p = Panel {
             x_log,
             y_log,

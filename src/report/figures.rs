@@ -797,7 +797,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     k + 1,
                 ));
             }
-            // The data window: dotted edges at the first and last grid point inside it.
+            // The data window: dashed edges at the first and last grid point inside it.
             if t.has("in_window") {
                 let inside: Vec<f64> = rows
                     .iter()

@@ -161,6 +161,8 @@ const TITLE_PX: u32 = 28;
 const AXIS_PX: u32 = 22;
 const TICK_PX: u32 = 18;
 const LEGEND_PX: u32 = 18;
+/// Height of one legend row, px (plotters' legend at [`LEGEND_PX`], and the strip's).
+const LEGEND_ROW: i32 = 23;
 /// Width kept right of the data for a legend too tall to sit above them, px.
 const LEGEND_STRIP: u32 = 290;
 /// A series with more points than this is decimated to the minimum and maximum of each pixel
@@ -191,13 +193,26 @@ pub fn render(fig: &Figure) -> Result<String, String> {
     Ok(buf)
 }
 
+/// What a panel's chart needs besides its axes: the linear axes' spans (for zero residues, 0 on a
+/// log axis), the factors the coordinates were divided by, the stems' base, and whether the legend
+/// is drawn in a strip beside the data.
+#[derive(Clone, Copy)]
+struct Frame {
+    spans: (f64, f64),
+    scales: (f64, f64),
+    base: f64,
+    outside: bool,
+}
+
 macro_rules! draw_chart {
-    ($area:expr, $panel:expr, $spans:expr, $scales:expr, $base:expr, $outside:expr, $x:expr, $y:expr) => {{
+    ($area:expr, $panel:expr, $frame:expr, $x:expr, $y:expr) => {{
         let panel: &Panel = $panel;
-        let (sx, sy): (f64, f64) = $scales;
-        let (x_span, y_span): (f64, f64) = $spans;
-        let base: f64 = $base;
-        let outside: bool = $outside;
+        let Frame {
+            spans: (x_span, y_span),
+            scales: (sx, sy),
+            base,
+            outside,
+        } = $frame;
         let mut chart = ChartBuilder::on($area)
             .caption(&panel.title, ("sans-serif", TITLE_PX))
             .margin(12)
@@ -354,7 +369,7 @@ fn draw_legend_strip<DB: DrawingBackend>(
     panel: &Panel,
 ) -> Result<(), String> {
     let named: Vec<&Series> = panel.series.iter().filter(|s| !s.name.is_empty()).collect();
-    let (row, top) = (23, 60);
+    let (row, top) = (LEGEND_ROW, 60);
     let height = row * named.len() as i32 + 14;
     let width = area.dim_in_pixel().0 as i32 - 16;
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
@@ -438,7 +453,7 @@ fn draw_panel<DB: DrawingBackend>(
     // covers nothing; a legend that would need more than 45 % of the height goes to the right of
     // the data instead.
     let rows = panel.series.iter().filter(|s| !s.name.is_empty()).count();
-    let free = (rows as f64 * 23.0 + 24.0) / (f64::from(PANEL_H) - 130.0);
+    let free = (rows as f64 * f64::from(LEGEND_ROW) + 24.0) / (f64::from(PANEL_H) - 130.0);
     let outside = free > 0.45;
     let (area, strip) = if outside {
         let (data, strip) = area.split_horizontally(area.dim_in_pixel().0 - LEGEND_STRIP);
@@ -462,35 +477,20 @@ fn draw_panel<DB: DrawingBackend>(
     let spans = (span(panel.x_log, x0, x1), span(panel.y_log, y0, y1));
     // Stems rise from zero (a linear axis) or from the bottom (a log axis).
     let base = if panel.y_log { y0 } else { 0f64.clamp(y0, y1) };
+    let frame = Frame {
+        spans,
+        scales: (sx, sy),
+        base,
+        outside,
+    };
     match (panel.x_log, panel.y_log) {
-        (false, false) => draw_chart!(area, panel, spans, (sx, sy), base, outside, x0..x1, y0..y1),
-        (true, false) => draw_chart!(
-            area,
-            panel,
-            spans,
-            (sx, sy),
-            base,
-            outside,
-            (x0..x1).log_scale(),
-            y0..y1
-        ),
-        (false, true) => draw_chart!(
-            area,
-            panel,
-            spans,
-            (sx, sy),
-            base,
-            outside,
-            x0..x1,
-            (y0..y1).log_scale()
-        ),
+        (false, false) => draw_chart!(area, panel, frame, x0..x1, y0..y1),
+        (true, false) => draw_chart!(area, panel, frame, (x0..x1).log_scale(), y0..y1),
+        (false, true) => draw_chart!(area, panel, frame, x0..x1, (y0..y1).log_scale()),
         (true, true) => draw_chart!(
             area,
             panel,
-            spans,
-            (sx, sy),
-            base,
-            outside,
+            frame,
             (x0..x1).log_scale(),
             (y0..y1).log_scale()
         ),

@@ -256,13 +256,13 @@ pub fn check_style(path: &Path) {
 }
 
 /// A text of a figure where it is drawn.
-struct Placed {
-    x: f64,
-    y: f64,
-    anchor: String,
-    rotated: bool,
-    size: f64,
-    text: String,
+pub struct Placed {
+    pub x: f64,
+    pub y: f64,
+    pub anchor: String,
+    pub rotated: bool,
+    pub size: f64,
+    pub text: String,
 }
 
 fn attr(n: &roxmltree::Node, a: &str) -> f64 {
@@ -271,7 +271,8 @@ fn attr(n: &roxmltree::Node, a: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn placed_texts(doc: &roxmltree::Document) -> Vec<Placed> {
+/// Every text of a figure with its position, anchor, rotation and size.
+pub fn placed_texts(doc: &roxmltree::Document) -> Vec<Placed> {
     doc.descendants()
         .filter(|n| n.tag_name().name() == "text")
         .map(|n| Placed {

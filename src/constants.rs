@@ -6,6 +6,8 @@ pub const ELEMENTARY_CHARGE_C: f64 = 1.602_176_634e-19;
 pub const BOLTZMANN_J_PER_K: f64 = 1.380_649e-23;
 /// Joules per electronvolt.
 pub const J_PER_EV: f64 = ELEMENTARY_CHARGE_C;
+/// Boltzmann constant, eV/K.
+pub const BOLTZMANN_EV_PER_K: f64 = BOLTZMANN_J_PER_K / J_PER_EV;
 /// Pascals per gigapascal.
 pub const PA_PER_GPA: f64 = 1e9;
 /// Highest temperature accepted anywhere, K: far above any glass's melting point, so a larger value

@@ -215,6 +215,58 @@ impl Problem {
         blocks: &[DataBlock<'_>],
         settings: ProblemSettings,
     ) -> Result<Self, InversionError> {
+        let taus = settings.grid.taus_s();
+        Self::assemble(blocks, settings, |k, _, x, j| k.eval(x, taus[j]))
+    }
+
+    /// Builds the problem for data `y` at `x` whose kernel is given as a table: `kernel[(i, j)]`
+    /// is the response at data point i to a unit amplitude at grid point j (M x N), for kernels
+    /// that are not a function of x and tau alone (a temperature history: [`super::energy`]).
+    /// `settings.kernel` names the response's family (creep, loss) for reports only.
+    ///
+    /// # Errors
+    /// As [`Problem::new`], and for a table whose shape is not M x N or holds a non-finite value.
+    pub fn tabulated(
+        x: &[f64],
+        y: &[f64],
+        sigma: Option<&[f64]>,
+        kernel: &Mat<f64>,
+        settings: ProblemSettings,
+    ) -> Result<Self, InversionError> {
+        if kernel.nrows() != x.len() || kernel.ncols() != settings.grid.len() {
+            return Err(InversionError::Invalid(format!(
+                "a kernel table of {} x {} for {} data points and {} grid points",
+                kernel.nrows(),
+                kernel.ncols(),
+                x.len(),
+                settings.grid.len()
+            )));
+        }
+        if (0..kernel.ncols()).any(|j| kernel.col(j).iter().any(|v| !v.is_finite())) {
+            return Err(InversionError::Invalid(
+                "the kernel table holds a non-finite value".into(),
+            ));
+        }
+        let block = DataBlock {
+            kernel: settings.kernel,
+            baseline: settings.baseline,
+            x,
+            y,
+            sigma,
+        };
+        Self::assemble(&[block], settings, |_, i, _, j| kernel[(i, j)])
+    }
+
+    /// The assembly shared by [`Problem::joint`] and [`Problem::tabulated`]: `kernel(k, i, x, j)`
+    /// is the unweighted response of row i (at `x`, of a block with kernel k) to grid point j.
+    fn assemble<F>(
+        blocks: &[DataBlock<'_>],
+        settings: ProblemSettings,
+        kernel: F,
+    ) -> Result<Self, InversionError>
+    where
+        F: Fn(Kernel, usize, f64, usize) -> f64,
+    {
         let Some(first) = blocks.first() else {
             return Err(InversionError::Invalid("no data sets".into()));
         };
@@ -287,11 +339,10 @@ impl Problem {
             .enumerate()
             .flat_map(|(k, b)| std::iter::repeat_n(k, b.rows.len()))
             .collect();
-        let taus = settings.grid.taus_s();
         let design = Mat::<f64>::from_fn(m, n, |i, j| {
             let b = &infos[row_block[i]];
             let v = if j < n_spec {
-                b.kernel.eval(x[i], taus[j])
+                kernel(b.kernel, i, x[i], j)
             } else if !b.columns.contains(&j) {
                 0.0
             } else if j == b.columns.start {

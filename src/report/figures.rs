@@ -256,8 +256,58 @@ fn is_figure_name(name: &str) -> bool {
 fn data_axis(kind: &str) -> (&'static str, &'static str) {
     match kind {
         "loss" => ("angular frequency (rad/s)", "E'' (Pa)"),
-        "creep" => ("time under load (s)", "strain (data units)"),
+        "creep" | "creep-stepping" => ("time under load (s)", "strain (data units)"),
         _ => ("time after release (s)", "strain (data units)"),
+    }
+}
+
+/// The spectrum of dF of `--kind creep-stepping`, with its bootstrap band when there is one; the
+/// range the record resolves is named in the caption.
+fn energy_spectrum_figure(t: &Table, summary: &Value) -> Figure {
+    let mut p = Panel::new(
+        "activation-energy spectrum",
+        "dF (eV)",
+        "strain density (1/eV)",
+        false,
+        false,
+    );
+    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+    let banded = t.has("density_per_ev_p05");
+    let mut line = Series::new(
+        if banded {
+            "spectrum (90 % band shaded)"
+        } else {
+            "spectrum"
+        },
+        t.points(&rows, "df_ev", "density_per_ev"),
+        Style::Line,
+        1,
+    );
+    if banded {
+        line.band = rows
+            .iter()
+            .map(|r| {
+                (
+                    t.f(r, "df_ev"),
+                    t.f(r, "density_per_ev_p05"),
+                    t.f(r, "density_per_ev_p95"),
+                )
+            })
+            .collect();
+    }
+    p.series.push(line);
+    let range = &summary["energy"]["resolved_df_ev"];
+    Figure {
+        file: "spectrum.svg".into(),
+        caption: format!(
+            "The spectrum of activation energies ({} rule); the record resolves dF from {} to {} eV.",
+            summary["rule"].as_str().unwrap_or("?"),
+            range[0].as_f64().map_or("?".into(), |v| format!("{v:.3}")),
+            range[1].as_f64().map_or("?".into(), |v| format!("{v:.3}")),
+        ),
+        panels: vec![p],
+        columns: 1,
+        heatmap: None,
     }
 }
 
@@ -369,7 +419,11 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
             heatmap: None,
         });
     }
-    if let Some(t) = Table::read(&dir.join("spectrum.csv")) {
+    let spectrum = Table::read(&dir.join("spectrum.csv"));
+    if let Some(t) = spectrum.as_ref().filter(|t| t.has("df_ev")) {
+        // An inversion in activation energy (--kind creep-stepping).
+        figs.push(energy_spectrum_figure(t, summary));
+    } else if let Some(t) = spectrum {
         let peaks = Table::read(&dir.join("peaks.csv"));
         let mut p = Panel::new(
             "relaxation-time spectrum",
@@ -1308,11 +1362,44 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                         2,
                     ));
                 }
+                if let Some(t) = table("inverted", cell) {
+                    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                    p.series.push(Series::new(
+                        "inverted (direct, in dF)",
+                        t.points(&rows, "df_ev", "density_per_ev"),
+                        Style::Dashed,
+                        1,
+                    ));
+                }
+                let mut panels = vec![p];
+                if let Some(t) = table("record", cell) {
+                    let mut r = Panel::new(
+                        "the creep record and the inversion's fit",
+                        "t (s)",
+                        "strain",
+                        false,
+                        false,
+                    );
+                    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+                    r.series.push(Series::new(
+                        "record (with noise)",
+                        t.points(&rows, "t_s", "strain"),
+                        Style::Points,
+                        0,
+                    ));
+                    r.series.push(Series::new(
+                        "fit",
+                        t.points(&rows, "t_s", "strain_fit"),
+                        Style::Line,
+                        1,
+                    ));
+                    panels.push(r);
+                }
                 figs.push(Figure {
                     file: file("stepping"),
-                    caption: format!("Cell {cell}{}: the assumed spectrum and the one the temperature-stepping reading gives (paper Fig. 11).", at(cell)),
-                    panels: vec![p],
-                    columns: 1,
+                    caption: format!("Cell {cell}{}: the assumed spectrum, the one the temperature-stepping reading gives (paper Fig. 11) and the one the direct inversion of the creep record in dF recovers; right, the record and the inversion's fit.", at(cell)),
+                    columns: panels.len(),
+                    panels,
                     heatmap: None,
                 });
             }

@@ -316,8 +316,14 @@ pub fn index_html(
     } else if !summary.is_null() {
         body.push_str(&fields_table("Chosen solution", summary));
         body.push_str(&fields_table("Baseline", &summary["baseline"]));
-        body.push_str(&array_table("Peaks", &summary["peaks"]));
-        body.push_str(&uncertainty_table(summary));
+        if summary.get("energy").is_some() {
+            // In activation energy: the peaks in dF (their intervals are in peaks.csv).
+            body.push_str(&fields_table("Activation energy", &summary["energy"]));
+            body.push_str(&array_table("Peaks in dF", &summary["energy"]["peaks"]));
+        } else {
+            body.push_str(&array_table("Peaks", &summary["peaks"]));
+            body.push_str(&uncertainty_table(summary));
+        }
         body.push_str(&array_table("Joint data sets", &summary["sets"]));
         body.push_str(&array_table("Other rules", &summary["other_rules"]));
         body.push_str(&array_table("Series", &summary["series"]));

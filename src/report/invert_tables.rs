@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::files::num;
+use crate::pipeline::invert::energy::EnergyReading;
 use crate::pipeline::invert::{DataInversion, SeriesInversion};
 use crate::pipeline::uncertainty::Interval;
 
@@ -59,6 +60,78 @@ pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
                     .unwrap_or_default()
             );
         }
+    }
+    out
+}
+
+/// `spectrum.csv` of an inversion in activation energy: `df_ev,density_per_ev,weight` (strain per
+/// eV; weight = the grid point's strain), with the bootstrap `density_per_ev_p05,_p50,_p95`.
+pub fn energy_spectrum_csv(e: &EnergyReading, s: &SeriesInversion) -> String {
+    let banded = s.uncertainty.is_some();
+    let mut out = String::from(if banded {
+        "df_ev,density_per_ev,weight,density_per_ev_p05,density_per_ev_p50,density_per_ev_p95\n"
+    } else {
+        "df_ev,density_per_ev,weight\n"
+    });
+    let (step, per_ln_tau) = (e.grid.step_ev(), e.grid.ev_per_ln_tau());
+    for (j, (df, &w)) in e
+        .grid
+        .df_ev()
+        .iter()
+        .zip(&s.choice().solution.amplitudes)
+        .enumerate()
+    {
+        let band = s.uncertainty.as_ref().map(|u| u.density[j]);
+        let _ = writeln!(
+            out,
+            "{},{},{}{}",
+            num(*df),
+            num(w / step),
+            num(w),
+            band.map(|b| format!(
+                ",{},{},{}",
+                num(b.p05 / per_ln_tau),
+                num(b.p50 / per_ln_tau),
+                num(b.p95 / per_ln_tau)
+            ))
+            .unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// `peaks.csv` of an inversion in activation energy: `peak,df_ev,area,in_resolved_range`, with the
+/// bootstrap `appearance,df_p05_ev,df_p50_ev,df_p95_ev,area_p05,area_p50,area_p95`.
+pub fn energy_peaks_csv(e: &EnergyReading, s: &SeriesInversion) -> String {
+    let mut out = String::from("peak,df_ev,area,in_resolved_range");
+    if s.uncertainty.is_some() {
+        out.push_str(",appearance,df_p05_ev,df_p50_ev,df_p95_ev,area_p05,area_p50,area_p95");
+    }
+    out.push('\n');
+    let (lo, hi) = e.resolved_ev;
+    for (i, p) in s.peaks().iter().enumerate() {
+        let df = e.grid.df_of_tau(p.tau_s());
+        let _ = write!(
+            out,
+            "{},{},{},{}",
+            i + 1,
+            num(df),
+            num(p.area),
+            (lo..=hi).contains(&df)
+        );
+        if let Some(u) = s.uncertainty.as_ref().map(|u| &u.peaks[i]) {
+            let df_of = |t: f64| num(e.grid.df_of_tau(t));
+            let _ = write!(
+                out,
+                ",{},{},{},{},{}",
+                num(u.appearance),
+                df_of(u.tau_s.p05),
+                df_of(u.tau_s.p50),
+                df_of(u.tau_s.p95),
+                interval(Some(u.area))
+            );
+        }
+        out.push('\n');
     }
     out
 }
@@ -301,14 +374,22 @@ pub const INVERT_OUTPUTS: &[&str] = &[
 /// When the summary cannot be serialized.
 pub fn invert_files(inv: &DataInversion) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
     let series = &inv.series;
+    let spectrum = match &inv.energy {
+        Some(e) => energy_spectrum_csv(e, &series[0]),
+        None => spectrum_csv(series),
+    };
     let mut files = vec![
-        (
-            "spectrum.csv".to_string(),
-            spectrum_csv(series).into_bytes(),
-        ),
+        ("spectrum.csv".to_string(), spectrum.into_bytes()),
         ("fit.csv".to_string(), fit_csv(series).into_bytes()),
         ("path.csv".to_string(), path_csv(series).into_bytes()),
-        ("peaks.csv".to_string(), peaks_csv(series).into_bytes()),
+        (
+            "peaks.csv".to_string(),
+            match &inv.energy {
+                Some(e) => energy_peaks_csv(e, &series[0]),
+                None => peaks_csv(series),
+            }
+            .into_bytes(),
+        ),
         (
             "summary.json".to_string(),
             serde_json::to_string_pretty(&inv.summary())?.into_bytes(),

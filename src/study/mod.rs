@@ -63,7 +63,7 @@ pub fn run_study<R: Rng + ?Sized>(
     match &scenario.study {
         Some(Study::StretchedExponent) => stretched::run(scenario, rng, keep_tables),
         Some(Study::TtsMasterCurve { t_ref_k }) => tts::run(scenario, *t_ref_k, rng, keep_tables),
-        Some(Study::TemperatureStepping(p)) => Ok(stepping::run(p, keep_tables)),
+        Some(Study::TemperatureStepping(p)) => stepping::run(scenario, p, rng, keep_tables),
         Some(Study::NonlinearBending(p)) => bending::run(scenario, p, rng, keep_tables),
         Some(Study::ArrheniusGrouping(p)) => grouping::run(scenario, p, rng, keep_tables),
         None => Err(StudyError::Input("the scenario has no [study]".into())),

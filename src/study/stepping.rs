@@ -2,14 +2,29 @@
 //! upward and held; the Argon-Kuo reading dF_i = -k d ln(rate) / d(1/T) from the creep rate just
 //! before and just after each step, with the strain of the hold that follows step i assigned to
 //! dF_i. From a monotonic assumed spectrum of dF it yields an apparent one.
+//!
+//! Beside it, the direct inversion (docs/model.md §8): the creep record of the same history,
+//! sampled within every hold and with the scenario's noise, inverted for the spectrum of dF with the
+//! scenario's inversion settings.
 
-use super::Outcome;
-use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
+use rand::Rng;
+
+use super::{Outcome, StudyError};
+use crate::constants::BOLTZMANN_EV_PER_K as K_EV;
+use crate::data::MeasuredSeries;
 use crate::files::num;
-use crate::scenario::{DfShape, SteppingParams};
+use crate::inversion::energy::{creep_table, ArrheniusLaw, EnergyGrid, TemperatureHistory};
+use crate::inversion::Workspace;
+use crate::pipeline::invert::energy::{invert_creep_history, EnergyInversion, EnergyOptions};
+use crate::scenario::{DfShape, Scenario, SteppingParams};
 
-/// Boltzmann's constant, eV/K.
-const K_EV: f64 = BOLTZMANN_J_PER_K / J_PER_EV;
+/// Times of the creep record per hold, log-spaced from [`RECORD_FIRST`] of the hold after its
+/// start to its end (21 holds: 2100 points).
+const RECORD_POINTS_PER_HOLD: usize = 100;
+/// First time of a hold's record, as a fraction of the hold after its start.
+const RECORD_FIRST: f64 = 1e-3;
+/// Points at which the inverted and assumed densities are compared over the resolved range.
+const COMPARE_POINTS: usize = 200;
 
 /// The reading at one temperature step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,7 +122,139 @@ pub fn assumed_spectrum(p: &SteppingParams) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (df, density, weights)
 }
 
-pub(super) fn run(p: &SteppingParams, keep_tables: bool) -> Outcome {
+/// The sampled times of the record under `history`: [`RECORD_POINTS_PER_HOLD`] per hold.
+pub fn record_times(history: &TemperatureHistory) -> Vec<f64> {
+    let n = RECORD_POINTS_PER_HOLD;
+    history
+        .holds()
+        .iter()
+        .flat_map(|h| {
+            let span = h.end_s - h.start_s;
+            (0..n).map(move |k| {
+                let f = RECORD_FIRST.powf(1.0 - k as f64 / (n - 1) as f64);
+                h.start_s + span * f
+            })
+        })
+        .collect()
+}
+
+/// Linear interpolation of `y` on increasing `x` at `at`; zero outside `x`.
+fn interpolate(x: &[f64], y: &[f64], at: f64) -> f64 {
+    let k = x.partition_point(|v| *v < at);
+    if k == 0 {
+        return if at == x[0] { y[0] } else { 0.0 };
+    }
+    if k == x.len() {
+        return 0.0;
+    }
+    let f = (at - x[k - 1]) / (x[k] - x[k - 1]);
+    y[k - 1] + f * (y[k] - y[k - 1])
+}
+
+/// The direct inversion of the record and its comparison with the assumed spectrum.
+struct Direct {
+    inversion: EnergyInversion,
+    record: MeasuredSeries,
+    clean: Vec<f64>,
+    /// The chosen spectrum's relative L2 error over the resolved range.
+    rel_l2: f64,
+    /// The best relative L2 error along the lambda path.
+    oracle_rel_l2: f64,
+}
+
+/// Simulates the creep record of the assumed spectrum under `history`, adds the scenario's noise
+/// and inverts it for dF.
+fn direct<R: Rng + ?Sized>(
+    scenario: &Scenario,
+    p: &SteppingParams,
+    history: &TemperatureHistory,
+    rng: &mut R,
+) -> Result<Direct, StudyError> {
+    let law = ArrheniusLaw {
+        attempt_hz: p.attempt_hz,
+    };
+    let (df, _, weights) = assumed_spectrum(p);
+    let truth_grid = EnergyGrid::new(
+        p.df_min_ev,
+        p.df_max_ev,
+        p.df_points,
+        law,
+        history.max_temperature_k(),
+    )
+    .map_err(|e| StudyError::Input(e.to_string()))?;
+    let times = record_times(history);
+    let table = creep_table(&times, history, &truth_grid);
+    let clean: Vec<f64> = (0..times.len())
+        .map(|i| (0..weights.len()).map(|j| table[(i, j)] * weights[j]).sum())
+        .collect();
+    let noisy = scenario.noise.apply(&times, &clean, rng);
+    let record = MeasuredSeries {
+        temperature_k: None,
+        x: times,
+        y: noisy.y,
+        sigma: scenario.noise.reports_sigma().then_some(noisy.sigma),
+    };
+    let inversion = invert_creep_history(
+        &record,
+        history,
+        &EnergyOptions::new(law),
+        &scenario.inversion,
+        &mut Workspace::new(),
+        &(),
+    )
+    .map_err(|e| StudyError::Input(format!("the direct inversion: {e}")))?;
+    // Relative L2 of the density over the resolved range, uniform in dF.
+    let grid_df = inversion.df_ev();
+    let step = inversion.grid.step_ev();
+    let (lo, hi) = inversion.resolved_ev;
+    let (lo, hi) = (lo.max(grid_df[0]), hi.min(grid_df[grid_df.len() - 1]));
+    // The assumed spectrum as the grid can hold it (the sweeps' definition, docs/model.md §4):
+    // each unit's strain shared between its two neighbouring grid points by hat functions.
+    let mut projected = vec![0.0; grid_df.len()];
+    for (&d, &w) in df.iter().zip(&weights) {
+        let u = ((d - grid_df[0]) / step).clamp(0.0, (grid_df.len() - 1) as f64);
+        let i = (u.floor() as usize).min(grid_df.len() - 2);
+        let f = u - i as f64;
+        projected[i] += w * (1.0 - f) / step;
+        projected[i + 1] += w * f / step;
+    }
+    let rel_l2 = |amplitudes: &[f64]| {
+        let inverted: Vec<f64> = amplitudes.iter().map(|a| a / step).collect();
+        let (mut err, mut norm) = (0.0, 0.0);
+        for k in 0..COMPARE_POINTS {
+            let x = lo + (hi - lo) * k as f64 / (COMPARE_POINTS - 1) as f64;
+            let truth = interpolate(&grid_df, &projected, x);
+            err += (interpolate(&grid_df, &inverted, x) - truth).powi(2);
+            norm += truth * truth;
+        }
+        (err / norm).sqrt()
+    };
+    let oracle_rel_l2 = inversion
+        .series
+        .analysis
+        .path
+        .points
+        .iter()
+        .map(|q| rel_l2(&q.solution.amplitudes))
+        .fold(f64::INFINITY, f64::min);
+    Ok(Direct {
+        rel_l2: rel_l2(&inversion.series.choice().solution.amplitudes),
+        oracle_rel_l2,
+        inversion,
+        record,
+        clean,
+    })
+}
+
+pub(super) fn run<R: Rng + ?Sized>(
+    scenario: &Scenario,
+    p: &SteppingParams,
+    rng: &mut R,
+    keep_tables: bool,
+) -> Result<Outcome, StudyError> {
+    let history = TemperatureHistory::stepped(p.start_k, p.step_k, p.steps, p.hold_s)
+        .map_err(|e| StudyError::Input(e.to_string()))?;
+    let direct = direct(scenario, p, &history, rng)?;
     let (df, density, weights) = assumed_spectrum(p);
     let temps: Vec<f64> = (0..=p.steps)
         .map(|i| p.start_k + i as f64 * p.step_k)
@@ -183,6 +330,52 @@ pub(super) fn run(p: &SteppingParams, keep_tables: bool) -> Outcome {
     out.push("strain_first_hold", ends[0]);
     out.push("strain_steps", captured);
     out.push("strain_total", p.total_strain);
+    // The direct inversion, read with the same definitions.
+    let grid_df = direct.inversion.df_ev();
+    let inverted = direct.inversion.density_per_ev();
+    let iv = argmax(&inverted);
+    out.push("inverted_peak_df_ev", grid_df[iv]);
+    out.push("inverted_peak_shift_ev", grid_df[iv] - df[ia]);
+    // Undefined, like the reading's, where the record does not resolve the high end.
+    let resolved = direct.inversion.resolved_ev;
+    out.push(
+        "inverted_high_end_ratio",
+        if high <= resolved.1 {
+            interpolate(&grid_df, &inverted, high) / inverted[iv]
+        } else {
+            f64::NAN
+        },
+    );
+    out.push("inverted_rel_l2", direct.rel_l2);
+    out.push("inverted_oracle_rel_l2", direct.oracle_rel_l2);
+    out.push("resolved_df_min_ev", direct.inversion.resolved_ev.0);
+    out.push("resolved_df_max_ev", direct.inversion.resolved_ev.1);
+    out.push(
+        "inverted_lambda",
+        direct.inversion.series.choice().solution.lambda,
+    );
+    if keep_tables {
+        let mut t = String::from("df_ev,density_per_ev\n");
+        for (d, g) in grid_df.iter().zip(&inverted) {
+            t.push_str(&format!("{},{}\n", num(*d), num(*g)));
+        }
+        out.tables.push(("inverted".into(), t));
+        let series = &direct.inversion.series;
+        let fit = series.problem.fitted(&series.choice().solution);
+        let mut r = String::from("t_s,temperature_k,strain_clean,strain,strain_fit\n");
+        for (i, &t_s) in direct.record.x.iter().enumerate() {
+            let hold = history.holds()[i / RECORD_POINTS_PER_HOLD];
+            r.push_str(&format!(
+                "{},{},{},{},{}\n",
+                num(t_s),
+                num(hold.temperature_k),
+                num(direct.clean[i]),
+                num(direct.record.y[i]),
+                num(fit[i])
+            ));
+        }
+        out.tables.push(("record".into(), r));
+    }
     if keep_tables {
         let mut a = String::from("df_ev,density_per_ev\n");
         for (d, g) in df.iter().zip(&density) {
@@ -207,7 +400,7 @@ pub(super) fn run(p: &SteppingParams, keep_tables: bool) -> Outcome {
         }
         out.tables.push(("apparent".into(), b));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

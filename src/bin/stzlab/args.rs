@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stzlab::inversion::energy::ArrheniusLaw;
 use stzlab::inversion::{Baseline, Bootstrap, InvertOptions, Kernel, Regularizer, Rule};
+use stzlab::pipeline::invert::energy::EnergyOptions;
 
 #[derive(Parser)]
 #[command(
@@ -96,6 +98,8 @@ pub(crate) enum KindArg {
     Creep,
     /// Loss modulus, x = omega in rad/s.
     Loss,
+    /// Creep through a temperature history (--temperature-history), inverted in dF.
+    CreepStepping,
 }
 
 impl KindArg {
@@ -103,7 +107,7 @@ impl KindArg {
     pub(crate) fn kernel(self) -> Kernel {
         match self {
             KindArg::Decay => Kernel::Decay,
-            KindArg::Creep => Kernel::Creep,
+            KindArg::Creep | KindArg::CreepStepping => Kernel::Creep,
             KindArg::Loss => Kernel::Loss,
         }
     }
@@ -142,7 +146,9 @@ pub(crate) struct InvertArgs {
     /// Data file (CSV).
     #[arg(required_unless_present = "joint", conflicts_with = "joint")]
     pub(crate) data: Option<PathBuf>,
-    /// Kernel: decay (recovery, x = t in s), creep (x = t in s), loss (x = omega in rad/s).
+    /// Kernel: decay (recovery, x = t in s), creep (x = t in s), loss (x = omega in rad/s), or
+    /// creep-stepping (creep through --temperature-history, x = t in s after loading, inverted for
+    /// the spectrum of activation energies dF).
     #[arg(
         long,
         value_enum,
@@ -210,9 +216,67 @@ pub(crate) struct InvertArgs {
     /// Write no SVG figures and no index.html.
     #[arg(long)]
     pub(crate) no_figures: bool,
+    /// --kind creep-stepping: the temperature history, CSV `t_start_s,t_end_s,temperature_k`, one
+    /// contiguous hold per line from 0 s.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) temperature_history: Option<PathBuf>,
+    /// --kind creep-stepping: attempt frequency nu in tau = exp(dF / kT) / nu, Hz.
+    #[arg(long, default_value_t = 1e13)]
+    pub(crate) attempt_hz: f64,
+    /// --kind creep-stepping: lowest dF of the grid, eV (default: one decade of tau below the
+    /// range the record resolves). --points sets the grid points (default 200).
+    #[arg(long)]
+    pub(crate) df_min_ev: Option<f64>,
+    /// --kind creep-stepping: highest dF of the grid, eV (default: one decade above).
+    #[arg(long)]
+    pub(crate) df_max_ev: Option<f64>,
 }
 
 impl InvertArgs {
+    /// The history file and dF grid of `--kind creep-stepping`; `None` for the other kinds.
+    pub(crate) fn energy(&self) -> Result<Option<(PathBuf, EnergyOptions)>, String> {
+        let stepping = self.kind == Some(KindArg::CreepStepping);
+        let Some(history) = self.temperature_history.clone().filter(|_| stepping) else {
+            return match (stepping, &self.temperature_history) {
+                (true, _) => Err("--kind creep-stepping needs --temperature-history FILE".into()),
+                (false, Some(_)) => {
+                    Err("--temperature-history applies to --kind creep-stepping only".into())
+                }
+                (false, None) if self.df_min_ev.is_some() || self.df_max_ev.is_some() => {
+                    Err("--df-min-ev and --df-max-ev apply to --kind creep-stepping only".into())
+                }
+                (false, None) => Ok(None),
+            };
+        };
+        let refused = [
+            (
+                self.tau_min.is_some(),
+                "--tau-min (the grid is in dF: --df-min-ev)",
+            ),
+            (
+                self.tau_max.is_some(),
+                "--tau-max (the grid is in dF: --df-max-ev)",
+            ),
+            (
+                self.material.is_some(),
+                "--material (no STZ reading in dF yet)",
+            ),
+            (
+                self.temperature_k.is_some(),
+                "--temperature-k (the history gives them)",
+            ),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            return Err(format!("--kind creep-stepping does not take {flag}"));
+        }
+        let mut energy = EnergyOptions::new(ArrheniusLaw {
+            attempt_hz: self.attempt_hz,
+        });
+        energy.df_min_ev = self.df_min_ev;
+        energy.df_max_ev = self.df_max_ev;
+        Ok(Some((history, energy)))
+    }
+
     /// The `--joint` sets as (kernel, file).
     pub(crate) fn joint_sets(&self) -> Vec<(Kernel, PathBuf)> {
         self.joint

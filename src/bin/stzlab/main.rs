@@ -14,11 +14,10 @@ use progress::StderrProgress;
 
 use stzlab::files::{OutputDir, OutputError};
 use stzlab::pipeline::drive::{default_output, parse_shard, RunError, RunOptions};
-use stzlab::pipeline::{
-    invert::invert_data, joint::invert_joint, simulate, simulate::SimulateError,
-};
+use stzlab::pipeline::invert::{energy::invert_history_file, invert_data};
+use stzlab::pipeline::{joint::invert_joint, simulate, simulate::SimulateError};
 use stzlab::report;
-use stzlab::scenario::{load_material, Plan, Scenario, ScenarioError};
+use stzlab::scenario::{load_material, Plan, Scenario};
 
 /// Prints lines to stdout, ignoring a closed pipe (`stzlab run ... | head -1`): the files are the
 /// product, the printout only reports them, so a reader that stops early must not stop the run.
@@ -50,10 +49,6 @@ fn run_failure(e: RunError) -> Failure {
         RunError::Output(o) => output_failure(o),
         RunError::Other(_) => Failure(1, e.to_string()),
     }
-}
-
-fn scenario_failure(e: ScenarioError) -> Failure {
-    bad(e)
 }
 
 fn main() -> ExitCode {
@@ -108,7 +103,7 @@ fn run_command(args: &RunArgs, started: Instant) -> Result<(), Failure> {
         .as_deref()
         .map_or(Ok((1, 1)), parse_shard)
         .map_err(bad)?;
-    let plan = Plan::load(&args.scenario, &args.sets).map_err(scenario_failure)?;
+    let plan = Plan::load(&args.scenario, &args.sets).map_err(bad)?;
     let output = (args.output.clone()).unwrap_or_else(|| default_output(&plan.name, shard));
     let sharded = if shard.1 > 1 {
         format!(", shard {}/{}", shard.0, shard.1)
@@ -162,7 +157,7 @@ fn run_command(args: &RunArgs, started: Instant) -> Result<(), Failure> {
 }
 
 fn simulate_command(path: &Path, out: &Out) -> Result<(), Failure> {
-    let scenario = Scenario::load(path).map_err(scenario_failure)?;
+    let scenario = Scenario::load(path).map_err(bad)?;
     let sim = simulate(&scenario).map_err(|e| {
         let code = if matches!(e, SimulateError::StudyOnly(_)) {
             2
@@ -184,11 +179,12 @@ fn simulate_command(path: &Path, out: &Out) -> Result<(), Failure> {
 fn invert_command(args: &InvertArgs, started: Instant) -> Result<(), Failure> {
     let options = args.options().map_err(bad)?;
     let material = args.material.as_deref().map(load_material).transpose();
-    let material = material.map_err(scenario_failure)?;
+    let material = material.map_err(bad)?;
     let (m, t, progress) = (material.as_ref(), args.temperature_k, StderrProgress::new());
-    let inversion = match &args.data {
-        Some(data) => invert_data(data, &options, m, t, &progress),
-        None => invert_joint(&args.joint_sets(), &options, m, t, &progress),
+    let inversion = match (&args.data, args.energy().map_err(bad)?) {
+        (Some(data), Some((h, e))) => invert_history_file(data, &h, &e, &options, &progress),
+        (Some(data), None) => invert_data(data, &options, m, t, &progress),
+        (None, _) => invert_joint(&args.joint_sets(), &options, m, t, &progress),
     };
     let inversion = inversion.map_err(bad)?;
     let files = report::invert_files(&inversion).map_err(|e| Failure(1, e.to_string()))?;

@@ -235,6 +235,9 @@ pub struct DataInversion {
     pub series: Vec<SeriesInversion>,
     /// The atomic volume, m^3, when the material file gives one (Omega slopes in atomic volumes).
     pub atomic_volume_m3: Option<f64>,
+    /// For an inversion in activation energy (`--kind creep-stepping`): its dF grid, history and
+    /// resolved range; the one series then runs on the grid's ln tau_ref axis.
+    pub energy: Option<energy::EnergyReading>,
 }
 
 /// Reads a data file and inverts each of its series with `options`. With a `material`, each series
@@ -272,6 +275,7 @@ pub fn invert_data(
         options: options.clone(),
         series,
         atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
+        energy: None,
     })
 }
 
@@ -327,6 +331,7 @@ impl SeriesInversion {
     }
 }
 
+pub mod energy;
 mod summary;
 pub use summary::{InvertSummary, OtherRule, PeakSummary, SeriesSummary, SetSummary, StzSummary};
 

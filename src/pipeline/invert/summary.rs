@@ -23,6 +23,9 @@ pub enum InvertSummary {
         data: String,
         /// The regularizer family (`tikhonov`, `log-smooth`).
         regularizer: &'static str,
+        /// The reading in activation energy (`creep-stepping`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        energy: Option<EnergySummary>,
     },
     /// Several series (DMA temperatures).
     Many {
@@ -54,6 +57,8 @@ impl DataInversion {
         let joint = self.series.iter().any(|s| !s.sets.is_empty());
         let kind = if joint {
             "joint"
+        } else if self.energy.is_some() {
+            "creep-stepping"
         } else {
             self.options.kernel.name()
         };
@@ -64,6 +69,7 @@ impl DataInversion {
                 kind,
                 data,
                 regularizer: self.options.regularizer.name(),
+                energy: self.energy.as_ref().map(|e| e.summary(&self.series[0])),
             }
         } else {
             InvertSummary::Many {
@@ -73,6 +79,64 @@ impl DataInversion {
                 data,
                 regularizer: self.options.regularizer.name(),
             }
+        }
+    }
+}
+
+/// The activation-energy reading in `summary.json` (`--kind creep-stepping`, docs/model.md §8).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnergySummary {
+    /// The temperature-history file.
+    pub history: String,
+    /// nu in tau = exp(dF / kT) / nu, Hz.
+    pub attempt_hz: f64,
+    /// The reference temperature of the ln tau_ref axis (the history's highest), K.
+    pub reference_k: f64,
+    /// The dF grid's ends, eV.
+    pub df_grid_ev: [f64; 2],
+    /// dF grid points.
+    pub df_points: usize,
+    /// The dF range the record resolves (theta = 1 at its first and at its last time), eV.
+    pub resolved_df_ev: [f64; 2],
+    /// The chosen spectrum's peaks in dF.
+    pub peaks: Vec<EnergyPeak>,
+}
+
+/// One peak of a spectrum of dF.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnergyPeak {
+    /// Centroid, eV.
+    pub df_ev: f64,
+    /// Area (strain, in data units).
+    pub area: f64,
+    /// Whether the centroid lies in the resolved range.
+    pub in_resolved_range: bool,
+}
+
+impl super::energy::EnergyReading {
+    /// The summary of `series`, the inversion this reading belongs to.
+    pub fn summary(&self, series: &SeriesInversion) -> EnergySummary {
+        let df = self.grid.df_ev();
+        let (lo, hi) = self.resolved_ev;
+        EnergySummary {
+            history: self.history_file.clone(),
+            attempt_hz: self.grid.law.attempt_hz,
+            reference_k: self.grid.reference_k,
+            df_grid_ev: [df[0], df[df.len() - 1]],
+            df_points: df.len(),
+            resolved_df_ev: [lo, hi],
+            peaks: series
+                .peaks()
+                .iter()
+                .map(|p| {
+                    let df_ev = self.grid.df_of_tau(p.tau_s());
+                    EnergyPeak {
+                        df_ev,
+                        area: p.area,
+                        in_resolved_range: (lo..=hi).contains(&df_ev),
+                    }
+                })
+                .collect(),
         }
     }
 }

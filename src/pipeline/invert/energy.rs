@@ -1,0 +1,220 @@
+//! Inverting creep under a temperature history for the spectrum of activation energies
+//! (docs/model.md §8): the record -> the dF grid and its kernel table -> the same analysis as any
+//! series (path, rules, peaks, bootstrap) -> the density per eV.
+
+use std::path::Path;
+
+use super::{
+    analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
+};
+use crate::data::{read_data, MeasuredSeries};
+use crate::inversion::energy::{
+    creep_table, read_history, ArrheniusLaw, EnergyGrid, TemperatureHistory,
+};
+use crate::inversion::nnls::NnlsParams;
+use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
+use crate::pipeline::uncertainty::Observer;
+
+/// Default number of dF grid points.
+pub const DEFAULT_DF_POINTS: usize = 200;
+/// theta at which a process counts as relaxed: the dF range a record resolves runs from the dF
+/// with theta = 1 at its first time to the dF with theta = 1 at its last.
+const RELAXED_THETA: f64 = 1.0;
+/// The default grid reaches one decade of tau beyond that range on each side (theta x 10 and
+/// theta / 10), as the tau grid does beyond a time window.
+const EXTEND_THETA: f64 = 10.0;
+
+/// The dF grid of an energy inversion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnergyOptions {
+    /// The law tau(dF, T).
+    pub law: ArrheniusLaw,
+    /// Lowest dF of the grid, eV (default: one decade of tau below the resolved range).
+    pub df_min_ev: Option<f64>,
+    /// Highest dF of the grid, eV (default: one decade above).
+    pub df_max_ev: Option<f64>,
+    /// Grid points (default [`DEFAULT_DF_POINTS`]).
+    pub points: usize,
+}
+
+impl EnergyOptions {
+    /// The defaults for `law`.
+    pub fn new(law: ArrheniusLaw) -> Self {
+        Self {
+            law,
+            df_min_ev: None,
+            df_max_ev: None,
+            points: DEFAULT_DF_POINTS,
+        }
+    }
+}
+
+/// An inversion in dF.
+#[derive(Debug, Clone)]
+pub struct EnergyInversion {
+    /// The dF grid.
+    pub grid: EnergyGrid,
+    /// The dF range the record resolves (theta = 1 at its first and at its last time), eV.
+    pub resolved_ev: (f64, f64),
+    /// The analysis, on the grid's ln tau_ref axis.
+    pub series: SeriesInversion,
+}
+
+/// How the one series of a [`DataInversion`] in activation energy is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnergyReading {
+    /// The temperature-history file, as given.
+    pub history_file: String,
+    /// The dF grid.
+    pub grid: EnergyGrid,
+    /// The dF range the record resolves, eV.
+    pub resolved_ev: (f64, f64),
+}
+
+/// Reads a creep record (`t_s`-like x column, strain, optional sigma; one series) and its
+/// temperature history, and inverts it for the spectrum of dF (see [`invert_creep_history`]).
+///
+/// # Errors
+/// [`InvertError`]: an unreadable file, a refused history, a record with a temperature column or
+/// several series, or an inversion that cannot run.
+pub fn invert_history_file(
+    data: &Path,
+    history: &Path,
+    energy: &EnergyOptions,
+    options: &InvertOptions,
+    observer: &dyn Observer,
+) -> Result<DataInversion, InvertError> {
+    let file = data.display().to_string();
+    let series = read_data(data)?;
+    let [record] = series.as_slice() else {
+        return Err(InvertError::Shape(format!(
+            "{file}: {} series (a temperature column?): a temperature-stepping record is one \
+             series of strain against time, its temperatures in --temperature-history",
+            series.len()
+        )));
+    };
+    let h = read_history(history)?;
+    let inv = invert_creep_history(record, &h, energy, options, &mut Workspace::new(), observer)
+        .map_err(|e| InvertError::Series {
+            file: file.clone(),
+            temperature_k: None,
+            source: Box::new(e),
+        })?;
+    Ok(DataInversion {
+        file,
+        options: options.clone(),
+        series: vec![inv.series],
+        atomic_volume_m3: None,
+        energy: Some(EnergyReading {
+            history_file: history.display().to_string(),
+            grid: inv.grid,
+            resolved_ev: inv.resolved_ev,
+        }),
+    })
+}
+
+impl EnergyInversion {
+    /// dF of every grid point, eV.
+    pub fn df_ev(&self) -> Vec<f64> {
+        self.grid.df_ev()
+    }
+
+    /// The chosen spectrum as a density per eV (strain per eV for normalized strain).
+    pub fn density_per_ev(&self) -> Vec<f64> {
+        let step = self.grid.step_ev();
+        self.series
+            .choice()
+            .solution
+            .amplitudes
+            .iter()
+            .map(|a| a / step)
+            .collect()
+    }
+
+    /// The chosen spectrum's peaks: (dF in eV, area) in dF order.
+    pub fn peaks_ev(&self) -> Vec<(f64, f64)> {
+        self.series
+            .peaks()
+            .iter()
+            .map(|p| (self.grid.df_of_tau(p.tau_s()), p.area))
+            .collect()
+    }
+}
+
+/// Inverts the creep `record` (x: times in s after loading, increasing, within the history; y:
+/// strain; optional sigma) for the spectrum of dF. The baseline defaults to a constant (the strain of processes
+/// too fast for the first time); `options.points`, `per_decade` and the tau limits do not apply
+/// (the grid is `energy`'s).
+///
+/// # Errors
+/// [`InvertError`] for mismatched or unordered data, times outside the history, a bad grid, or a
+/// problem the inversion refuses.
+pub fn invert_creep_history(
+    record: &MeasuredSeries,
+    history: &TemperatureHistory,
+    energy: &EnergyOptions,
+    options: &InvertOptions,
+    ws: &mut Workspace,
+    observer: &dyn Observer,
+) -> Result<EnergyInversion, InvertError> {
+    let (times_s, y, sigma) = (&record.x, &record.y, record.sigma.as_deref());
+    if times_s.is_empty() || times_s.len() != y.len() {
+        return Err(InvertError::Shape(format!(
+            "{} times and {} values: need as many of each, and at least one",
+            times_s.len(),
+            y.len()
+        )));
+    }
+    if let Some(i) = (1..times_s.len()).find(|&i| times_s[i] <= times_s[i - 1]) {
+        return Err(InvertError::Shape(format!(
+            "time {} s at point {} does not follow {} s: times must increase",
+            times_s[i],
+            i + 1,
+            times_s[i - 1]
+        )));
+    }
+    let (first, last) = (times_s[0], times_s[times_s.len() - 1]);
+    if !(first > 0.0) || last > history.end_s() {
+        return Err(InvertError::Shape(format!(
+            "times {first} s .. {last} s: must lie after loading (0 s) and within the temperature \
+             history (to {} s)",
+            history.end_s()
+        )));
+    }
+    let law = energy.law;
+    let df_at = |t: f64, theta: f64| law.df_at_theta(history, t, theta);
+    let resolved = (df_at(first, RELAXED_THETA), df_at(last, RELAXED_THETA));
+    let lo = energy
+        .df_min_ev
+        .unwrap_or_else(|| df_at(first, RELAXED_THETA * EXTEND_THETA));
+    let hi = energy
+        .df_max_ev
+        .unwrap_or_else(|| df_at(last, RELAXED_THETA / EXTEND_THETA));
+    let points = options.points.unwrap_or(energy.points);
+    let grid = EnergyGrid::new(lo, hi, points, law, history.max_temperature_k())
+        .map_err(|e| InvertError::Grid(e.to_string()))?;
+    let table = creep_table(times_s, history, &grid);
+    let settings = ProblemSettings {
+        kernel: Kernel::Creep,
+        grid: grid.grid,
+        baseline: options.baseline.unwrap_or(Baseline::Constant),
+        baseline_nonnegative: options.baseline_nonnegative,
+        order: options.order,
+        zero_boundary: options.zero_boundary,
+        nnls: NnlsParams::default(),
+    };
+    let problem = Problem::tabulated(times_s, y, sigma, &table, settings)?;
+    let assembled = Assembled {
+        problem,
+        temperature_k: None,
+        window_s: (grid.tau_of_df(resolved.0), grid.tau_of_df(resolved.1)),
+        loss_units: false,
+        sets: Vec::new(),
+    };
+    let series = analyse_assembled(assembled, options, None, ws, observer)?;
+    Ok(EnergyInversion {
+        grid,
+        resolved_ev: resolved,
+        series,
+    })
+}

@@ -42,13 +42,22 @@ pub struct DataError {
 /// # Errors
 /// [`DataError`] naming the file, line and problem.
 pub fn read_data(path: &Path) -> Result<Vec<MeasuredSeries>, DataError> {
+    let (text, file) = read_text(path)?;
+    parse_data(&text, &file)
+}
+
+/// A text file's content and its name for messages.
+///
+/// # Errors
+/// [`DataError`] when the file cannot be read.
+pub(crate) fn read_text(path: &Path) -> Result<(String, String), DataError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| DataError {
         file: file.clone(),
         line: None,
         message: format!("cannot read: {e}"),
     })?;
-    parse_data(&text, &file)
+    Ok((text, file))
 }
 
 /// Parses CSV text (see module docs); `file` is used in messages.

@@ -166,12 +166,7 @@ impl TemperatureHistory {
 /// # Errors
 /// [`DataError`] naming the file and line of an unreadable or refused hold.
 pub fn read_history(path: &Path) -> Result<TemperatureHistory, DataError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| DataError {
-        file: file.clone(),
-        line: None,
-        message: format!("cannot read: {e}"),
-    })?;
+    let (text, file) = crate::data::read_text(path)?;
     parse_history(&text, &file)
 }
 

@@ -91,6 +91,13 @@ impl Table {
     fn points(&self, rows: &[&Vec<String>], x: &str, y: &str) -> Vec<(f64, f64)> {
         rows.iter().map(|r| (self.f(r, x), self.f(r, y))).collect()
     }
+
+    /// (x, lower, upper) of a shaded band.
+    fn band(&self, rows: &[&Vec<String>], x: &str, lo: &str, hi: &str) -> Vec<(f64, f64, f64)> {
+        rows.iter()
+            .map(|r| (self.f(r, x), self.f(r, lo), self.f(r, hi)))
+            .collect()
+    }
 }
 
 /// "560 K" for a temperature group key, or the fallback.
@@ -284,16 +291,7 @@ fn energy_spectrum_figure(t: &Table, summary: &Value) -> Figure {
         1,
     );
     if banded {
-        line.band = rows
-            .iter()
-            .map(|r| {
-                (
-                    t.f(r, "df_ev"),
-                    t.f(r, "density_per_ev_p05"),
-                    t.f(r, "density_per_ev_p95"),
-                )
-            })
-            .collect();
+        line.band = t.band(&rows, "df_ev", "density_per_ev_p05", "density_per_ev_p95");
     }
     p.series.push(line);
     let range = &summary["energy"]["resolved_df_ev"];
@@ -455,16 +453,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                 i + 1,
             );
             if banded {
-                line.band = rows
-                    .iter()
-                    .map(|r| {
-                        (
-                            t.f(r, "tau_s"),
-                            t.f(r, "density_p05"),
-                            t.f(r, "density_p95"),
-                        )
-                    })
-                    .collect();
+                line.band = t.band(rows, "tau_s", "density_p05", "density_p95");
             }
             p.series.push(line);
             if let Some(pk) = peaks.as_ref().filter(|pk| pk.has("tau_p05_s")) {

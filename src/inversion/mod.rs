@@ -2,6 +2,7 @@
 //! rules that choose lambda on it.
 
 pub mod energy;
+pub mod global;
 pub mod iterative;
 pub mod kernel;
 pub mod logsmooth;

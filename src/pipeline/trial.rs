@@ -79,6 +79,20 @@ pub struct RunResult {
     pub spectra: Option<Vec<SeriesSpectra>>,
 }
 
+/// One noisy realization of every series of `clean`, drawn series by series from `rng`: from
+/// `rng_from_seed(seed)` the data [`run_once`] inverts with `seed`.
+pub fn draw_noise(
+    scenario: &Scenario,
+    clean: &Simulation,
+    rng: &mut impl rand::Rng,
+) -> Vec<crate::noise::NoisySeries> {
+    clean
+        .series
+        .iter()
+        .map(|s| scenario.noise.apply(&s.x, &s.y_clean, rng))
+        .collect()
+}
+
 /// The problems of one noisy realization, each with the series its recovery is scored against:
 /// one per series, or for a joint protocol one joint problem scored against the experiments'
 /// joint effective truth (a series spanning their windows). The noise is drawn series by series.
@@ -87,11 +101,7 @@ fn problems<'a>(
     clean: &'a Simulation,
     rng: &mut impl rand::Rng,
 ) -> Vec<(Cow<'a, Series>, Result<Problem, InvertError>)> {
-    let noisy: Vec<_> = clean
-        .series
-        .iter()
-        .map(|s| scenario.noise.apply(&s.x, &s.y_clean, rng))
-        .collect();
+    let noisy = draw_noise(scenario, clean, rng);
     let sigma = |k: usize| {
         scenario
             .noise

@@ -268,6 +268,79 @@ fn data_axis(kind: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// The global DMA inversion of the Arrhenius-grouping study: the fit at every temperature, the
+/// recovered spectrum against size, and the peaks' areas against the truth's (none without its
+/// tables).
+fn global_panels(table: &dyn Fn(&str, usize) -> Option<Table>, cell: usize) -> Vec<Panel> {
+    let mut panels = Vec::new();
+    if let Some(t) = table("global_fit", cell) {
+        let mut p = Panel::new(
+            "E''/E0(T) and the global fit",
+            "angular frequency (rad/s)",
+            "E''/E0",
+            true,
+            true,
+        );
+        for (i, (key, rows)) in t.groups("temperature_k").iter().enumerate() {
+            p.series.push(Series::new(
+                t_label(key, "data"),
+                t.points(rows, "omega_rad_s", "loss_normalized"),
+                Style::Points,
+                i + 1,
+            ));
+            p.series.push(Series::new(
+                String::new(),
+                t.points(rows, "omega_rad_s", "fit_normalized"),
+                Style::Line,
+                i + 1,
+            ));
+        }
+        panels.push(p);
+    }
+    if let Some(t) = table("global_spectrum", cell) {
+        let mut p = Panel::new(
+            "one spectrum from all temperatures",
+            "Omega / V_a (true)",
+            "volume fraction per unit ln tau_ref",
+            false,
+            false,
+        );
+        let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+        p.series.push(Series::new(
+            "recovered (global)",
+            t.points(&rows, "n", "density"),
+            Style::Line,
+            1,
+        ));
+        panels.push(p);
+    }
+    if let (Some(found), Some(truth)) = (table("global_peaks", cell), table("global_truth", cell)) {
+        let mut p = Panel::new(
+            "peak volume fractions",
+            "Omega / V_a (true)",
+            "volume fraction",
+            false,
+            false,
+        );
+        let rows: Vec<&Vec<String>> = found.rows.iter().collect();
+        p.series.push(Series::new(
+            "recovered peaks (global)",
+            found.points(&rows, "n", "area"),
+            Style::Markers,
+            1,
+        ));
+        let rows: Vec<&Vec<String>> = truth.rows.iter().collect();
+        p.series.push(Series::new(
+            "truth",
+            truth.points(&rows, "n", "c"),
+            Style::Stems,
+            0,
+        ));
+        panels.push(p);
+    }
+    panels
+}
+
 /// The spectrum of dF of `--kind creep-stepping`, with its bootstrap band when there is one; the
 /// range the record resolves is named in the caption.
 fn energy_spectrum_figure(t: &Table, summary: &Value) -> Figure {
@@ -1433,6 +1506,16 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     columns: 1,
                     heatmap: None,
                 });
+                let panels = global_panels(&table, cell);
+                if !panels.is_empty() {
+                    figs.push(Figure {
+                        file: file("global"),
+                        caption: format!("Cell {cell}{}: the global inversion, every temperature at once with no grouping step: the normalized loss and its fit at each temperature, the one recovered spectrum of STZ volumes, and its peaks' volume fractions against the truth's.", at(cell)),
+                        columns: 2,
+                        panels,
+                        heatmap: None,
+                    });
+                }
             }
             "nonlinear-bending" => {
                 let Some(t) = table("strain", cell) else {

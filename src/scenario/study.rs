@@ -1,5 +1,6 @@
 //! `[study]`: the paper's method studies (docs/model.md §5) as scenario kinds.
 
+use crate::inversion::kernel::{MAX_POINTS_PER_DECADE, MIN_POINTS_PER_DECADE};
 use serde::{Deserialize, Serialize};
 
 use super::{invalid, Invalid, Protocol, Truth};
@@ -100,6 +101,10 @@ pub struct StudySpec {
     /// not used (default 0.02).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_area_fraction: Option<f64>,
+    /// Arrhenius grouping: grid points per decade of tau at the highest temperature of the global
+    /// inversion (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_per_decade: Option<f64>,
 }
 
 /// The validated study.
@@ -131,7 +136,14 @@ pub struct GroupingParams {
     pub max_label_step: u32,
     /// Area threshold, fraction of the largest peak at the temperature.
     pub min_area_fraction: f64,
+    /// The global inversion's grid points per decade of tau at the highest temperature.
+    pub global_per_decade: f64,
 }
+
+/// Default grid density of the grouping study's global inversion: sizes about half a decade of
+/// tau apart at the hottest temperature need about ten points between neighbours (README,
+/// "Arrhenius grouping"); the eight temperatures' data afford it.
+pub const DEFAULT_GLOBAL_PER_DECADE: f64 = 20.0;
 
 /// Parameters of the temperature-stepping study.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -197,6 +209,7 @@ pub(crate) fn resolve_study(
             "n_first_max",
             "max_label_step",
             "min_area_fraction",
+            "global_per_decade",
         ],
     };
     for (present, field) in [
@@ -215,6 +228,7 @@ pub(crate) fn resolve_study(
         (s.n_first_max.is_some(), "n_first_max"),
         (s.max_label_step.is_some(), "max_label_step"),
         (s.min_area_fraction.is_some(), "min_area_fraction"),
+        (s.global_per_decade.is_some(), "global_per_decade"),
     ] {
         if present && !allowed.contains(&field) {
             let takes = if allowed.is_empty() {
@@ -396,6 +410,7 @@ pub(crate) fn resolve_study(
                 n_first_max: required("n_first_max", s.n_first_max)?,
                 max_label_step: s.max_label_step.unwrap_or(2),
                 min_area_fraction: s.min_area_fraction.unwrap_or(0.02),
+                global_per_decade: s.global_per_decade.unwrap_or(DEFAULT_GLOBAL_PER_DECADE),
             };
             if p.n_first_max < p.n_first_min {
                 return Err(invalid(
@@ -424,8 +439,16 @@ pub(crate) fn resolve_study(
                     format!("{}: must lie in [0, 1)", p.min_area_fraction),
                 ));
             }
+            let (lo, hi) = (MIN_POINTS_PER_DECADE, MAX_POINTS_PER_DECADE);
+            if !(p.global_per_decade.is_finite() && (lo..=hi).contains(&p.global_per_decade)) {
+                return Err(invalid(
+                    "study.global_per_decade",
+                    format!("{}: must lie in [{lo}, {hi}]", p.global_per_decade),
+                ));
+            }
             filled.max_label_step = Some(p.max_label_step);
             filled.min_area_fraction = Some(p.min_area_fraction);
+            filled.global_per_decade = Some(p.global_per_decade);
             Study::ArrheniusGrouping(p)
         }
     };

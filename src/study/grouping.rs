@@ -16,6 +16,13 @@
 
 use rand::{Rng, RngExt};
 
+use crate::data::MeasuredSeries;
+use crate::noise::rng_from_seed;
+use crate::pipeline::invert::global::{invert_loss_global, GlobalInversion};
+use crate::pipeline::simulate::Simulation;
+use crate::pipeline::trial::draw_noise;
+use crate::stz::Hierarchy;
+
 use super::{Outcome, StudyError};
 use crate::analysis::fit::{least_squares, Fit};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
@@ -496,19 +503,19 @@ impl GroupingResult {
 /// Inverts the scenario's DMA data at every temperature (one noise draw) and keeps the peaks of the
 /// first rule inside the frequency window with at least `min_area_fraction` of the temperature's
 /// largest peak area.
-fn recovered_peaks<R: Rng + ?Sized>(
+fn recovered_peaks(
     scenario: &Scenario,
     p: &GroupingParams,
-    rng: &mut R,
+    clean: &Simulation,
+    seed: u64,
 ) -> Result<Vec<TemperaturePeaks>, StudyError> {
     let (Some(material), Some(Truth::Hierarchy(h))) = (&scenario.material, &scenario.truth) else {
         return Err(StudyError::Input(
             "the arrhenius-grouping study needs a material and a hierarchy truth".into(),
         ));
     };
-    let clean = simulate_clean(scenario).map_err(|e| StudyError::Input(e.to_string()))?;
     let mut ws = Workspace::default();
-    let result = run_once(scenario, &clean, rng.random(), true, &mut ws);
+    let result = run_once(scenario, clean, seed, true, &mut ws);
     let spectra = result.spectra.unwrap_or_default();
     let mut out = Vec::new();
     for (series, s) in clean.series.iter().zip(&spectra) {
@@ -564,7 +571,11 @@ pub(super) fn run<R: Rng + ?Sized>(
         ));
     };
     let t_g_k = material.params().glass_transition.map(|g| g.t_g_k);
-    let temperatures = recovered_peaks(scenario, p, rng)?;
+    let clean = simulate_clean(scenario).map_err(|e| StudyError::Input(e.to_string()))?;
+    // One noise draw, read both ways: per temperature and grouped, and globally.
+    let seed: u64 = rng.random();
+    let temperatures = recovered_peaks(scenario, p, &clean, seed)?;
+    let global = global_reading(scenario, material, &clean, seed, p)?;
     let r = rank_groupings(material, t_g_k, temperatures, p)?;
     let best = &r.ranked[0];
     let truth = r.ranked.iter().find(|g| g.is_truth);
@@ -654,10 +665,139 @@ pub(super) fn run<R: Rng + ?Sized>(
         "best_df_max_ev",
         bracket_ev(best.joint.atomic_volume_m3, n_hi, t_low),
     );
+    // The global inversion of the same data: every temperature at once, no grouping step.
+    let truth_sizes: Vec<u32> = h
+        .sizes()
+        .iter()
+        .copied()
+        .filter(|&n| {
+            let o = h.volume().omega_m3(n);
+            (global.window_m3.0..=global.window_m3.1).contains(&o)
+        })
+        .collect();
+    let sized = global.sizes(material, p.min_area_fraction);
+    out.push(
+        "global_peaks",
+        global.peaks_m3(material, p.min_area_fraction).len() as f64,
+    );
+    out.push(
+        "global_atomic_volume_m3",
+        sized.as_ref().map_or(nan, |q| q.atomic_volume_m3),
+    );
+    out.push(
+        "global_atomic_volume_error",
+        sized
+            .as_ref()
+            .map_or(nan, |q| q.atomic_volume_m3 / true_va - 1.0),
+    );
+    out.push(
+        "global_n_min",
+        sized.as_ref().map_or(nan, |q| f64::from(q.sizes[0])),
+    );
+    out.push(
+        "global_integer_misfit",
+        sized.as_ref().map_or(nan, |q| q.integer_misfit),
+    );
+    out.push(
+        "global_sizes_right",
+        f64::from(u8::from(
+            sized.as_ref().is_some_and(|q| q.sizes == truth_sizes),
+        )),
+    );
+    out.push("global_lambda", global.series.choice().solution.lambda);
     if keep_tables {
         out.tables = tables(material, &r, t_low);
+        out.tables
+            .extend(global_tables(&global, material, h, &clean));
     }
     Ok(out)
+}
+
+/// The global inversion of one noise draw (the one [`run_once`] inverts with `seed`).
+fn global_reading(
+    scenario: &Scenario,
+    material: &Material,
+    clean: &Simulation,
+    seed: u64,
+    p: &GroupingParams,
+) -> Result<GlobalInversion, StudyError> {
+    let noisy = draw_noise(scenario, clean, &mut rng_from_seed(seed));
+    let series: Vec<MeasuredSeries> = clean
+        .series
+        .iter()
+        .zip(noisy)
+        .map(|(s, n)| MeasuredSeries {
+            temperature_k: s.temperature_k,
+            x: s.x.clone(),
+            y: n.y,
+            sigma: scenario.noise.reports_sigma().then_some(n.sigma),
+        })
+        .collect();
+    // The scenario's inversion settings on the global grid's density.
+    let options = crate::inversion::InvertOptions {
+        per_decade: p.global_per_decade,
+        points: None,
+        ..scenario.inversion.clone()
+    };
+    invert_loss_global(&series, material, &options, &mut Workspace::default(), &())
+        .map_err(|e| StudyError::Input(format!("the global inversion: {e}")))
+}
+
+/// `global_truth` (`n,omega_m3,c`), `global_spectrum` (the recovered volume fractions per unit ln tau_ref against Omega and n =
+/// Omega / V_a of the truth), `global_peaks` (each kept peak with its size) and `global_fit` (the
+/// normalized data and fit at every temperature).
+fn global_tables(
+    g: &GlobalInversion,
+    material: &Material,
+    h: &Hierarchy,
+    clean: &Simulation,
+) -> Vec<(String, String)> {
+    let va = h.volume().omega_m3(1);
+    let solution = &g.series.choice().solution;
+    let step = g.grid.grid.step();
+    let mut spectrum = String::from("omega_m3,n,density,weight\n");
+    for (o, w) in g.grid.omega_m3.iter().zip(&solution.amplitudes) {
+        spectrum.push_str(&format!(
+            "{},{},{},{}\n",
+            num(*o),
+            num(o / va),
+            num(w / step),
+            num(*w)
+        ));
+    }
+    let mut peaks = String::from("omega_m3,n,area\n");
+    for (o, a) in g.peaks_m3(material, 0.0) {
+        peaks.push_str(&format!("{},{},{}\n", num(o), num(o / va), num(a)));
+    }
+    let fit = g.series.problem.fitted(solution);
+    let mut rows = String::from("temperature_k,omega_rad_s,loss_normalized,fit_normalized\n");
+    let mut i = 0;
+    for s in &clean.series {
+        for &w in &s.x {
+            rows.push_str(&format!(
+                "{},{},{},{}\n",
+                num(s.temperature_k.unwrap_or(f64::NAN)),
+                num(w),
+                num(g.series.problem.y()[i]),
+                num(fit[i])
+            ));
+            i += 1;
+        }
+    }
+    let mut truth = String::from("n,omega_m3,c\n");
+    for (n, c) in h.sizes().iter().zip(h.c()) {
+        truth.push_str(&format!(
+            "{n},{},{}\n",
+            num(h.volume().omega_m3(*n)),
+            num(*c)
+        ));
+    }
+    vec![
+        ("global_truth".into(), truth),
+        ("global_spectrum".into(), spectrum),
+        ("global_peaks".into(), peaks),
+        ("global_fit".into(), rows),
+    ]
 }
 
 /// `peaks` (every kept peak with its size in the best and the true grouping), `groupings` (every
@@ -769,6 +909,7 @@ mod tests {
             n_first_max: 28,
             max_label_step: 2,
             min_area_fraction: 0.02,
+            global_per_decade: 20.0,
         }
     }
 

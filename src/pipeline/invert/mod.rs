@@ -332,6 +332,7 @@ impl SeriesInversion {
 }
 
 pub mod energy;
+pub mod global;
 mod summary;
 pub use summary::{InvertSummary, OtherRule, PeakSummary, SeriesSummary, SetSummary, StzSummary};
 

@@ -1,0 +1,164 @@
+//! Loss-modulus data at every temperature inverted at once for one spectrum of STZ volumes
+//! (docs/model.md §8): the series -> E''/E0(T) -> the volume grid and its kernel table -> the same
+//! analysis as any series -> peaks as volumes and sizes.
+
+use super::{analyse_assembled, Assembled, InvertError, InvertOptions, SeriesInversion};
+use crate::data::MeasuredSeries;
+use crate::inversion::global::{loss_global_table, quantize, Quantized, VolumeGrid};
+use crate::inversion::kernel::DEFAULT_EXTEND_DECADES;
+use crate::inversion::nnls::NnlsParams;
+use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
+use crate::pipeline::uncertainty::Observer;
+use crate::spectrum::LnTauGrid;
+use crate::stz::Material;
+
+/// An inversion of loss data at several temperatures for one spectrum of volumes.
+#[derive(Debug, Clone)]
+pub struct GlobalInversion {
+    /// The volume grid.
+    pub grid: VolumeGrid,
+    /// The analysis, on the grid's ln tau_ref axis (data E''/E0(T), amplitudes volume fractions).
+    pub series: SeriesInversion,
+    /// The volumes the data probe: from the shortest to the longest window edge mapped through
+    /// Eq. 9 at each temperature, m^3.
+    pub window_m3: (f64, f64),
+}
+
+impl GlobalInversion {
+    /// The chosen spectrum's peaks inside the probed volumes with at least `min_area_fraction` of
+    /// the largest one's area: (volume in m^3, volume fraction), ascending.
+    pub fn peaks_m3(&self, material: &Material, min_area_fraction: f64) -> Vec<(f64, f64)> {
+        let (lo, hi) = self.window_m3;
+        let inside: Vec<(f64, f64)> = self
+            .series
+            .peaks()
+            .iter()
+            .filter_map(|p| {
+                let omega = self.grid.omega_of_tau(material, p.tau_s())?;
+                (lo..=hi).contains(&omega).then_some((omega, p.area))
+            })
+            .collect();
+        let biggest = inside.iter().map(|p| p.1).fold(0.0, f64::max);
+        inside
+            .into_iter()
+            .filter(|p| p.1 >= min_area_fraction * biggest)
+            .collect()
+    }
+
+    /// The kept peaks read as one consecutive hierarchy (see [`Quantized`]).
+    pub fn sizes(&self, material: &Material, min_area_fraction: f64) -> Option<Quantized> {
+        let omegas: Vec<f64> = self
+            .peaks_m3(material, min_area_fraction)
+            .iter()
+            .map(|p| p.0)
+            .collect();
+        quantize(&omegas)
+    }
+}
+
+/// Inverts loss-modulus `series` (x: w in rad/s, y: E'' in Pa, optional sigma; each with its
+/// temperature) for one spectrum of STZ volumes of `material`: every row is divided by E0(T) of its
+/// temperature, the grid is uniform in ln tau at the highest temperature and reaches one decade
+/// beyond the probed times there (`options.points` points, else `options.per_decade` per decade),
+/// no baseline unless `options.baseline` says otherwise.
+///
+/// # Errors
+/// [`InvertError`] for a series without a temperature, an unusable temperature or grid, or a
+/// problem the inversion refuses.
+pub fn invert_loss_global(
+    series: &[MeasuredSeries],
+    material: &Material,
+    options: &InvertOptions,
+    ws: &mut Workspace,
+    observer: &dyn Observer,
+) -> Result<GlobalInversion, InvertError> {
+    let mut temps = Vec::with_capacity(series.len());
+    for s in series {
+        let t = s.temperature_k.ok_or_else(|| {
+            InvertError::Shape("a global loss inversion needs each series' temperature".into())
+        })?;
+        material
+            .check_temperature(t)
+            .map_err(|e| InvertError::Shape(e.to_string()))?;
+        if s.x.is_empty() || s.x.len() != s.y.len() {
+            return Err(InvertError::Shape(format!(
+                "the series at {t} K has no data"
+            )));
+        }
+        temps.push(t);
+    }
+    if temps.is_empty() {
+        return Err(InvertError::Shape("no series".into()));
+    }
+    let reference_k = temps.iter().copied().fold(0.0, f64::max);
+    // The probed volumes: each series' window 1/w_max .. 1/w_min through Eq. 9 at its temperature.
+    let mut window_m3 = (f64::INFINITY, 0.0f64);
+    for (s, &t) in series.iter().zip(&temps) {
+        let (w_lo, w_hi) =
+            s.x.iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), &w| (a.min(w), b.max(w)));
+        let shortest = material.omega_from_tau(1.0 / w_hi, t);
+        let longest = material.omega_from_tau(1.0 / w_lo, t);
+        if let (Some(a), Some(b)) = (shortest, longest) {
+            window_m3 = (window_m3.0.min(a), window_m3.1.max(b));
+        }
+    }
+    if !(window_m3.1 > window_m3.0) {
+        return Err(InvertError::Grid(
+            "no STZ volume relaxes within the data's frequency windows (paper Eq. 9)".into(),
+        ));
+    }
+    let f = 10f64.powf(DEFAULT_EXTEND_DECADES);
+    let edge = material.tau_s(window_m3.0, reference_k);
+    let hi = material.tau_s(window_m3.1, reference_k) * f;
+    // Below Eq. 9's shortest time no volume has a tau: the grid starts above it.
+    let mut lo = edge / f;
+    while material.omega_from_tau(lo, reference_k).is_none() && lo < edge {
+        lo *= 10f64.powf(0.1);
+    }
+    let grid = match options.points {
+        Some(n) => LnTauGrid::new(lo, hi, n),
+        None => LnTauGrid::with_density(lo, hi, options.per_decade),
+    }
+    .map_err(|e| InvertError::Grid(e.to_string()))?;
+    let grid = VolumeGrid::new(grid, material, reference_k).map_err(InvertError::Grid)?;
+    let (mut x, mut y, mut t_rows) = (Vec::new(), Vec::new(), Vec::new());
+    let given = series.iter().all(|s| s.sigma.is_some());
+    let mut sigma = given.then(Vec::new);
+    for (s, &t) in series.iter().zip(&temps) {
+        let e0 = material.e0_pa(t);
+        x.extend_from_slice(&s.x);
+        y.extend(s.y.iter().map(|v| v / e0));
+        t_rows.extend(std::iter::repeat_n(t, s.x.len()));
+        if let (Some(out), Some(sd)) = (sigma.as_mut(), &s.sigma) {
+            out.extend(sd.iter().map(|v| v / e0));
+        }
+    }
+    let table = loss_global_table(&x, &t_rows, &grid, material);
+    let settings = ProblemSettings {
+        kernel: Kernel::Loss,
+        grid: grid.grid,
+        baseline: options.baseline.unwrap_or(Baseline::None),
+        baseline_nonnegative: options.baseline_nonnegative,
+        order: options.order,
+        zero_boundary: options.zero_boundary,
+        nnls: NnlsParams::default(),
+    };
+    let problem = Problem::tabulated(&x, &y, sigma.as_deref(), &table, settings)?;
+    let assembled = Assembled {
+        problem,
+        temperature_k: None,
+        window_s: (
+            material.tau_s(window_m3.0, reference_k),
+            material.tau_s(window_m3.1, reference_k),
+        ),
+        loss_units: false,
+        sets: Vec::new(),
+    };
+    let series = analyse_assembled(assembled, options, None, ws, observer)?;
+    Ok(GlobalInversion {
+        grid,
+        series,
+        window_m3,
+    })
+}

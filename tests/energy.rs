@@ -207,3 +207,88 @@ fn the_command_line_inverts_a_record_and_refuses_bad_histories() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("applies to --kind creep-stepping only"));
 }
+
+#[test]
+fn loss_data_at_every_temperature_invert_at_once_to_the_quantized_sizes() {
+    // The zr-dma hierarchy (n = 25..33, V_a = 10.4e-30 m^3) at 0.1 % noise, simulated by stzlab.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("scenarios/zr-dma.toml")).unwrap();
+    let scenario = tmp.path().join("zr.toml");
+    let quiet = text.replace("relative = 0.01 ", "relative = 0.001 ");
+    assert_ne!(quiet, text, "the scenario's noise line moved");
+    std::fs::write(&scenario, quiet).unwrap();
+    let sim = tmp.path().join("sim");
+    let o = stzlab()
+        .args([
+            "simulate",
+            scenario.to_str().unwrap(),
+            "-o",
+            sim.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let data = sim.join("data.csv");
+    let out = tmp.path().join("out");
+    let invert = |extra: &[&str]| {
+        stzlab()
+            .args(["invert", data.to_str().unwrap(), "--kind", "loss-global"])
+            .args(extra)
+            .args(["--force", "--no-figures", "-o", out.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let material = repo("scenarios/zr-dma.toml");
+    let o = invert(&["--material", material.to_str().unwrap(), "--rule", "gcv"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["kind"], "loss-global");
+    let v = &summary["volume"];
+    let sizes: Vec<u64> = v["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["n"].as_u64())
+        .collect();
+    assert_eq!(sizes, (25..=33).collect::<Vec<u64>>(), "{v}");
+    let va = v["atomic_volume_m3"].as_f64().unwrap();
+    assert!((va / 10.4e-30 - 1.0).abs() < 0.02, "V_a {va}");
+    let fit = std::fs::read_to_string(out.join("fit.csv")).unwrap();
+    assert!(fit.starts_with("temperature_k,x,y,fit,residual\n"));
+    assert!(std::fs::read_to_string(out.join("spectrum.csv"))
+        .unwrap()
+        .starts_with("omega_m3,tau_ref_s,density,weight\n"));
+
+    // Refused: no material, a temperature, data without a temperature column.
+    let o = invert(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs --material"));
+    let o = invert(&[
+        "--material",
+        material.to_str().unwrap(),
+        "--temperature-k",
+        "600",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not take --temperature-k"));
+    let flat = tmp.path().join("flat.csv");
+    let rows: String = (0..20)
+        .map(|i| {
+            format!(
+                "{},{}\n",
+                10f64.powf(-2.0 + 0.2 * f64::from(i)),
+                1e6 + f64::from(i)
+            )
+        })
+        .collect();
+    std::fs::write(&flat, rows).unwrap();
+    let o = stzlab()
+        .args(["invert", flat.to_str().unwrap(), "--kind", "loss-global"])
+        .args(["--material", material.to_str().unwrap()])
+        .args(["--force", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a temperature_k column"));
+}

@@ -201,7 +201,7 @@ pub fn invert_joint(
         options,
         series: vec![inversion],
         atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
-        energy: None,
+        axis: None,
     })
 }
 

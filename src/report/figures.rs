@@ -263,6 +263,7 @@ fn is_figure_name(name: &str) -> bool {
 fn data_axis(kind: &str) -> (&'static str, &'static str) {
     match kind {
         "loss" => ("angular frequency (rad/s)", "E'' (Pa)"),
+        "loss-global" => ("angular frequency (rad/s)", "E''/E0(T)"),
         "creep" | "creep-stepping" => ("time under load (s)", "strain (data units)"),
         _ => ("time after release (s)", "strain (data units)"),
     }
@@ -339,6 +340,60 @@ fn global_panels(table: &dyn Fn(&str, usize) -> Option<Table>, cell: usize) -> V
         panels.push(p);
     }
     panels
+}
+
+/// The spectrum of STZ volumes of `--kind loss-global`, with its bootstrap band when there is one
+/// and the sizes the consecutive reading gives its peaks in the caption.
+fn volume_spectrum_figure(t: &Table, summary: &Value) -> Figure {
+    let mut p = Panel::new(
+        "one spectrum of STZ volumes from every temperature",
+        "Omega (m^3)",
+        "volume fraction per unit ln tau_ref",
+        false,
+        false,
+    );
+    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
+    let banded = t.has("density_p05");
+    let mut line = Series::new(
+        if banded {
+            "spectrum (90 % band shaded)"
+        } else {
+            "spectrum"
+        },
+        t.points(&rows, "omega_m3", "density"),
+        Style::Line,
+        1,
+    );
+    if banded {
+        line.band = t.band(&rows, "omega_m3", "density_p05", "density_p95");
+    }
+    p.series.push(line);
+    let v = &summary["volume"];
+    let sizes: Vec<String> = v["peaks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["n"].as_u64().map(|n| n.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Figure {
+        file: "spectrum.svg".into(),
+        caption: format!(
+            "The spectrum of STZ volumes from the loss at every temperature at once ({} rule, tau of paper Eq. 9 at each temperature){}.",
+            summary["rule"].as_str().unwrap_or("?"),
+            match v["atomic_volume_m3"].as_f64() {
+                Some(va) if !sizes.is_empty() => format!(
+                    "; its peaks read as consecutive sizes n = {} with V_a = {va:.4e} m^3",
+                    sizes.join(", ")
+                ),
+                _ => String::new(),
+            }
+        ),
+        panels: vec![p],
+        columns: 1,
+        heatmap: None,
+    }
 }
 
 /// The spectrum of dF of `--kind creep-stepping`, with its bootstrap band when there is one; the
@@ -494,6 +549,9 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
     if let Some(t) = spectrum.as_ref().filter(|t| t.has("df_ev")) {
         // An inversion in activation energy (--kind creep-stepping).
         figs.push(energy_spectrum_figure(t, summary));
+    } else if let Some(t) = spectrum.as_ref().filter(|t| t.has("omega_m3")) {
+        // Every temperature at once over STZ volumes (--kind loss-global).
+        figs.push(volume_spectrum_figure(t, summary));
     } else if let Some(t) = spectrum {
         let peaks = Table::read(&dir.join("peaks.csv"));
         let mut p = Panel::new(

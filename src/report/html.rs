@@ -316,7 +316,11 @@ pub fn index_html(
     } else if !summary.is_null() {
         body.push_str(&fields_table("Chosen solution", summary));
         body.push_str(&fields_table("Baseline", &summary["baseline"]));
-        if summary.get("energy").is_some() {
+        if summary.get("volume").is_some() {
+            // Over STZ volumes: the peaks with their sizes (their intervals are in peaks.csv).
+            body.push_str(&fields_table("STZ volumes", &summary["volume"]));
+            body.push_str(&array_table("Peaks by volume", &summary["volume"]["peaks"]));
+        } else if summary.get("energy").is_some() {
             // In activation energy: the peaks in dF (their intervals are in peaks.csv).
             body.push_str(&fields_table("Activation energy", &summary["energy"]));
             body.push_str(&array_table("Peaks in dF", &summary["energy"]["peaks"]));

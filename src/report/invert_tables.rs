@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use crate::files::num;
 use crate::pipeline::invert::energy::EnergyReading;
-use crate::pipeline::invert::{DataInversion, SeriesInversion};
+use crate::pipeline::invert::global::VolumeReading;
+use crate::pipeline::invert::{DataInversion, SeriesInversion, SpectrumAxis};
 use crate::pipeline::uncertainty::Interval;
 
 fn lead(multi: bool, s: &SeriesInversion) -> String {
@@ -132,6 +133,82 @@ pub fn energy_peaks_csv(e: &EnergyReading, s: &SeriesInversion) -> String {
             );
         }
         out.push('\n');
+    }
+    out
+}
+
+/// `spectrum.csv` of a global loss inversion: `omega_m3,tau_ref_s,density,weight` (volume fraction
+/// per unit ln tau at the reference temperature; weight = the grid point's volume fraction), with
+/// the bootstrap `density_p05,density_p50,density_p95`.
+pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
+    let banded = s.uncertainty.is_some();
+    let mut out = String::from(if banded {
+        "omega_m3,tau_ref_s,density,weight,density_p05,density_p50,density_p95\n"
+    } else {
+        "omega_m3,tau_ref_s,density,weight\n"
+    });
+    let step = v.grid.grid.step();
+    for (j, (o, &w)) in v
+        .grid
+        .omega_m3
+        .iter()
+        .zip(&s.choice().solution.amplitudes)
+        .enumerate()
+    {
+        let band = s.uncertainty.as_ref().map(|u| u.density[j]);
+        let _ = writeln!(
+            out,
+            "{},{},{},{}{}",
+            num(*o),
+            num(v.grid.grid.tau_s(j)),
+            num(w / step),
+            num(w),
+            band.map(|b| format!(",{},{},{}", num(b.p05), num(b.p50), num(b.p95)))
+                .unwrap_or_default()
+        );
+    }
+    out
+}
+
+/// `peaks.csv` of a global loss inversion: `peak,omega_m3,area,n,in_window` (n from the
+/// consecutive-size reading of the kept peaks, empty for the others).
+pub fn volume_peaks_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
+    let mut out = String::from("peak,omega_m3,area,n,in_window\n");
+    for (i, p) in v.peaks(s).iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            i + 1,
+            num(p.omega_m3),
+            num(p.area),
+            p.n.map(|n| n.to_string()).unwrap_or_default(),
+            p.in_window
+        );
+    }
+    out
+}
+
+/// `fit.csv` of a global loss inversion: `temperature_k,x,y,fit,residual` (x = w in rad/s; y =
+/// E''/E0(T), as normalized for the inversion).
+pub fn volume_fit_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
+    let mut out = String::from("temperature_k,x,y,fit,residual\n");
+    let fit = s.problem.fitted(&s.choice().solution);
+    for (((t, x), y), f) in v
+        .row_temperature_k
+        .iter()
+        .zip(s.problem.x())
+        .zip(s.problem.y())
+        .zip(&fit)
+    {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            num(*t),
+            num(*x),
+            num(*y),
+            num(*f),
+            num(y - f)
+        );
     }
     out
 }
@@ -374,18 +451,27 @@ pub const INVERT_OUTPUTS: &[&str] = &[
 /// When the summary cannot be serialized.
 pub fn invert_files(inv: &DataInversion) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
     let series = &inv.series;
-    let spectrum = match &inv.energy {
-        Some(e) => energy_spectrum_csv(e, &series[0]),
+    let spectrum = match &inv.axis {
+        Some(SpectrumAxis::Energy(e)) => energy_spectrum_csv(e, &series[0]),
+        Some(SpectrumAxis::Volume(v)) => volume_spectrum_csv(v, &series[0]),
         None => spectrum_csv(series),
     };
     let mut files = vec![
         ("spectrum.csv".to_string(), spectrum.into_bytes()),
-        ("fit.csv".to_string(), fit_csv(series).into_bytes()),
+        (
+            "fit.csv".to_string(),
+            match &inv.axis {
+                Some(SpectrumAxis::Volume(v)) => volume_fit_csv(v, &series[0]),
+                _ => fit_csv(series),
+            }
+            .into_bytes(),
+        ),
         ("path.csv".to_string(), path_csv(series).into_bytes()),
         (
             "peaks.csv".to_string(),
-            match &inv.energy {
-                Some(e) => energy_peaks_csv(e, &series[0]),
+            match &inv.axis {
+                Some(SpectrumAxis::Energy(e)) => energy_peaks_csv(e, &series[0]),
+                Some(SpectrumAxis::Volume(v)) => volume_peaks_csv(v, &series[0]),
                 None => peaks_csv(series),
             }
             .into_bytes(),

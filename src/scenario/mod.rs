@@ -29,7 +29,7 @@ pub use schema::{
 };
 pub use study::{
     BendingParams, DfShape, GroupingParams, SteppingParams, Study, StudyKind, StudySpec,
-    DEFAULT_STRAINS,
+    DEFAULT_GLOBAL_PER_DECADE, DEFAULT_STRAINS,
 };
 
 use crate::constants::PA_PER_GPA;

@@ -100,6 +100,8 @@ pub(crate) enum KindArg {
     Loss,
     /// Creep through a temperature history (--temperature-history), inverted in dF.
     CreepStepping,
+    /// Loss modulus at every temperature at once (--material), inverted for STZ volumes.
+    LossGlobal,
 }
 
 impl KindArg {
@@ -108,7 +110,7 @@ impl KindArg {
         match self {
             KindArg::Decay => Kernel::Decay,
             KindArg::Creep | KindArg::CreepStepping => Kernel::Creep,
-            KindArg::Loss => Kernel::Loss,
+            KindArg::Loss | KindArg::LossGlobal => Kernel::Loss,
         }
     }
 }
@@ -148,7 +150,9 @@ pub(crate) struct InvertArgs {
     pub(crate) data: Option<PathBuf>,
     /// Kernel: decay (recovery, x = t in s), creep (x = t in s), loss (x = omega in rad/s), or
     /// creep-stepping (creep through --temperature-history, x = t in s after loading, inverted for
-    /// the spectrum of activation energies dF).
+    /// the spectrum of activation energies dF), or loss-global (loss data with a temperature_k
+    /// column, every temperature at once, inverted for the spectrum of STZ volumes; needs
+    /// --material).
     #[arg(
         long,
         value_enum,
@@ -235,6 +239,25 @@ pub(crate) struct InvertArgs {
 impl InvertArgs {
     /// The history file and dF grid of `--kind creep-stepping`; `None` for the other kinds.
     pub(crate) fn energy(&self) -> Result<Option<(PathBuf, EnergyOptions)>, String> {
+        if self.kind == Some(KindArg::LossGlobal) {
+            let refused = [
+                (
+                    self.tau_min.is_some(),
+                    "--tau-min (the grid follows the data's volumes)",
+                ),
+                (
+                    self.tau_max.is_some(),
+                    "--tau-max (the grid follows the data's volumes)",
+                ),
+                (
+                    self.temperature_k.is_some(),
+                    "--temperature-k (the data carry them)",
+                ),
+            ];
+            if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+                return Err(format!("--kind loss-global does not take {flag}"));
+            }
+        }
         let stepping = self.kind == Some(KindArg::CreepStepping);
         let Some(history) = self.temperature_history.clone().filter(|_| stepping) else {
             return match (stepping, &self.temperature_history) {
@@ -308,6 +331,10 @@ impl InvertArgs {
             ));
         }
         options.points = self.points;
+        if self.kind == Some(KindArg::LossGlobal) {
+            // Sizes lie about half a decade of tau apart: the grouping study's grid (README).
+            options.per_decade = stzlab::scenario::DEFAULT_GLOBAL_PER_DECADE;
+        }
         options.tau_min_s = self.tau_min;
         options.tau_max_s = self.tau_max;
         options.baseline = self.baseline.map(|b| match b {

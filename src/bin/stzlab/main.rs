@@ -14,7 +14,8 @@ use progress::StderrProgress;
 
 use stzlab::files::{OutputDir, OutputError};
 use stzlab::pipeline::drive::{default_output, parse_shard, RunError, RunOptions};
-use stzlab::pipeline::invert::{energy::invert_history_file, invert_data};
+use stzlab::pipeline::invert::invert_data;
+use stzlab::pipeline::invert::{energy::invert_history_file, global::invert_global_file};
 use stzlab::pipeline::{joint::invert_joint, simulate, simulate::SimulateError};
 use stzlab::report;
 use stzlab::scenario::{load_material, Plan, Scenario};
@@ -181,8 +182,10 @@ fn invert_command(args: &InvertArgs, started: Instant) -> Result<(), Failure> {
     let material = args.material.as_deref().map(load_material).transpose();
     let material = material.map_err(bad)?;
     let (m, t, progress) = (material.as_ref(), args.temperature_k, StderrProgress::new());
+    let global = args.kind == Some(args::KindArg::LossGlobal);
     let inversion = match (&args.data, args.energy().map_err(bad)?) {
         (Some(data), Some((h, e))) => invert_history_file(data, &h, &e, &options, &progress),
+        (Some(d), None) if global => invert_global_file(d, m, &options, &progress),
         (Some(data), None) => invert_data(data, &options, m, t, &progress),
         (None, _) => invert_joint(&args.joint_sets(), &options, m, t, &progress),
     };

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{
     analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
+    SpectrumAxis,
 };
 use crate::data::{read_data, MeasuredSeries};
 use crate::inversion::energy::{
@@ -105,11 +106,11 @@ pub fn invert_history_file(
         options: options.clone(),
         series: vec![inv.series],
         atomic_volume_m3: None,
-        energy: Some(EnergyReading {
+        axis: Some(SpectrumAxis::Energy(EnergyReading {
             history_file: history.display().to_string(),
             grid: inv.grid,
             resolved_ev: inv.resolved_ev,
-        }),
+        })),
     })
 }
 

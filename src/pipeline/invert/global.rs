@@ -2,13 +2,21 @@
 //! (docs/model.md §8): the series -> E''/E0(T) -> the volume grid and its kernel table -> the same
 //! analysis as any series -> peaks as volumes and sizes.
 
-use super::{analyse_assembled, Assembled, InvertError, InvertOptions, SeriesInversion};
-use crate::data::MeasuredSeries;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{
+    analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
+    SpectrumAxis,
+};
+use crate::data::{read_data, MeasuredSeries};
 use crate::inversion::global::{loss_global_table, quantize, Quantized, VolumeGrid};
 use crate::inversion::kernel::DEFAULT_EXTEND_DECADES;
 use crate::inversion::nnls::NnlsParams;
 use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
 use crate::pipeline::uncertainty::Observer;
+use crate::scenario::MaterialFile;
 use crate::spectrum::LnTauGrid;
 use crate::stz::Material;
 
@@ -54,6 +62,167 @@ impl GlobalInversion {
             .collect();
         quantize(&omegas)
     }
+}
+
+/// How the one series of a [`DataInversion`] over STZ volumes is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeReading {
+    /// The material.
+    pub material: Material,
+    /// The volume grid.
+    pub grid: VolumeGrid,
+    /// The volumes the data probe, m^3.
+    pub window_m3: (f64, f64),
+    /// The temperature of every data row, K.
+    pub row_temperature_k: Vec<f64>,
+    /// Peaks below this fraction of the largest are left out of the size reading.
+    pub min_area_fraction: f64,
+}
+
+/// One peak of a spectrum of volumes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumePeak {
+    /// Centroid volume, m^3.
+    pub omega_m3: f64,
+    /// Volume fraction.
+    pub area: f64,
+    /// Its size in the consecutive-size reading (kept peaks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Whether the volume lies within the probed ones.
+    pub in_window: bool,
+}
+
+/// The reading over STZ volumes in `summary.json` (`--kind loss-global`, docs/model.md §8).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumeSummary {
+    /// The reference temperature of the ln tau_ref axis (the highest), K.
+    pub reference_k: f64,
+    /// The volumes the data probe, m^3.
+    pub window_m3: [f64; 2],
+    /// Grid points.
+    pub grid_points: usize,
+    /// V_a from the consecutive-size reading of the kept peaks, m^3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub atomic_volume_m3: Option<f64>,
+    /// rms of Omega / V_a - n over the kept peaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integer_misfit: Option<f64>,
+    /// The chosen spectrum's peaks.
+    pub peaks: Vec<VolumePeak>,
+}
+
+impl VolumeReading {
+    /// The peaks of `s` (this reading's inversion) as volumes, with the sizes of the kept ones.
+    pub fn peaks(&self, s: &SeriesInversion) -> Vec<VolumePeak> {
+        let (lo, hi) = self.window_m3;
+        let mut peaks: Vec<VolumePeak> = s
+            .peaks()
+            .iter()
+            .filter_map(|p| {
+                let omega_m3 = self.grid.omega_of_tau(&self.material, p.tau_s())?;
+                Some(VolumePeak {
+                    omega_m3,
+                    area: p.area,
+                    n: None,
+                    in_window: (lo..=hi).contains(&omega_m3),
+                })
+            })
+            .collect();
+        let biggest = peaks
+            .iter()
+            .filter(|p| p.in_window)
+            .map(|p| p.area)
+            .fold(0.0, f64::max);
+        let kept = |p: &VolumePeak| p.in_window && p.area >= self.min_area_fraction * biggest;
+        let omegas: Vec<f64> = peaks
+            .iter()
+            .filter(|p| kept(p))
+            .map(|p| p.omega_m3)
+            .collect();
+        if let Some(q) = quantize(&omegas) {
+            let mut sizes = q.sizes.into_iter();
+            for p in peaks.iter_mut().filter(|p| kept(p)) {
+                p.n = sizes.next();
+            }
+        }
+        peaks
+    }
+
+    /// The summary of `s`, the inversion this reading belongs to.
+    pub fn summary(&self, s: &SeriesInversion) -> VolumeSummary {
+        let peaks = self.peaks(s);
+        let omegas: Vec<f64> = peaks
+            .iter()
+            .filter(|p| p.n.is_some())
+            .map(|p| p.omega_m3)
+            .collect();
+        let q = quantize(&omegas);
+        VolumeSummary {
+            reference_k: self.grid.reference_k,
+            window_m3: [self.window_m3.0, self.window_m3.1],
+            grid_points: self.grid.omega_m3.len(),
+            atomic_volume_m3: q.as_ref().map(|q| q.atomic_volume_m3),
+            integer_misfit: q.as_ref().map(|q| q.integer_misfit),
+            peaks,
+        }
+    }
+}
+
+/// Reads DMA data (a `temperature_k` column, one series per temperature, E'' in Pa) and inverts
+/// every temperature at once for one spectrum of STZ volumes of `material` (see
+/// [`invert_loss_global`]).
+///
+/// # Errors
+/// [`InvertError`]: no material, an unreadable file, data without temperatures, or an inversion
+/// that cannot run.
+pub fn invert_global_file(
+    data: &Path,
+    material: Option<&MaterialFile>,
+    options: &InvertOptions,
+    observer: &dyn Observer,
+) -> Result<DataInversion, InvertError> {
+    let material = material.ok_or_else(|| {
+        InvertError::Shape(
+            "--kind loss-global needs --material FILE.toml: tau(Omega, T) is paper Eq. 9".into(),
+        )
+    })?;
+    let file = data.display().to_string();
+    let series = read_data(data)?;
+    if series.iter().any(|s| s.temperature_k.is_none()) {
+        return Err(InvertError::Shape(format!(
+            "{file}: --kind loss-global needs a temperature_k column (one series per temperature)"
+        )));
+    }
+    let g = invert_loss_global(
+        &series,
+        &material.material,
+        options,
+        &mut Workspace::new(),
+        observer,
+    )
+    .map_err(|e| InvertError::Series {
+        file: file.clone(),
+        temperature_k: None,
+        source: Box::new(e),
+    })?;
+    let row_temperature_k = series
+        .iter()
+        .flat_map(|s| std::iter::repeat_n(s.temperature_k.unwrap_or(f64::NAN), s.x.len()))
+        .collect();
+    Ok(DataInversion {
+        file,
+        options: options.clone(),
+        series: vec![g.series],
+        atomic_volume_m3: material.atomic_volume_m3,
+        axis: Some(SpectrumAxis::Volume(VolumeReading {
+            material: material.material,
+            grid: g.grid,
+            window_m3: g.window_m3,
+            row_temperature_k,
+            min_area_fraction: options.peaks.min_area_fraction,
+        })),
+    })
 }
 
 /// Inverts loss-modulus `series` (x: w in rad/s, y: E'' in Pa, optional sigma; each with its

@@ -235,9 +235,18 @@ pub struct DataInversion {
     pub series: Vec<SeriesInversion>,
     /// The atomic volume, m^3, when the material file gives one (Omega slopes in atomic volumes).
     pub atomic_volume_m3: Option<f64>,
-    /// For an inversion in activation energy (`--kind creep-stepping`): its dF grid, history and
-    /// resolved range; the one series then runs on the grid's ln tau_ref axis.
-    pub energy: Option<energy::EnergyReading>,
+    /// How the one series is read when its spectrum is not over tau (`--kind creep-stepping`,
+    /// `--kind loss-global`): it then runs on the grid's ln tau_ref axis.
+    pub axis: Option<SpectrumAxis>,
+}
+
+/// The axis of a spectrum inverted over something other than the relaxation time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpectrumAxis {
+    /// Activation energy dF (creep through a temperature history).
+    Energy(energy::EnergyReading),
+    /// STZ volume Omega (loss data at every temperature at once).
+    Volume(global::VolumeReading),
 }
 
 /// Reads a data file and inverts each of its series with `options`. With a `material`, each series
@@ -275,7 +284,7 @@ pub fn invert_data(
         options: options.clone(),
         series,
         atomic_volume_m3: material.and_then(|m| m.atomic_volume_m3),
-        energy: None,
+        axis: None,
     })
 }
 

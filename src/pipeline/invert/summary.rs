@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{DataInversion, SeriesInversion, MISFIT_SIGMAS};
+use super::{DataInversion, SeriesInversion, SpectrumAxis, MISFIT_SIGMAS};
 use crate::inversion::Kernel;
 use crate::pipeline::joint::{window_gaps, JointSet};
 use crate::pipeline::uncertainty::Uncertainty;
@@ -26,6 +26,9 @@ pub enum InvertSummary {
         /// The reading in activation energy (`creep-stepping`).
         #[serde(skip_serializing_if = "Option::is_none")]
         energy: Option<EnergySummary>,
+        /// The reading in STZ volume (`loss-global`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        volume: Option<super::global::VolumeSummary>,
     },
     /// Several series (DMA temperatures).
     Many {
@@ -57,8 +60,11 @@ impl DataInversion {
         let joint = self.series.iter().any(|s| !s.sets.is_empty());
         let kind = if joint {
             "joint"
-        } else if self.energy.is_some() {
-            "creep-stepping"
+        } else if let Some(axis) = &self.axis {
+            match axis {
+                SpectrumAxis::Energy(_) => "creep-stepping",
+                SpectrumAxis::Volume(_) => "loss-global",
+            }
         } else {
             self.options.kernel.name()
         };
@@ -69,7 +75,14 @@ impl DataInversion {
                 kind,
                 data,
                 regularizer: self.options.regularizer.name(),
-                energy: self.energy.as_ref().map(|e| e.summary(&self.series[0])),
+                energy: match &self.axis {
+                    Some(SpectrumAxis::Energy(e)) => Some(e.summary(&self.series[0])),
+                    _ => None,
+                },
+                volume: match &self.axis {
+                    Some(SpectrumAxis::Volume(v)) => Some(v.summary(&self.series[0])),
+                    _ => None,
+                },
             }
         } else {
             InvertSummary::Many {

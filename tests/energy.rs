@@ -177,8 +177,10 @@ fn the_command_line_inverts_a_record_and_refuses_bad_histories() {
                 history_csv.to_str().unwrap(),
                 "--material",
                 material.to_str().unwrap(),
+                "--attempt-hz",
+                "1e12",
             ],
-            "does not take --material",
+            "does not take --attempt-hz with --material",
         ),
     ];
     for (extra, needle) in cases {
@@ -258,7 +260,7 @@ fn loss_data_at_every_temperature_invert_at_once_to_the_quantized_sizes() {
     assert!(fit.starts_with("temperature_k,x,y,fit,residual\n"));
     assert!(std::fs::read_to_string(out.join("spectrum.csv"))
         .unwrap()
-        .starts_with("omega_m3,tau_ref_s,density,weight\n"));
+        .starts_with("omega_m3,df_ref_ev,tau_ref_s,density,density_per_ev,weight\n"));
 
     // Refused: no material, a temperature, data without a temperature column.
     let o = invert(&[]);
@@ -291,4 +293,80 @@ fn loss_data_at_every_temperature_invert_at_once_to_the_quantized_sizes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs a temperature_k column"));
+}
+
+#[test]
+fn stepped_creep_with_a_material_inverts_to_stz_volumes() {
+    // The zr-dma hierarchy under stepped creep from 540 K to 640 K (5 K steps held 1 h), noise-free:
+    // strain = sum c_n (1 - exp(-integral dt / tau(Omega_n, T(t)))), tau of paper Eq. 9.
+    let tmp = tempfile::tempdir().unwrap();
+    let material_toml = repo("scenarios/zr-dma.toml");
+    let material = stzlab::scenario::load_material(&material_toml).unwrap();
+    let history = TemperatureHistory::stepped(540.0, 5.0, 20, 3600.0).unwrap();
+    let sizes = [27u32, 29, 31];
+    let c = [0.01, 0.02, 0.03];
+    let va = 10.4e-30;
+    let t = times(&history, 100);
+    let y: Vec<f64> = t
+        .iter()
+        .map(|&ti| {
+            sizes
+                .iter()
+                .zip(&c)
+                .map(|(&n, &cn)| {
+                    let omega = f64::from(n) * va;
+                    let theta = history.integral(|tk| 1.0 / material.material.tau_s(omega, tk), ti);
+                    -cn * (-theta).exp_m1()
+                })
+                .sum()
+        })
+        .collect();
+    let record_csv = tmp.path().join("record.csv");
+    let text: String = t
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| format!("{a:e},{b:e}\n"))
+        .collect();
+    std::fs::write(&record_csv, text).unwrap();
+    let history_csv = tmp.path().join("history.csv");
+    let mut h = String::from("t_start_s,t_end_s,temperature_k\n");
+    for hold in history.holds() {
+        h.push_str(&format!(
+            "{},{},{}\n",
+            hold.start_s, hold.end_s, hold.temperature_k
+        ));
+    }
+    std::fs::write(&history_csv, &h).unwrap();
+    let out = tmp.path().join("out");
+    let o = stzlab()
+        .args([
+            "invert",
+            record_csv.to_str().unwrap(),
+            "--kind",
+            "creep-stepping",
+        ])
+        .args(["--temperature-history", history_csv.to_str().unwrap()])
+        .args(["--material", material_toml.to_str().unwrap()])
+        .args(["--no-figures", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["kind"], "creep-stepping");
+    let peaks = summary["volume"]["peaks"].as_array().unwrap().clone();
+    let implied: Vec<f64> = peaks
+        .iter()
+        .filter(|p| p["in_window"].as_bool().unwrap())
+        .map(|p| p["n_implied"].as_f64().unwrap())
+        .collect();
+    assert_eq!(implied.len(), 3, "{peaks:?}");
+    for (got, n) in implied.iter().zip(sizes) {
+        assert!((got - f64::from(n)).abs() < 0.2, "n {got} for {n}");
+    }
+    let areas: f64 = peaks.iter().map(|p| p["area"].as_f64().unwrap()).sum();
+    assert!((areas / 0.06 - 1.0).abs() < 0.02, "{areas}");
+    assert!(std::fs::read_to_string(out.join("peaks.csv"))
+        .unwrap()
+        .starts_with("peak,omega_m3,df_ref_ev,area,n_implied,n,in_window\n"));
 }

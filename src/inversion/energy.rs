@@ -145,16 +145,22 @@ impl TemperatureHistory {
     /// theta(t, dF) = integral_0^t dt' / tau(dF, T(t')) under `law`, exact for the piecewise-constant
     /// history (t beyond the end continues the last hold).
     pub fn theta(&self, law: ArrheniusLaw, df_ev: f64, t_s: f64) -> f64 {
+        self.integral(|t_k| law.rate_hz(df_ev, t_k), t_s)
+    }
+
+    /// integral_0^t rate(T(t')) dt' for a rate (1/tau, Hz) of the temperature, exact for the
+    /// piecewise-constant history (t beyond the end continues the last hold).
+    pub fn integral(&self, rate_hz: impl Fn(f64) -> f64, t_s: f64) -> f64 {
         let mut theta = 0.0;
         for h in &self.holds {
             if t_s <= h.start_s {
                 break;
             }
-            theta += (t_s.min(h.end_s) - h.start_s) * law.rate_hz(df_ev, h.temperature_k);
+            theta += (t_s.min(h.end_s) - h.start_s) * rate_hz(h.temperature_k);
         }
         if t_s > self.end_s() {
             let last = self.holds[self.holds.len() - 1];
-            theta += (t_s - last.end_s) * law.rate_hz(df_ev, last.temperature_k);
+            theta += (t_s - last.end_s) * rate_hz(last.temperature_k);
         }
         theta
     }
@@ -346,25 +352,34 @@ impl EnergyGrid {
 /// under `history` (M x N), the strain of a unit amplitude at grid point j.
 pub fn creep_table(times_s: &[f64], history: &TemperatureHistory, grid: &EnergyGrid) -> Mat<f64> {
     let df = grid.df_ev();
+    creep_table_with(times_s, history, df.len(), |j, t_k| {
+        grid.law.rate_hz(df[j], t_k)
+    })
+}
+
+/// The creep kernel table for `points` processes whose rates (1/tau, Hz) at a temperature are
+/// `rate_hz(j, T)`: `K[(i, j)] = 1 - exp(-integral_0^t_i rate_hz(j, T(t)) dt)`.
+pub fn creep_table_with(
+    times_s: &[f64],
+    history: &TemperatureHistory,
+    points: usize,
+    rate_hz: impl Fn(usize, f64) -> f64,
+) -> Mat<f64> {
     let holds = history.holds();
     // theta at the start of every hold, per grid point: O(holds N), then O(1) per entry.
     let rates: Vec<Vec<f64>> = holds
         .iter()
-        .map(|h| {
-            df.iter()
-                .map(|&d| grid.law.rate_hz(d, h.temperature_k))
-                .collect()
-        })
+        .map(|h| (0..points).map(|j| rate_hz(j, h.temperature_k)).collect())
         .collect();
-    let mut at_start = vec![vec![0.0; df.len()]; holds.len()];
+    let mut at_start = vec![vec![0.0; points]; holds.len()];
     for k in 1..holds.len() {
         let span = holds[k - 1].end_s - holds[k - 1].start_s;
-        for j in 0..df.len() {
+        for j in 0..points {
             at_start[k][j] = at_start[k - 1][j] + span * rates[k - 1][j];
         }
     }
     let hold_of = |t: f64| holds.partition_point(|h| h.end_s < t).min(holds.len() - 1);
-    Mat::from_fn(times_s.len(), df.len(), |i, j| {
+    Mat::from_fn(times_s.len(), points, |i, j| {
         let t = times_s[i];
         let k = hold_of(t);
         let theta = at_start[k][j] + (t - holds[k].start_s).max(0.0) * rates[k][j];

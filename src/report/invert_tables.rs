@@ -137,17 +137,24 @@ pub fn energy_peaks_csv(e: &EnergyReading, s: &SeriesInversion) -> String {
     out
 }
 
-/// `spectrum.csv` of a global loss inversion: `omega_m3,tau_ref_s,density,weight` (volume fraction
-/// per unit ln tau at the reference temperature; weight = the grid point's volume fraction), with
-/// the bootstrap `density_p05,density_p50,density_p95`.
+/// `spectrum.csv` over STZ volumes: `omega_m3,df_ref_ev,tau_ref_s,density,density_per_ev,weight`
+/// (dF and tau at the reference temperature; density per unit ln tau_ref and per eV of dF there;
+/// weight = the grid point's amplitude), with the bootstrap `density_p05,density_p50,density_p95`.
 pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
     let banded = s.uncertainty.is_some();
     let mut out = String::from(if banded {
-        "omega_m3,tau_ref_s,density,weight,density_p05,density_p50,density_p95\n"
+        "omega_m3,df_ref_ev,tau_ref_s,density,density_per_ev,weight,density_p05,density_p50,density_p95\n"
     } else {
-        "omega_m3,tau_ref_s,density,weight\n"
+        "omega_m3,df_ref_ev,tau_ref_s,density,density_per_ev,weight\n"
     });
     let step = v.grid.grid.step();
+    let df: Vec<f64> = v.grid.omega_m3.iter().map(|o| v.df_ref_ev(*o)).collect();
+    // The dF spacing of each grid point (central differences, one-sided at the ends).
+    let n = df.len();
+    let spacing = |j: usize| {
+        let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
+        (df[b] - df[a]) / (b - a) as f64
+    };
     for (j, (o, &w)) in v
         .grid
         .omega_m3
@@ -158,10 +165,12 @@ pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
         let band = s.uncertainty.as_ref().map(|u| u.density[j]);
         let _ = writeln!(
             out,
-            "{},{},{},{}{}",
+            "{},{},{},{},{},{}{}",
             num(*o),
+            num(df[j]),
             num(v.grid.grid.tau_s(j)),
             num(w / step),
+            num(w / spacing(j)),
             num(w),
             band.map(|b| format!(",{},{},{}", num(b.p05), num(b.p50), num(b.p95)))
                 .unwrap_or_default()
@@ -170,17 +179,20 @@ pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
     out
 }
 
-/// `peaks.csv` of a global loss inversion: `peak,omega_m3,area,n,in_window` (n from the
-/// consecutive-size reading of the kept peaks, empty for the others).
+/// `peaks.csv` over STZ volumes: `peak,omega_m3,df_ref_ev,area,n_implied,n,in_window` (n_implied =
+/// Omega over the material file's atomic volume; n from the consecutive-size reading of the kept
+/// peaks; empty where there is none).
 pub fn volume_peaks_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
-    let mut out = String::from("peak,omega_m3,area,n,in_window\n");
+    let mut out = String::from("peak,omega_m3,df_ref_ev,area,n_implied,n,in_window\n");
     for (i, p) in v.peaks(s).iter().enumerate() {
         let _ = writeln!(
             out,
-            "{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             i + 1,
             num(p.omega_m3),
+            num(p.df_ref_ev),
             num(p.area),
+            p.n_implied.map(num).unwrap_or_default(),
             p.n.map(|n| n.to_string()).unwrap_or_default(),
             p.in_window
         );

@@ -224,9 +224,10 @@ pub(crate) struct InvertArgs {
     /// contiguous hold per line from 0 s.
     #[arg(long, value_name = "FILE")]
     pub(crate) temperature_history: Option<PathBuf>,
-    /// --kind creep-stepping: attempt frequency nu in tau = exp(dF / kT) / nu, Hz.
-    #[arg(long, default_value_t = 1e13)]
-    pub(crate) attempt_hz: f64,
+    /// --kind creep-stepping: attempt frequency nu in tau = exp(dF / kT) / nu, Hz (default 1e13;
+    /// with --material, tau is paper Eq. 9 and the spectrum is over STZ volumes instead).
+    #[arg(long)]
+    pub(crate) attempt_hz: Option<f64>,
     /// --kind creep-stepping: lowest dF of the grid, eV (default: one decade of tau below the
     /// range the record resolves). --points sets the grid points (default 200).
     #[arg(long)]
@@ -235,6 +236,9 @@ pub(crate) struct InvertArgs {
     #[arg(long)]
     pub(crate) df_max_ev: Option<f64>,
 }
+
+/// The attempt frequency of `--kind creep-stepping` without a material, Hz.
+const DEFAULT_ATTEMPT_HZ: f64 = 1e13;
 
 impl InvertArgs {
     /// The history file and dF grid of `--kind creep-stepping`; `None` for the other kinds.
@@ -265,8 +269,16 @@ impl InvertArgs {
                 (false, Some(_)) => {
                     Err("--temperature-history applies to --kind creep-stepping only".into())
                 }
-                (false, None) if self.df_min_ev.is_some() || self.df_max_ev.is_some() => {
-                    Err("--df-min-ev and --df-max-ev apply to --kind creep-stepping only".into())
+                (false, None)
+                    if self.df_min_ev.is_some()
+                        || self.df_max_ev.is_some()
+                        || self.attempt_hz.is_some() =>
+                {
+                    Err(
+                        "--df-min-ev, --df-max-ev and --attempt-hz apply to --kind creep-stepping \
+                         only"
+                            .into(),
+                    )
                 }
                 (false, None) => Ok(None),
             };
@@ -281,8 +293,12 @@ impl InvertArgs {
                 "--tau-max (the grid is in dF: --df-max-ev)",
             ),
             (
-                self.material.is_some(),
-                "--material (no STZ reading in dF yet)",
+                self.material.is_some() && self.attempt_hz.is_some(),
+                "--attempt-hz with --material (paper Eq. 9 gives tau from the material's nu_G)",
+            ),
+            (
+                self.material.is_some() && (self.df_min_ev.is_some() || self.df_max_ev.is_some()),
+                "--df-min-ev or --df-max-ev with --material (the grid is over STZ volumes)",
             ),
             (
                 self.temperature_k.is_some(),
@@ -293,7 +309,7 @@ impl InvertArgs {
             return Err(format!("--kind creep-stepping does not take {flag}"));
         }
         let mut energy = EnergyOptions::new(ArrheniusLaw {
-            attempt_hz: self.attempt_hz,
+            attempt_hz: self.attempt_hz.unwrap_or(DEFAULT_ATTEMPT_HZ),
         });
         energy.df_min_ev = self.df_min_ev;
         energy.df_max_ev = self.df_max_ev;

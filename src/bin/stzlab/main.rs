@@ -184,7 +184,7 @@ fn invert_command(args: &InvertArgs, started: Instant) -> Result<(), Failure> {
     let (m, t, progress) = (material.as_ref(), args.temperature_k, StderrProgress::new());
     let global = args.kind == Some(args::KindArg::LossGlobal);
     let inversion = match (&args.data, args.energy().map_err(bad)?) {
-        (Some(data), Some((h, e))) => invert_history_file(data, &h, &e, &options, &progress),
+        (Some(data), Some((h, e))) => invert_history_file(data, &h, &e, m, &options, &progress),
         (Some(d), None) if global => invert_global_file(d, m, &options, &progress),
         (Some(data), None) => invert_data(data, &options, m, t, &progress),
         (None, _) => invert_joint(&args.joint_sets(), &options, m, t, &progress),

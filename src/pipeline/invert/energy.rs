@@ -4,17 +4,21 @@
 
 use std::path::Path;
 
+use super::global::{volume_grid, GlobalInversion, VolumeReading};
 use super::{
     analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
     SpectrumAxis,
 };
+use crate::constants::BOLTZMANN_J_PER_K;
 use crate::data::{read_data, MeasuredSeries};
 use crate::inversion::energy::{
-    creep_table, read_history, ArrheniusLaw, EnergyGrid, TemperatureHistory,
+    creep_table, creep_table_with, read_history, ArrheniusLaw, EnergyGrid, TemperatureHistory,
 };
 use crate::inversion::nnls::NnlsParams;
 use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
 use crate::pipeline::uncertainty::Observer;
+use crate::scenario::MaterialFile;
+use crate::stz::Material;
 
 /// Default number of dF grid points.
 pub const DEFAULT_DF_POINTS: usize = 200;
@@ -73,7 +77,9 @@ pub struct EnergyReading {
 }
 
 /// Reads a creep record (`t_s`-like x column, strain, optional sigma; one series) and its
-/// temperature history, and inverts it for the spectrum of dF (see [`invert_creep_history`]).
+/// temperature history, and inverts it for the spectrum of dF under the attempt law of `energy`
+/// (see [`invert_creep_history`]) or, with a `material`, for the spectrum of STZ volumes under
+/// paper Eq. 9 (see [`invert_creep_history_volumes`]).
 ///
 /// # Errors
 /// [`InvertError`]: an unreadable file, a refused history, a record with a temperature column or
@@ -82,6 +88,7 @@ pub fn invert_history_file(
     data: &Path,
     history: &Path,
     energy: &EnergyOptions,
+    material: Option<&MaterialFile>,
     options: &InvertOptions,
     observer: &dyn Observer,
 ) -> Result<DataInversion, InvertError> {
@@ -95,6 +102,44 @@ pub fn invert_history_file(
         )));
     };
     let h = read_history(history)?;
+    if let Some(m) = material {
+        let g = invert_creep_history_volumes(
+            record,
+            &h,
+            &m.material,
+            options,
+            &mut Workspace::new(),
+            observer,
+        )
+        .map_err(|e| InvertError::Series {
+            file: file.clone(),
+            temperature_k: None,
+            source: Box::new(e),
+        })?;
+        let row_temperature_k = record
+            .x
+            .iter()
+            .map(|&t| {
+                let k = h.holds().partition_point(|hold| hold.end_s < t);
+                h.holds()[k.min(h.holds().len() - 1)].temperature_k
+            })
+            .collect();
+        return Ok(DataInversion {
+            file,
+            options: options.clone(),
+            series: vec![g.series],
+            atomic_volume_m3: m.atomic_volume_m3,
+            axis: Some(SpectrumAxis::Volume(VolumeReading {
+                kind: "creep-stepping",
+                atomic_volume_m3: m.atomic_volume_m3,
+                material: m.material,
+                grid: g.grid,
+                window_m3: g.window_m3,
+                row_temperature_k,
+                min_area_fraction: options.peaks.min_area_fraction,
+            })),
+        });
+    }
     let inv = invert_creep_history(record, &h, energy, options, &mut Workspace::new(), observer)
         .map_err(|e| InvertError::Series {
             file: file.clone(),
@@ -142,23 +187,13 @@ impl EnergyInversion {
     }
 }
 
-/// Inverts the creep `record` (x: times in s after loading, increasing, within the history; y:
-/// strain; optional sigma) for the spectrum of dF. The baseline defaults to a constant (the strain of processes
-/// too fast for the first time); `options.points`, `per_decade` and the tau limits do not apply
-/// (the grid is `energy`'s).
-///
-/// # Errors
-/// [`InvertError`] for mismatched or unordered data, times outside the history, a bad grid, or a
-/// problem the inversion refuses.
-pub fn invert_creep_history(
+/// Checks a creep record against its history: as many values as times, times increasing, after
+/// loading and within the history. Returns its first and last time, s.
+fn check_record(
     record: &MeasuredSeries,
     history: &TemperatureHistory,
-    energy: &EnergyOptions,
-    options: &InvertOptions,
-    ws: &mut Workspace,
-    observer: &dyn Observer,
-) -> Result<EnergyInversion, InvertError> {
-    let (times_s, y, sigma) = (&record.x, &record.y, record.sigma.as_deref());
+) -> Result<(f64, f64), InvertError> {
+    let (times_s, y) = (&record.x, &record.y);
     if times_s.is_empty() || times_s.len() != y.len() {
         return Err(InvertError::Shape(format!(
             "{} times and {} values: need as many of each, and at least one",
@@ -182,6 +217,131 @@ pub fn invert_creep_history(
             history.end_s()
         )));
     }
+    Ok((first, last))
+}
+
+/// The volume whose theta over `history` up to `t_s` is `theta` under paper Eq. 9 of `material`
+/// (theta falls with Omega above Eq. 9's fastest volume at the hottest temperature), m^3; `None`
+/// when even that volume has not reached `theta` or no volume below a million times it has
+/// fallen to it.
+fn volume_at_theta(
+    history: &TemperatureHistory,
+    material: &Material,
+    t_s: f64,
+    theta: f64,
+) -> Option<f64> {
+    let t_ref = history.max_temperature_k();
+    let fastest = 1.0 / (material.delta_f_j(1.0, t_ref) / (BOLTZMANN_J_PER_K * t_ref));
+    let theta_of = |omega: f64| history.integral(|t_k| 1.0 / material.tau_s(omega, t_k), t_s);
+    let (mut lo, mut hi) = (fastest, 2.0 * fastest);
+    if theta_of(lo) < theta {
+        return None;
+    }
+    while theta_of(hi) > theta {
+        hi *= 2.0;
+        if hi > 1e6 * fastest {
+            return None;
+        }
+    }
+    // Bisection to rounding.
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if theta_of(mid) > theta {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+/// Inverts the creep `record` through `history` for one spectrum of STZ volumes of `material`:
+/// tau(Omega, T) of paper Eq. 9 with mu(T), integrated exactly over the holds; the grid is uniform
+/// in ln tau at the hottest hold, `options.points` points (else [`DEFAULT_DF_POINTS`]) reaching one
+/// decade of tau beyond the volumes the record resolves (theta = 1 at its first and last time).
+///
+/// # Errors
+/// As [`invert_creep_history`], and when no volume relaxes within the record.
+pub fn invert_creep_history_volumes(
+    record: &MeasuredSeries,
+    history: &TemperatureHistory,
+    material: &Material,
+    options: &InvertOptions,
+    ws: &mut Workspace,
+    observer: &dyn Observer,
+) -> Result<GlobalInversion, InvertError> {
+    let (first, last) = check_record(record, history)?;
+    let at = |t: f64| volume_at_theta(history, material, t, RELAXED_THETA);
+    let (Some(lo), Some(hi)) = (at(first), at(last)) else {
+        return Err(InvertError::Grid(
+            "no STZ volume relaxes within the record (paper Eq. 9 through the history)".into(),
+        ));
+    };
+    let reference_k = history.max_temperature_k();
+    let grid_options = InvertOptions {
+        points: Some(options.points.unwrap_or(DEFAULT_DF_POINTS)),
+        ..options.clone()
+    };
+    let grid = volume_grid(material, reference_k, (lo, hi), &grid_options)?;
+    let omegas = grid.omega_m3.clone();
+    let table = creep_table_with(&record.x, history, omegas.len(), |j, t_k| {
+        1.0 / material.tau_s(omegas[j], t_k)
+    });
+    let settings = ProblemSettings {
+        kernel: Kernel::Creep,
+        grid: grid.grid,
+        baseline: options.baseline.unwrap_or(Baseline::Constant),
+        baseline_nonnegative: options.baseline_nonnegative,
+        order: options.order,
+        zero_boundary: options.zero_boundary,
+        nnls: NnlsParams::default(),
+    };
+    let problem = Problem::tabulated(
+        &record.x,
+        &record.y,
+        record.sigma.as_deref(),
+        &table,
+        settings,
+    )?;
+    let assembled = Assembled {
+        problem,
+        temperature_k: None,
+        window_s: (
+            material.tau_s(lo, reference_k),
+            material.tau_s(hi, reference_k),
+        ),
+        loss_units: false,
+        sets: Vec::new(),
+    };
+    let series = analyse_assembled(assembled, options, None, ws, observer)?;
+    Ok(GlobalInversion {
+        grid,
+        series,
+        window_m3: (lo, hi),
+    })
+}
+
+/// Inverts the creep `record` (x: times in s after loading, increasing, within the history; y:
+/// strain; optional sigma) for the spectrum of dF. The baseline defaults to a constant (the strain of processes
+/// too fast for the first time); `options.points`, `per_decade` and the tau limits do not apply
+/// (the grid is `energy`'s).
+///
+/// # Errors
+/// [`InvertError`] for mismatched or unordered data, times outside the history, a bad grid, or a
+/// problem the inversion refuses.
+pub fn invert_creep_history(
+    record: &MeasuredSeries,
+    history: &TemperatureHistory,
+    energy: &EnergyOptions,
+    options: &InvertOptions,
+    ws: &mut Workspace,
+    observer: &dyn Observer,
+) -> Result<EnergyInversion, InvertError> {
+    let (times_s, y, sigma) = (&record.x, &record.y, record.sigma.as_deref());
+    let (first, last) = check_record(record, history)?;
     let law = energy.law;
     let df_at = |t: f64, theta: f64| law.df_at_theta(history, t, theta);
     let resolved = (df_at(first, RELAXED_THETA), df_at(last, RELAXED_THETA));

@@ -10,6 +10,7 @@ use super::{
     analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
     SpectrumAxis,
 };
+use crate::constants::j_to_ev;
 use crate::data::{read_data, MeasuredSeries};
 use crate::inversion::global::{loss_global_table, quantize, Quantized, VolumeGrid};
 use crate::inversion::kernel::DEFAULT_EXTEND_DECADES;
@@ -67,6 +68,10 @@ impl GlobalInversion {
 /// How the one series of a [`DataInversion`] over STZ volumes is read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VolumeReading {
+    /// The data's kind (`loss-global`, `creep-stepping`).
+    pub kind: &'static str,
+    /// The material file's atomic volume, m^3, when it gives one (each peak's implied n).
+    pub atomic_volume_m3: Option<f64>,
     /// The material.
     pub material: Material,
     /// The volume grid.
@@ -86,6 +91,11 @@ pub struct VolumePeak {
     pub omega_m3: f64,
     /// Volume fraction.
     pub area: f64,
+    /// Its activation energy dF (paper Eq. 2) at the reference temperature, eV.
+    pub df_ref_ev: f64,
+    /// Omega over the material file's atomic volume, when it gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_implied: Option<f64>,
     /// Its size in the consecutive-size reading (kept peaks only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u32>,
@@ -113,6 +123,11 @@ pub struct VolumeSummary {
 }
 
 impl VolumeReading {
+    /// dF (paper Eq. 2) of a volume at the reference temperature, eV.
+    pub fn df_ref_ev(&self, omega_m3: f64) -> f64 {
+        j_to_ev(self.material.delta_f_j(omega_m3, self.grid.reference_k))
+    }
+
     /// The peaks of `s` (this reading's inversion) as volumes, with the sizes of the kept ones.
     pub fn peaks(&self, s: &SeriesInversion) -> Vec<VolumePeak> {
         let (lo, hi) = self.window_m3;
@@ -124,6 +139,8 @@ impl VolumeReading {
                 Some(VolumePeak {
                     omega_m3,
                     area: p.area,
+                    df_ref_ev: self.df_ref_ev(omega_m3),
+                    n_implied: self.atomic_volume_m3.map(|va| omega_m3 / va),
                     n: None,
                     in_window: (lo..=hi).contains(&omega_m3),
                 })
@@ -216,6 +233,8 @@ pub fn invert_global_file(
         series: vec![g.series],
         atomic_volume_m3: material.atomic_volume_m3,
         axis: Some(SpectrumAxis::Volume(VolumeReading {
+            kind: "loss-global",
+            atomic_volume_m3: material.atomic_volume_m3,
             material: material.material,
             grid: g.grid,
             window_m3: g.window_m3,
@@ -223,6 +242,29 @@ pub fn invert_global_file(
             min_area_fraction: options.peaks.min_area_fraction,
         })),
     })
+}
+
+/// The volume grid over `window_m3` and one decade of tau beyond it at `reference_k` (not below
+/// Eq. 9's shortest time there): `options.points` points, else `options.per_decade` per decade.
+pub(crate) fn volume_grid(
+    material: &Material,
+    reference_k: f64,
+    window_m3: (f64, f64),
+    options: &InvertOptions,
+) -> Result<VolumeGrid, InvertError> {
+    let f = 10f64.powf(DEFAULT_EXTEND_DECADES);
+    let edge = material.tau_s(window_m3.0, reference_k);
+    let hi = material.tau_s(window_m3.1, reference_k) * f;
+    let mut lo = edge / f;
+    while material.omega_from_tau(lo, reference_k).is_none() && lo < edge {
+        lo *= 10f64.powf(0.1);
+    }
+    let grid = match options.points {
+        Some(n) => LnTauGrid::new(lo, hi, n),
+        None => LnTauGrid::with_density(lo, hi, options.per_decade),
+    }
+    .map_err(|e| InvertError::Grid(e.to_string()))?;
+    VolumeGrid::new(grid, material, reference_k).map_err(InvertError::Grid)
 }
 
 /// Inverts loss-modulus `series` (x: w in rad/s, y: E'' in Pa, optional sigma; each with its
@@ -277,20 +319,7 @@ pub fn invert_loss_global(
             "no STZ volume relaxes within the data's frequency windows (paper Eq. 9)".into(),
         ));
     }
-    let f = 10f64.powf(DEFAULT_EXTEND_DECADES);
-    let edge = material.tau_s(window_m3.0, reference_k);
-    let hi = material.tau_s(window_m3.1, reference_k) * f;
-    // Below Eq. 9's shortest time no volume has a tau: the grid starts above it.
-    let mut lo = edge / f;
-    while material.omega_from_tau(lo, reference_k).is_none() && lo < edge {
-        lo *= 10f64.powf(0.1);
-    }
-    let grid = match options.points {
-        Some(n) => LnTauGrid::new(lo, hi, n),
-        None => LnTauGrid::with_density(lo, hi, options.per_decade),
-    }
-    .map_err(|e| InvertError::Grid(e.to_string()))?;
-    let grid = VolumeGrid::new(grid, material, reference_k).map_err(InvertError::Grid)?;
+    let grid = volume_grid(material, reference_k, window_m3, options)?;
     let (mut x, mut y, mut t_rows) = (Vec::new(), Vec::new(), Vec::new());
     let given = series.iter().all(|s| s.sigma.is_some());
     let mut sigma = given.then(Vec::new);

@@ -63,7 +63,7 @@ impl DataInversion {
         } else if let Some(axis) = &self.axis {
             match axis {
                 SpectrumAxis::Energy(_) => "creep-stepping",
-                SpectrumAxis::Volume(_) => "loss-global",
+                SpectrumAxis::Volume(v) => v.kind,
             }
         } else {
             self.options.kernel.name()

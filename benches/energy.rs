@@ -14,7 +14,7 @@ use stzlab::noise::{rng_from_seed, NoiseModel};
 use stzlab::pipeline::invert::energy::{invert_creep_history, EnergyOptions};
 use stzlab::pipeline::invert::global::invert_loss_global;
 use stzlab::pipeline::simulate::simulate_clean;
-use stzlab::pipeline::trial::draw_noise;
+use stzlab::pipeline::trial::noisy_data;
 use stzlab::scenario::Scenario;
 
 const LAW: ArrheniusLaw = ArrheniusLaw { attempt_hz: 1e13 };
@@ -77,18 +77,7 @@ fn energy(c: &mut Criterion) {
         ..scenario
     };
     let clean = simulate_clean(&scenario).unwrap();
-    let noisy = draw_noise(&scenario, &clean, &mut rng_from_seed(3));
-    let series: Vec<MeasuredSeries> = clean
-        .series
-        .iter()
-        .zip(noisy)
-        .map(|(s, n)| MeasuredSeries {
-            temperature_k: s.temperature_k,
-            x: s.x.clone(),
-            y: n.y,
-            sigma: Some(n.sigma),
-        })
-        .collect();
+    let series = noisy_data(&scenario, &clean, 3);
     let material = scenario.material.unwrap();
     let options = InvertOptions {
         per_decade: 20.0,

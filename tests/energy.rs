@@ -55,6 +55,34 @@ fn record(history: &TemperatureHistory, truth: &[(EnergyGrid, Vec<f64>)]) -> Mea
     }
 }
 
+/// `record.csv` (`t_s,strain`) in `dir`.
+fn write_record(dir: &std::path::Path, t: &[f64], y: &[f64]) -> std::path::PathBuf {
+    let path = dir.join("record.csv");
+    let mut text = String::from("t_s,strain\n");
+    for (t, y) in t.iter().zip(y) {
+        text.push_str(&format!("{t:e},{y:e}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `history.csv` in `dir`, and its text.
+fn write_history(
+    dir: &std::path::Path,
+    history: &TemperatureHistory,
+) -> (std::path::PathBuf, String) {
+    let path = dir.join("history.csv");
+    let mut text = String::from("t_start_s,t_end_s,temperature_k\n");
+    for hold in history.holds() {
+        text.push_str(&format!(
+            "{},{},{}\n",
+            hold.start_s, hold.end_s, hold.temperature_k
+        ));
+    }
+    std::fs::write(&path, &text).unwrap();
+    (path, text)
+}
+
 #[test]
 fn two_gaussian_populations_of_df_are_recovered_from_noise_free_stepped_creep() {
     // 300 K to 400 K in 5 K steps held 30 min: resolves about 0.75 .. 1.25 eV.
@@ -98,21 +126,8 @@ fn the_command_line_inverts_a_record_and_refuses_bad_histories() {
     let tmp = tempfile::tempdir().unwrap();
     let history = TemperatureHistory::stepped(300.0, 5.0, 20, 1800.0).unwrap();
     let data = record(&history, &[gaussian(1.0, 0.03, 0.01)]);
-    let record_csv = tmp.path().join("record.csv");
-    let mut text = String::from("t_s,strain\n");
-    for (t, y) in data.x.iter().zip(&data.y) {
-        text.push_str(&format!("{t:e},{y:e}\n"));
-    }
-    std::fs::write(&record_csv, text).unwrap();
-    let history_csv = tmp.path().join("history.csv");
-    let mut h = String::from("t_start_s,t_end_s,temperature_k\n");
-    for hold in history.holds() {
-        h.push_str(&format!(
-            "{},{},{}\n",
-            hold.start_s, hold.end_s, hold.temperature_k
-        ));
-    }
-    std::fs::write(&history_csv, &h).unwrap();
+    let record_csv = write_record(tmp.path(), &data.x, &data.y);
+    let (history_csv, h) = write_history(tmp.path(), &history);
     let out = tmp.path().join("out");
     let o = stzlab()
         .args([
@@ -321,22 +336,8 @@ fn stepped_creep_with_a_material_inverts_to_stz_volumes() {
                 .sum()
         })
         .collect();
-    let record_csv = tmp.path().join("record.csv");
-    let text: String = t
-        .iter()
-        .zip(&y)
-        .map(|(a, b)| format!("{a:e},{b:e}\n"))
-        .collect();
-    std::fs::write(&record_csv, text).unwrap();
-    let history_csv = tmp.path().join("history.csv");
-    let mut h = String::from("t_start_s,t_end_s,temperature_k\n");
-    for hold in history.holds() {
-        h.push_str(&format!(
-            "{},{},{}\n",
-            hold.start_s, hold.end_s, hold.temperature_k
-        ));
-    }
-    std::fs::write(&history_csv, &h).unwrap();
+    let record_csv = write_record(tmp.path(), &t, &y);
+    let (history_csv, _) = write_history(tmp.path(), &history);
     let out = tmp.path().join("out");
     let o = stzlab()
         .args([

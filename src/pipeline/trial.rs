@@ -93,6 +93,27 @@ pub fn draw_noise(
         .collect()
 }
 
+/// The noisy realization [`run_once`] inverts with `seed`, as measured series (with their
+/// temperatures, and sigma when the noise model reports it).
+pub fn noisy_data(
+    scenario: &Scenario,
+    clean: &Simulation,
+    seed: u64,
+) -> Vec<crate::data::MeasuredSeries> {
+    let noisy = draw_noise(scenario, clean, &mut rng_from_seed(seed));
+    clean
+        .series
+        .iter()
+        .zip(noisy)
+        .map(|(s, n)| crate::data::MeasuredSeries {
+            temperature_k: s.temperature_k,
+            x: s.x.clone(),
+            y: n.y,
+            sigma: scenario.noise.reports_sigma().then_some(n.sigma),
+        })
+        .collect()
+}
+
 /// The problems of one noisy realization, each with the series its recovery is scored against:
 /// one per series, or for a joint protocol one joint problem scored against the experiments'
 /// joint effective truth (a series spanning their windows). The noise is drawn series by series.

@@ -342,32 +342,45 @@ fn global_panels(table: &dyn Fn(&str, usize) -> Option<Table>, cell: usize) -> V
     panels
 }
 
-/// The spectrum of STZ volumes of `--kind loss-global`, with its bootstrap band when there is one
-/// and the sizes the consecutive reading gives its peaks in the caption.
-fn volume_spectrum_figure(t: &Table, summary: &Value) -> Figure {
-    let mut p = Panel::new(
-        "one spectrum of STZ volumes from every temperature",
-        "Omega (m^3)",
-        "volume fraction per unit ln tau_ref",
-        false,
-        false,
-    );
+/// A spectrum over an axis other than tau (`x`, its density column `y`, the bands `y_p05`,
+/// `y_p95` when the table has them), drawn as `spectrum.svg`.
+fn axis_spectrum_figure(
+    t: &Table,
+    title: &str,
+    (x, x_label): (&str, &str),
+    (y, y_label): (&str, &str),
+    caption: String,
+) -> Figure {
+    let mut p = Panel::new(title, x_label, y_label, false, false);
     let rows: Vec<&Vec<String>> = t.rows.iter().collect();
-    let banded = t.has("density_p05");
+    let (lo, hi) = (format!("{y}_p05"), format!("{y}_p95"));
+    let banded = t.has(&lo);
     let mut line = Series::new(
         if banded {
             "spectrum (90 % band shaded)"
         } else {
             "spectrum"
         },
-        t.points(&rows, "omega_m3", "density"),
+        t.points(&rows, x, y),
         Style::Line,
         1,
     );
     if banded {
-        line.band = t.band(&rows, "omega_m3", "density_p05", "density_p95");
+        line.band = t.band(&rows, x, &lo, &hi);
     }
     p.series.push(line);
+    Figure {
+        file: "spectrum.svg".into(),
+        caption,
+        panels: vec![p],
+        columns: 1,
+        heatmap: None,
+    }
+}
+
+/// The spectrum of STZ volumes (`--kind loss-global`, or `creep-stepping` with a material), with
+/// the sizes the consecutive reading gives its peaks in the caption.
+fn volume_spectrum_figure(t: &Table, summary: &Value) -> Figure {
     let v = &summary["volume"];
     let sizes: Vec<String> = v["peaks"]
         .as_array()
@@ -377,64 +390,48 @@ fn volume_spectrum_figure(t: &Table, summary: &Value) -> Figure {
                 .collect()
         })
         .unwrap_or_default();
-    Figure {
-        file: "spectrum.svg".into(),
-        caption: format!(
-            "The spectrum of STZ volumes from the loss at every temperature at once ({} rule, tau of paper Eq. 9 at each temperature){}.",
-            summary["rule"].as_str().unwrap_or("?"),
-            match v["atomic_volume_m3"].as_f64() {
-                Some(va) if !sizes.is_empty() => format!(
-                    "; its peaks read as consecutive sizes n = {} with V_a = {va:.4e} m^3",
-                    sizes.join(", ")
-                ),
-                _ => String::new(),
-            }
-        ),
-        panels: vec![p],
-        columns: 1,
-        heatmap: None,
-    }
+    let source = if summary["kind"].as_str() == Some("loss-global") {
+        "from the loss at every temperature at once"
+    } else {
+        "from the creep through the temperature history"
+    };
+    let caption = format!(
+        "The spectrum of STZ volumes {source} ({} rule, tau of paper Eq. 9 at each temperature){}.",
+        summary["rule"].as_str().unwrap_or("?"),
+        match v["atomic_volume_m3"].as_f64() {
+            Some(va) if !sizes.is_empty() => format!(
+                "; its peaks read as consecutive sizes n = {} with V_a = {va:.4e} m^3",
+                sizes.join(", ")
+            ),
+            _ => String::new(),
+        }
+    );
+    axis_spectrum_figure(
+        t,
+        "one spectrum of STZ volumes",
+        ("omega_m3", "Omega (m^3)"),
+        ("density", "volume fraction per unit ln tau_ref"),
+        caption,
+    )
 }
 
-/// The spectrum of dF of `--kind creep-stepping`, with its bootstrap band when there is one; the
-/// range the record resolves is named in the caption.
+/// The spectrum of dF of `--kind creep-stepping`; the range the record resolves is named in the
+/// caption.
 fn energy_spectrum_figure(t: &Table, summary: &Value) -> Figure {
-    let mut p = Panel::new(
-        "activation-energy spectrum",
-        "dF (eV)",
-        "strain density (1/eV)",
-        false,
-        false,
-    );
-    let rows: Vec<&Vec<String>> = t.rows.iter().collect();
-    let banded = t.has("density_per_ev_p05");
-    let mut line = Series::new(
-        if banded {
-            "spectrum (90 % band shaded)"
-        } else {
-            "spectrum"
-        },
-        t.points(&rows, "df_ev", "density_per_ev"),
-        Style::Line,
-        1,
-    );
-    if banded {
-        line.band = t.band(&rows, "df_ev", "density_per_ev_p05", "density_per_ev_p95");
-    }
-    p.series.push(line);
     let range = &summary["energy"]["resolved_df_ev"];
-    Figure {
-        file: "spectrum.svg".into(),
-        caption: format!(
-            "The spectrum of activation energies ({} rule); the record resolves dF from {} to {} eV.",
-            summary["rule"].as_str().unwrap_or("?"),
-            range[0].as_f64().map_or("?".into(), |v| format!("{v:.3}")),
-            range[1].as_f64().map_or("?".into(), |v| format!("{v:.3}")),
-        ),
-        panels: vec![p],
-        columns: 1,
-        heatmap: None,
-    }
+    let caption = format!(
+        "The spectrum of activation energies ({} rule); the record resolves dF from {} to {} eV.",
+        summary["rule"].as_str().unwrap_or("?"),
+        range[0].as_f64().map_or("?".into(), |v| format!("{v:.3}")),
+        range[1].as_f64().map_or("?".into(), |v| format!("{v:.3}")),
+    );
+    axis_spectrum_figure(
+        t,
+        "activation-energy spectrum",
+        ("df_ev", "dF (eV)"),
+        ("density_per_ev", "strain density (1/eV)"),
+        caption,
+    )
 }
 
 fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {

@@ -16,11 +16,9 @@
 
 use rand::{Rng, RngExt};
 
-use crate::data::MeasuredSeries;
-use crate::noise::rng_from_seed;
 use crate::pipeline::invert::global::{invert_loss_global, GlobalInversion};
 use crate::pipeline::simulate::Simulation;
-use crate::pipeline::trial::draw_noise;
+use crate::pipeline::trial::noisy_data;
 use crate::stz::Hierarchy;
 
 use super::{Outcome, StudyError};
@@ -721,18 +719,7 @@ fn global_reading(
     seed: u64,
     p: &GroupingParams,
 ) -> Result<GlobalInversion, StudyError> {
-    let noisy = draw_noise(scenario, clean, &mut rng_from_seed(seed));
-    let series: Vec<MeasuredSeries> = clean
-        .series
-        .iter()
-        .zip(noisy)
-        .map(|(s, n)| MeasuredSeries {
-            temperature_k: s.temperature_k,
-            x: s.x.clone(),
-            y: n.y,
-            sigma: scenario.noise.reports_sigma().then_some(n.sigma),
-        })
-        .collect();
+    let series = noisy_data(scenario, clean, seed);
     // The scenario's inversion settings on the global grid's density.
     let options = crate::inversion::InvertOptions {
         per_decade: p.global_per_decade,

@@ -4,18 +4,17 @@
 
 use std::path::Path;
 
-use super::global::{volume_grid, GlobalInversion, VolumeReading};
+use super::global::{volume_grid, GlobalInversion};
 use super::{
-    analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
-    SpectrumAxis,
+    analyse_assembled, problem_settings, Assembled, DataInversion, InvertError, InvertOptions,
+    SeriesInversion, SpectrumAxis,
 };
 use crate::constants::BOLTZMANN_J_PER_K;
 use crate::data::{read_data, MeasuredSeries};
 use crate::inversion::energy::{
     creep_table, creep_table_with, read_history, ArrheniusLaw, EnergyGrid, TemperatureHistory,
 };
-use crate::inversion::nnls::NnlsParams;
-use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
+use crate::inversion::{Baseline, Kernel, Problem, Workspace};
 use crate::pipeline::uncertainty::Observer;
 use crate::scenario::MaterialFile;
 use crate::stz::Material;
@@ -124,21 +123,7 @@ pub fn invert_history_file(
                 h.holds()[k.min(h.holds().len() - 1)].temperature_k
             })
             .collect();
-        return Ok(DataInversion {
-            file,
-            options: options.clone(),
-            series: vec![g.series],
-            atomic_volume_m3: m.atomic_volume_m3,
-            axis: Some(SpectrumAxis::Volume(VolumeReading {
-                kind: "creep-stepping",
-                atomic_volume_m3: m.atomic_volume_m3,
-                material: m.material,
-                grid: g.grid,
-                window_m3: g.window_m3,
-                row_temperature_k,
-                min_area_fraction: options.peaks.min_area_fraction,
-            })),
-        });
+        return Ok(g.into_data(file, "creep-stepping", m, options, row_temperature_k));
     }
     let inv = invert_creep_history(record, &h, energy, options, &mut Workspace::new(), observer)
         .map_err(|e| InvertError::Series {
@@ -290,15 +275,8 @@ pub fn invert_creep_history_volumes(
     let table = creep_table_with(&record.x, history, omegas.len(), |j, t_k| {
         1.0 / material.tau_s(omegas[j], t_k)
     });
-    let settings = ProblemSettings {
-        kernel: Kernel::Creep,
-        grid: grid.grid,
-        baseline: options.baseline.unwrap_or(Baseline::Constant),
-        baseline_nonnegative: options.baseline_nonnegative,
-        order: options.order,
-        zero_boundary: options.zero_boundary,
-        nnls: NnlsParams::default(),
-    };
+    let baseline = options.baseline.unwrap_or(Baseline::Constant);
+    let settings = problem_settings(options, Kernel::Creep, grid.grid, baseline);
     let problem = Problem::tabulated(
         &record.x,
         &record.y,
@@ -355,15 +333,8 @@ pub fn invert_creep_history(
     let grid = EnergyGrid::new(lo, hi, points, law, history.max_temperature_k())
         .map_err(|e| InvertError::Grid(e.to_string()))?;
     let table = creep_table(times_s, history, &grid);
-    let settings = ProblemSettings {
-        kernel: Kernel::Creep,
-        grid: grid.grid,
-        baseline: options.baseline.unwrap_or(Baseline::Constant),
-        baseline_nonnegative: options.baseline_nonnegative,
-        order: options.order,
-        zero_boundary: options.zero_boundary,
-        nnls: NnlsParams::default(),
-    };
+    let baseline = options.baseline.unwrap_or(Baseline::Constant);
+    let settings = problem_settings(options, Kernel::Creep, grid.grid, baseline);
     let problem = Problem::tabulated(times_s, y, sigma, &table, settings)?;
     let assembled = Assembled {
         problem,

@@ -7,15 +7,14 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{
-    analyse_assembled, Assembled, DataInversion, InvertError, InvertOptions, SeriesInversion,
-    SpectrumAxis,
+    analyse_assembled, problem_settings, Assembled, DataInversion, InvertError, InvertOptions,
+    SeriesInversion, SpectrumAxis,
 };
 use crate::constants::j_to_ev;
 use crate::data::{read_data, MeasuredSeries};
 use crate::inversion::global::{loss_global_table, quantize, Quantized, VolumeGrid};
 use crate::inversion::kernel::DEFAULT_EXTEND_DECADES;
-use crate::inversion::nnls::NnlsParams;
-use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings, Workspace};
+use crate::inversion::{Baseline, Kernel, Problem, Workspace};
 use crate::pipeline::uncertainty::Observer;
 use crate::scenario::MaterialFile;
 use crate::spectrum::LnTauGrid;
@@ -227,21 +226,35 @@ pub fn invert_global_file(
         .iter()
         .flat_map(|s| std::iter::repeat_n(s.temperature_k.unwrap_or(f64::NAN), s.x.len()))
         .collect();
-    Ok(DataInversion {
-        file,
-        options: options.clone(),
-        series: vec![g.series],
-        atomic_volume_m3: material.atomic_volume_m3,
-        axis: Some(SpectrumAxis::Volume(VolumeReading {
-            kind: "loss-global",
+    Ok(g.into_data(file, "loss-global", material, options, row_temperature_k))
+}
+
+impl GlobalInversion {
+    /// The inversion of data file `file` (of `kind`, rows at `row_temperature_k`) this is.
+    pub(crate) fn into_data(
+        self,
+        file: String,
+        kind: &'static str,
+        material: &MaterialFile,
+        options: &InvertOptions,
+        row_temperature_k: Vec<f64>,
+    ) -> DataInversion {
+        DataInversion {
+            file,
+            options: options.clone(),
+            series: vec![self.series],
             atomic_volume_m3: material.atomic_volume_m3,
-            material: material.material,
-            grid: g.grid,
-            window_m3: g.window_m3,
-            row_temperature_k,
-            min_area_fraction: options.peaks.min_area_fraction,
-        })),
-    })
+            axis: Some(SpectrumAxis::Volume(VolumeReading {
+                kind,
+                atomic_volume_m3: material.atomic_volume_m3,
+                material: material.material,
+                grid: self.grid,
+                window_m3: self.window_m3,
+                row_temperature_k,
+                min_area_fraction: options.peaks.min_area_fraction,
+            })),
+        }
+    }
 }
 
 /// The volume grid over `window_m3` and one decade of tau beyond it at `reference_k` (not below
@@ -333,15 +346,8 @@ pub fn invert_loss_global(
         }
     }
     let table = loss_global_table(&x, &t_rows, &grid, material);
-    let settings = ProblemSettings {
-        kernel: Kernel::Loss,
-        grid: grid.grid,
-        baseline: options.baseline.unwrap_or(Baseline::None),
-        baseline_nonnegative: options.baseline_nonnegative,
-        order: options.order,
-        zero_boundary: options.zero_boundary,
-        nnls: NnlsParams::default(),
-    };
+    let baseline = options.baseline.unwrap_or(Baseline::None);
+    let settings = problem_settings(options, Kernel::Loss, grid.grid, baseline);
     let problem = Problem::tabulated(&x, &y, sigma.as_deref(), &table, settings)?;
     let assembled = Assembled {
         problem,

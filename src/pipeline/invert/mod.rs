@@ -107,16 +107,27 @@ pub fn build_problem(
     let grid = options
         .grid(x[0], x[x.len() - 1])
         .map_err(InvertError::Grid)?;
-    let settings = ProblemSettings {
-        kernel: options.kernel,
+    let settings = problem_settings(options, options.kernel, grid, options.baseline());
+    Ok(Problem::new(x, y, sigma, settings)?)
+}
+
+/// The problem settings `options` give on `grid` for `kernel` with `baseline` (the penalty, the
+/// boundary and the default solver).
+pub(crate) fn problem_settings(
+    options: &InvertOptions,
+    kernel: Kernel,
+    grid: crate::spectrum::LnTauGrid,
+    baseline: crate::inversion::Baseline,
+) -> ProblemSettings {
+    ProblemSettings {
+        kernel,
         grid,
-        baseline: options.baseline(),
+        baseline,
         baseline_nonnegative: options.baseline_nonnegative,
         order: options.order,
         zero_boundary: options.zero_boundary,
         nnls: NnlsParams::default(),
-    };
-    Ok(Problem::new(x, y, sigma, settings)?)
+    }
 }
 
 /// Inverts one series. `material` with the temperature gives the STZ table.

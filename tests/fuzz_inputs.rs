@@ -1,13 +1,15 @@
-//! Fuzzing the three readers of user input (issue 15): the data CSV reader, the scenario loader and
-//! the `--set` overrides get arbitrary bytes and structured mutations of valid input. None may panic,
-//! and every refusal names its file (and its line where there is one). 10,000 cases each here; the
-//! `#[ignore]`d variants run 200,000 (`cargo test --release --test fuzz_inputs -- --ignored`).
+//! Fuzzing the readers of user input (issue 15): the data CSV reader, the temperature-history
+//! reader, the scenario loader and the `--set` overrides get arbitrary bytes and structured mutations
+//! of valid input. None may panic, and every refusal names its file (and its line where there is
+//! one). 10,000 cases each here; the `#[ignore]`d variants run 200,000 (20,000 for `--set`:
+//! `cargo test --release --test fuzz_inputs -- --ignored`).
 
 mod common;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use stzlab::data::parse_data;
+use stzlab::inversion::energy::parse_history;
 use stzlab::scenario::{Plan, Scenario};
 
 const CASES: u32 = 10_000;
@@ -71,6 +73,15 @@ fn mutate(text: &str, picks: &[(u8, usize, usize)]) -> String {
     format!("{}\n", lines.join("\n"))
 }
 
+fn valid_history() -> String {
+    let mut text = String::from("t_start_s,t_end_s,temperature_k\n");
+    for i in 0..12 {
+        let (a, b) = (3600 * i, 3600 * (i + 1));
+        text.push_str(&format!("{a},{b},{}\n", 250 + 10 * i));
+    }
+    text
+}
+
 fn picks() -> impl Strategy<Value = Vec<(u8, usize, usize)>> {
     prop::collection::vec((any::<u8>(), any::<usize>(), any::<usize>()), 1..6)
 }
@@ -78,6 +89,17 @@ fn picks() -> impl Strategy<Value = Vec<(u8, usize, usize)>> {
 fn check_csv(text: &str) {
     let lines = text.lines().count();
     if let Err(e) = parse_data(text, "fuzz.csv") {
+        assert_eq!(e.file, "fuzz.csv");
+        assert!(!e.message.is_empty());
+        if let Some(l) = e.line {
+            assert!(l >= 1 && l <= lines.max(1), "line {l} of {lines}: {e}");
+        }
+    }
+}
+
+fn check_history(text: &str) {
+    let lines = text.lines().count();
+    if let Err(e) = parse_history(text, "fuzz.csv") {
         assert_eq!(e.file, "fuzz.csv");
         assert!(!e.message.is_empty());
         if let Some(l) = e.line {
@@ -126,6 +148,19 @@ fn the_csv_reader_survives_mutations_of_valid_data() {
         CASES,
         picks().prop_map(move |p| mutate(&base, &p)),
         check_csv,
+    );
+}
+
+#[test]
+fn the_history_reader_survives_arbitrary_bytes_and_mutations() {
+    let bytes = prop::collection::vec(any::<u8>(), 0..400)
+        .prop_map(|b| String::from_utf8_lossy(&b).into_owned());
+    run(CASES, bytes, check_history);
+    let base = valid_history();
+    run(
+        CASES,
+        picks().prop_map(move |p| mutate(&base, &p)),
+        check_history,
     );
 }
 
@@ -210,8 +245,8 @@ fn check_set(path: &std::path::Path, set: &str) {
 #[test]
 fn the_set_parser_survives_arbitrary_paths_and_values() {
     let path = common::repo("scenarios/quickstart.toml");
-    // Each case validates every cell of the quickstart: 2,000 cases keep this test near a second.
-    run(CASES / 5, sets(), |set| check_set(&path, set));
+    // Each case validates every cell of the quickstart (about 0.5 ms).
+    run(CASES, sets(), |set| check_set(&path, set));
 }
 
 #[test]
@@ -220,7 +255,14 @@ fn long_fuzz_of_every_reader() {
     let bytes = prop::collection::vec(any::<u8>(), 0..400)
         .prop_map(|b| String::from_utf8_lossy(&b).into_owned());
     run(LONG_CASES, bytes.clone(), check_csv);
+    run(LONG_CASES, bytes.clone(), check_history);
     run(LONG_CASES, bytes, check_scenario);
+    let base = valid_history();
+    run(
+        LONG_CASES,
+        picks().prop_map(move |p| mutate(&base, &p)),
+        check_history,
+    );
     let base = valid_csv();
     run(
         LONG_CASES,

@@ -300,16 +300,16 @@ fn global_panels(table: &dyn Fn(&str, usize) -> Option<Table>, cell: usize) -> V
     }
     if let Some(t) = table("global_spectrum", cell) {
         let mut p = Panel::new(
-            "one spectrum from all temperatures",
-            "Omega / V_a (true)",
-            "volume fraction per unit ln tau_ref",
+            "one spectrum f(dF) from all temperatures",
+            "dF at the coldest temperature (eV)",
+            "volume fraction per eV",
             false,
             false,
         );
         let rows: Vec<&Vec<String>> = t.rows.iter().collect();
         p.series.push(Series::new(
             "recovered (global)",
-            t.points(&rows, "n", "density"),
+            t.points(&rows, "df_ev", "density_per_ev"),
             Style::Line,
             1,
         ));

@@ -730,9 +730,10 @@ fn global_reading(
         .map_err(|e| StudyError::Input(format!("the global inversion: {e}")))
 }
 
-/// `global_truth` (`n,omega_m3,c`), `global_spectrum` (the recovered volume fractions per unit ln tau_ref against Omega and n =
-/// Omega / V_a of the truth), `global_peaks` (each kept peak with its size) and `global_fit` (the
-/// normalized data and fit at every temperature).
+/// `global_truth` (`n,omega_m3,c`), `global_spectrum` (the recovered spectrum against Omega, n =
+/// Omega / V_a of the truth and dF at the coldest temperature: `omega_m3,n,df_ev,density,
+/// density_per_ev,weight`, per unit ln tau_ref and per eV), `global_peaks` (each kept peak with its
+/// size) and `global_fit` (the normalized data and fit at every temperature).
 fn global_tables(
     g: &GlobalInversion,
     material: &Material,
@@ -742,13 +743,32 @@ fn global_tables(
     let va = h.volume().omega_m3(1);
     let solution = &g.series.choice().solution;
     let step = g.grid.grid.step();
-    let mut spectrum = String::from("omega_m3,n,density,weight\n");
-    for (o, w) in g.grid.omega_m3.iter().zip(&solution.amplitudes) {
+    let coldest = clean
+        .series
+        .iter()
+        .filter_map(|s| s.temperature_k)
+        .fold(f64::INFINITY, f64::min);
+    let df: Vec<f64> = g
+        .grid
+        .omega_m3
+        .iter()
+        .map(|o| material.delta_f_j(*o, coldest) / J_PER_EV)
+        .collect();
+    let n = df.len();
+    // The dF spacing of each grid point (central differences, one-sided at the ends).
+    let spacing = |j: usize| {
+        let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
+        (df[b] - df[a]) / (b - a) as f64
+    };
+    let mut spectrum = String::from("omega_m3,n,df_ev,density,density_per_ev,weight\n");
+    for (j, (o, w)) in g.grid.omega_m3.iter().zip(&solution.amplitudes).enumerate() {
         spectrum.push_str(&format!(
-            "{},{},{},{}\n",
+            "{},{},{},{},{},{}\n",
             num(*o),
             num(o / va),
+            num(df[j]),
             num(w / step),
+            num(w / spacing(j)),
             num(*w)
         ));
     }

@@ -263,7 +263,7 @@ fn arrhenius_grouping_fixes_the_relative_grouping_and_the_sizes_to_within_one() 
 fn study_scenarios_are_validated() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x");
-    let cases: [(&str, &[&str], &str); 7] = [
+    let cases: [(&str, &[&str], &str); 9] = [
         (
             "scenarios/arrhenius-grouping.toml",
             &["--set", "study.n_first_max=20"],
@@ -288,6 +288,16 @@ fn study_scenarios_are_validated() {
             "scenarios/temperature-stepping.toml",
             &["--set", "study.df_max_ev=0.5"],
             "must exceed df_min_ev",
+        ),
+        (
+            "scenarios/arrhenius-grouping.toml",
+            &["--set", "study.global_per_decade=1"],
+            "study.global_per_decade",
+        ),
+        (
+            "scenarios/temperature-stepping.toml",
+            &["--set", "study.global_per_decade=20"],
+            "not used by the temperature-stepping study",
         ),
         (
             "scenarios/nonlinear-bending.toml",

@@ -83,6 +83,28 @@ fn write_history(
     (path, text)
 }
 
+/// `stzlab invert RECORD --kind creep-stepping --temperature-history HISTORY EXTRA -o OUT`
+/// without figures.
+fn invert_stepping(
+    record: &std::path::Path,
+    history: &std::path::Path,
+    extra: &[&str],
+    out: &std::path::Path,
+) -> std::process::Output {
+    stzlab()
+        .args([
+            "invert",
+            record.to_str().unwrap(),
+            "--kind",
+            "creep-stepping",
+        ])
+        .args(["--temperature-history", history.to_str().unwrap()])
+        .args(extra)
+        .args(["--no-figures", "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn two_gaussian_populations_of_df_are_recovered_from_noise_free_stepped_creep() {
     // 300 K to 400 K in 5 K steps held 30 min: resolves about 0.75 .. 1.25 eV.
@@ -129,20 +151,9 @@ fn the_command_line_inverts_a_record_and_refuses_bad_histories() {
     let record_csv = write_record(tmp.path(), &data.x, &data.y);
     let (history_csv, h) = write_history(tmp.path(), &history);
     let out = tmp.path().join("out");
-    let o = stzlab()
-        .args([
-            "invert",
-            record_csv.to_str().unwrap(),
-            "--kind",
-            "creep-stepping",
-        ])
-        .args(["--temperature-history", history_csv.to_str().unwrap()])
-        .args(["--no-figures", "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = invert_stepping(&record_csv, &history_csv, &[], &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = common::read_json(&out.join("summary.json"));
     assert_eq!(summary["kind"], "creep-stepping");
     let peaks = summary["energy"]["peaks"].as_array().unwrap();
     assert_eq!(peaks.len(), 1, "{peaks:?}");
@@ -339,21 +350,14 @@ fn stepped_creep_with_a_material_inverts_to_stz_volumes() {
     let record_csv = write_record(tmp.path(), &t, &y);
     let (history_csv, _) = write_history(tmp.path(), &history);
     let out = tmp.path().join("out");
-    let o = stzlab()
-        .args([
-            "invert",
-            record_csv.to_str().unwrap(),
-            "--kind",
-            "creep-stepping",
-        ])
-        .args(["--temperature-history", history_csv.to_str().unwrap()])
-        .args(["--material", material_toml.to_str().unwrap()])
-        .args(["--no-figures", "-o", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = invert_stepping(
+        &record_csv,
+        &history_csv,
+        &["--material", material_toml.to_str().unwrap()],
+        &out,
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = common::read_json(&out.join("summary.json"));
     assert_eq!(summary["kind"], "creep-stepping");
     let peaks = summary["volume"]["peaks"].as_array().unwrap().clone();
     let implied: Vec<f64> = peaks

@@ -132,14 +132,8 @@ pub fn invert_joint(
         let mut sigma_estimate = None;
         let given = series.sigma.is_some();
         if !given && !single {
-            let alone =
-                super::invert::invert_series(&series, &own, None, &mut ws).map_err(|e| {
-                    InvertError::Series {
-                        file: file.clone(),
-                        temperature_k: series.temperature_k,
-                        source: Box::new(e),
-                    }
-                })?;
+            let alone = super::invert::invert_series(&series, &own, None, &mut ws)
+                .map_err(|e| e.in_file(&file, series.temperature_k))?;
             let stats = alone.choice().solution.stats;
             let m = series.x.len() as f64;
             let level = (stats.weighted_ss / (m - stats.dof).max(1.0)).sqrt();

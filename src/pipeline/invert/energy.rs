@@ -110,11 +110,7 @@ pub fn invert_history_file(
             &mut Workspace::new(),
             observer,
         )
-        .map_err(|e| InvertError::Series {
-            file: file.clone(),
-            temperature_k: None,
-            source: Box::new(e),
-        })?;
+        .map_err(|e| e.in_file(&file, None))?;
         let row_temperature_k = record
             .x
             .iter()
@@ -126,11 +122,7 @@ pub fn invert_history_file(
         return Ok(g.into_data(file, "creep-stepping", m, options, row_temperature_k));
     }
     let inv = invert_creep_history(record, &h, energy, options, &mut Workspace::new(), observer)
-        .map_err(|e| InvertError::Series {
-            file: file.clone(),
-            temperature_k: None,
-            source: Box::new(e),
-        })?;
+        .map_err(|e| e.in_file(&file, None))?;
     Ok(DataInversion {
         file,
         options: options.clone(),

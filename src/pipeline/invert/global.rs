@@ -217,11 +217,7 @@ pub fn invert_global_file(
         &mut Workspace::new(),
         observer,
     )
-    .map_err(|e| InvertError::Series {
-        file: file.clone(),
-        temperature_k: None,
-        source: Box::new(e),
-    })?;
+    .map_err(|e| e.in_file(&file, None))?;
     let row_temperature_k = series
         .iter()
         .flat_map(|s| std::iter::repeat_n(s.temperature_k.unwrap_or(f64::NAN), s.x.len()))

@@ -87,6 +87,17 @@ pub enum InvertError {
     },
 }
 
+impl InvertError {
+    /// This error as the failure of the series at `temperature_k` of data file `file`.
+    pub(crate) fn in_file(self, file: &str, temperature_k: Option<f64>) -> Self {
+        Self::Series {
+            file: file.to_string(),
+            temperature_k,
+            source: Box::new(self),
+        }
+    }
+}
+
 /// The discretized problem for data `y` (with optional `sigma`) at increasing `x` under `options`.
 ///
 /// # Errors
@@ -281,13 +292,8 @@ pub fn invert_data(
     let mut series = Vec::with_capacity(data.len());
     for s in &data {
         let stz_input = stz_reading(material, s.temperature_k.or(temperature_k), &file)?;
-        let inversion = observed(s, options, stz_input, &mut ws, observer).map_err(|e| {
-            InvertError::Series {
-                file: file.clone(),
-                temperature_k: s.temperature_k,
-                source: Box::new(e),
-            }
-        })?;
+        let inversion = observed(s, options, stz_input, &mut ws, observer)
+            .map_err(|e| e.in_file(&file, s.temperature_k))?;
         series.push(inversion);
     }
     Ok(DataInversion {

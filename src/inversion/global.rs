@@ -71,6 +71,21 @@ pub fn loss_global_table(
     })
 }
 
+/// Amplitudes `weights` on a grid whose points have activation energies `df_ev` (ascending, not
+/// evenly spaced) as a density per eV: each over its point's dF spacing (central differences,
+/// one-sided at the ends).
+pub fn density_per_ev(df_ev: &[f64], weights: &[f64]) -> Vec<f64> {
+    let n = df_ev.len();
+    weights
+        .iter()
+        .enumerate()
+        .map(|(j, w)| {
+            let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
+            w / ((df_ev[b] - df_ev[a]) / (b - a) as f64)
+        })
+        .collect()
+}
+
 /// STZ sizes of recovered volumes `omega_m3` (ascending), read as one consecutive hierarchy
 /// Omega_k = (n_1 + k) V_a: the median spacing of neighbouring volumes estimates V_a (robust to a
 /// few spacings squeezed where peaks are broad), n_1 = Omega_1 / that estimate, rounded, and V_a is

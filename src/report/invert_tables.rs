@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::files::num;
+use crate::inversion::global::density_per_ev;
 use crate::pipeline::invert::energy::EnergyReading;
 use crate::pipeline::invert::global::VolumeReading;
 use crate::pipeline::invert::{DataInversion, SeriesInversion, SpectrumAxis};
@@ -48,7 +49,6 @@ pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
             .iter()
             .enumerate()
         {
-            let band = s.uncertainty.as_ref().map(|u| u.density[j]);
             let _ = writeln!(
                 out,
                 "{}{},{},{},{}{}",
@@ -57,12 +57,28 @@ pub fn spectrum_csv(series: &[SeriesInversion]) -> String {
                 num(grid.ln_tau(j)),
                 num(w / step),
                 num(w),
-                band.map(|b| format!(",{},{},{}", num(b.p05), num(b.p50), num(b.p95)))
-                    .unwrap_or_default()
+                density_band(s, j, 1.0)
             );
         }
     }
     out
+}
+
+/// `,p05,p50,p95` of the bootstrap band of the density at grid point `j`, each over `unit`; empty
+/// without a bootstrap.
+fn density_band(s: &SeriesInversion, j: usize, unit: f64) -> String {
+    s.uncertainty
+        .as_ref()
+        .map(|u| {
+            let b = u.density[j];
+            format!(
+                ",{},{},{}",
+                num(b.p05 / unit),
+                num(b.p50 / unit),
+                num(b.p95 / unit)
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// `spectrum.csv` of an inversion in activation energy: `df_ev,density_per_ev,weight` (strain per
@@ -82,20 +98,13 @@ pub fn energy_spectrum_csv(e: &EnergyReading, s: &SeriesInversion) -> String {
         .zip(&s.choice().solution.amplitudes)
         .enumerate()
     {
-        let band = s.uncertainty.as_ref().map(|u| u.density[j]);
         let _ = writeln!(
             out,
             "{},{},{}{}",
             num(*df),
             num(w / step),
             num(w),
-            band.map(|b| format!(
-                ",{},{},{}",
-                num(b.p05 / per_ln_tau),
-                num(b.p50 / per_ln_tau),
-                num(b.p95 / per_ln_tau)
-            ))
-            .unwrap_or_default()
+            density_band(s, j, per_ln_tau)
         );
     }
     out
@@ -149,12 +158,7 @@ pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
     });
     let step = v.grid.grid.step();
     let df: Vec<f64> = v.grid.omega_m3.iter().map(|o| v.df_ref_ev(*o)).collect();
-    // The dF spacing of each grid point (central differences, one-sided at the ends).
-    let n = df.len();
-    let spacing = |j: usize| {
-        let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
-        (df[b] - df[a]) / (b - a) as f64
-    };
+    let per_ev = density_per_ev(&df, &s.choice().solution.amplitudes);
     for (j, (o, &w)) in v
         .grid
         .omega_m3
@@ -162,7 +166,6 @@ pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
         .zip(&s.choice().solution.amplitudes)
         .enumerate()
     {
-        let band = s.uncertainty.as_ref().map(|u| u.density[j]);
         let _ = writeln!(
             out,
             "{},{},{},{},{},{}{}",
@@ -170,10 +173,9 @@ pub fn volume_spectrum_csv(v: &VolumeReading, s: &SeriesInversion) -> String {
             num(df[j]),
             num(v.grid.grid.tau_s(j)),
             num(w / step),
-            num(w / spacing(j)),
+            num(per_ev[j]),
             num(w),
-            band.map(|b| format!(",{},{},{}", num(b.p05), num(b.p50), num(b.p95)))
-                .unwrap_or_default()
+            density_band(s, j, 1.0)
         );
     }
     out

@@ -16,6 +16,7 @@
 
 use rand::{Rng, RngExt};
 
+use crate::inversion::global::density_per_ev;
 use crate::pipeline::invert::global::{invert_loss_global, GlobalInversion};
 use crate::pipeline::simulate::Simulation;
 use crate::pipeline::trial::noisy_data;
@@ -754,12 +755,7 @@ fn global_tables(
         .iter()
         .map(|o| material.delta_f_j(*o, coldest) / J_PER_EV)
         .collect();
-    let n = df.len();
-    // The dF spacing of each grid point (central differences, one-sided at the ends).
-    let spacing = |j: usize| {
-        let (a, b) = (j.saturating_sub(1), (j + 1).min(n - 1));
-        (df[b] - df[a]) / (b - a) as f64
-    };
+    let per_ev = density_per_ev(&df, &solution.amplitudes);
     let mut spectrum = String::from("omega_m3,n,df_ev,density,density_per_ev,weight\n");
     for (j, (o, w)) in g.grid.omega_m3.iter().zip(&solution.amplitudes).enumerate() {
         spectrum.push_str(&format!(
@@ -768,7 +764,7 @@ fn global_tables(
             num(o / va),
             num(df[j]),
             num(w / step),
-            num(w / spacing(j)),
+            num(per_ev[j]),
             num(*w)
         ));
     }

@@ -32,24 +32,63 @@ pub struct GlobalInversion {
     pub window_m3: (f64, f64),
 }
 
+/// A peak of a spectrum over volumes, before its reading.
+struct VolumeCentroid {
+    omega_m3: f64,
+    area: f64,
+    in_window: bool,
+    /// Inside the window with at least the area fraction of the largest there: read for sizes.
+    kept: bool,
+}
+
+/// The chosen peaks of `s` as volumes on `grid`, in order; those inside `window_m3` with at least
+/// `min_area_fraction` of the largest one there are kept for the size reading.
+fn volume_centroids(
+    s: &SeriesInversion,
+    grid: &VolumeGrid,
+    material: &Material,
+    window_m3: (f64, f64),
+    min_area_fraction: f64,
+) -> Vec<VolumeCentroid> {
+    let (lo, hi) = window_m3;
+    let mut peaks: Vec<VolumeCentroid> = s
+        .peaks()
+        .iter()
+        .filter_map(|p| {
+            let omega_m3 = grid.omega_of_tau(material, p.tau_s())?;
+            Some(VolumeCentroid {
+                omega_m3,
+                area: p.area,
+                in_window: (lo..=hi).contains(&omega_m3),
+                kept: false,
+            })
+        })
+        .collect();
+    let biggest = peaks
+        .iter()
+        .filter(|p| p.in_window)
+        .map(|p| p.area)
+        .fold(0.0, f64::max);
+    for p in &mut peaks {
+        p.kept = p.in_window && p.area >= min_area_fraction * biggest;
+    }
+    peaks
+}
+
 impl GlobalInversion {
     /// The chosen spectrum's peaks inside the probed volumes with at least `min_area_fraction` of
     /// the largest one's area: (volume in m^3, volume fraction), ascending.
     pub fn peaks_m3(&self, material: &Material, min_area_fraction: f64) -> Vec<(f64, f64)> {
-        let (lo, hi) = self.window_m3;
-        let inside: Vec<(f64, f64)> = self
-            .series
-            .peaks()
-            .iter()
-            .filter_map(|p| {
-                let omega = self.grid.omega_of_tau(material, p.tau_s())?;
-                (lo..=hi).contains(&omega).then_some((omega, p.area))
-            })
-            .collect();
-        let biggest = inside.iter().map(|p| p.1).fold(0.0, f64::max);
-        inside
-            .into_iter()
-            .filter(|p| p.1 >= min_area_fraction * biggest)
+        let all = volume_centroids(
+            &self.series,
+            &self.grid,
+            material,
+            self.window_m3,
+            min_area_fraction,
+        );
+        all.into_iter()
+            .filter(|p| p.kept)
+            .map(|p| (p.omega_m3, p.area))
             .collect()
     }
 
@@ -129,51 +168,42 @@ impl VolumeReading {
 
     /// The peaks of `s` (this reading's inversion) as volumes, with the sizes of the kept ones.
     pub fn peaks(&self, s: &SeriesInversion) -> Vec<VolumePeak> {
-        let (lo, hi) = self.window_m3;
-        let mut peaks: Vec<VolumePeak> = s
-            .peaks()
+        self.read(s).0
+    }
+
+    /// The peaks of `s` with the consecutive-size reading of the kept ones.
+    fn read(&self, s: &SeriesInversion) -> (Vec<VolumePeak>, Option<Quantized>) {
+        let centroids = volume_centroids(
+            s,
+            &self.grid,
+            &self.material,
+            self.window_m3,
+            self.min_area_fraction,
+        );
+        let kept: Vec<f64> = centroids
             .iter()
-            .filter_map(|p| {
-                let omega_m3 = self.grid.omega_of_tau(&self.material, p.tau_s())?;
-                Some(VolumePeak {
-                    omega_m3,
-                    area: p.area,
-                    df_ref_ev: self.df_ref_ev(omega_m3),
-                    n_implied: self.atomic_volume_m3.map(|va| omega_m3 / va),
-                    n: None,
-                    in_window: (lo..=hi).contains(&omega_m3),
-                })
-            })
-            .collect();
-        let biggest = peaks
-            .iter()
-            .filter(|p| p.in_window)
-            .map(|p| p.area)
-            .fold(0.0, f64::max);
-        let kept = |p: &VolumePeak| p.in_window && p.area >= self.min_area_fraction * biggest;
-        let omegas: Vec<f64> = peaks
-            .iter()
-            .filter(|p| kept(p))
+            .filter(|p| p.kept)
             .map(|p| p.omega_m3)
             .collect();
-        if let Some(q) = quantize(&omegas) {
-            let mut sizes = q.sizes.into_iter();
-            for p in peaks.iter_mut().filter(|p| kept(p)) {
-                p.n = sizes.next();
-            }
-        }
-        peaks
+        let q = quantize(&kept);
+        let mut sizes = q.iter().flat_map(|q| q.sizes.iter().copied());
+        let peaks = centroids
+            .iter()
+            .map(|p| VolumePeak {
+                omega_m3: p.omega_m3,
+                area: p.area,
+                df_ref_ev: self.df_ref_ev(p.omega_m3),
+                n_implied: self.atomic_volume_m3.map(|va| p.omega_m3 / va),
+                n: if p.kept { sizes.next() } else { None },
+                in_window: p.in_window,
+            })
+            .collect();
+        (peaks, q)
     }
 
     /// The summary of `s`, the inversion this reading belongs to.
     pub fn summary(&self, s: &SeriesInversion) -> VolumeSummary {
-        let peaks = self.peaks(s);
-        let omegas: Vec<f64> = peaks
-            .iter()
-            .filter(|p| p.n.is_some())
-            .map(|p| p.omega_m3)
-            .collect();
-        let q = quantize(&omegas);
+        let (peaks, q) = self.read(s);
         VolumeSummary {
             reference_k: self.grid.reference_k,
             window_m3: [self.window_m3.0, self.window_m3.1],

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::logsmooth::log_smooth_path;
+use super::logspace::{default_model, log_smooth_path, maxent_path};
 use super::nnls::NnlsStatus;
 use super::path::LambdaPath;
 use super::rules::{choose, Choice, PathScores, Rule, RuleStatus};
@@ -43,11 +43,17 @@ pub fn analyse(
 ) -> Analysis {
     let path = match regularizer {
         Regularizer::Tikhonov => LambdaPath::compute(problem, lambda_points, peak_params, ws),
-        Regularizer::LogSmooth => {
-            // Continuation from the strongest Tikhonov solution (smooth and broad).
+        Regularizer::LogSmooth | Regularizer::MaxEnt => {
+            // Continuation from the strongest Tikhonov solution (smooth and broad); maxent's
+            // default model spreads its total amplitude flat over the grid.
             let mut start = problem.zeros();
             problem.solve(problem.lambda_range().1, &mut start, ws);
-            log_smooth_path(problem, lambda_points, &start, peak_params)
+            if regularizer == Regularizer::MaxEnt {
+                let model = default_model(problem, &start);
+                maxent_path(problem, lambda_points, &start, model, peak_params)
+            } else {
+                log_smooth_path(problem, lambda_points, &start, peak_params)
+            }
         }
     };
     let applicable: Vec<Rule> = rules
@@ -61,7 +67,7 @@ pub fn analyse(
     for &rule in rules {
         let choice = if !regularizer.applies(rule) {
             None
-        } else if let (Regularizer::LogSmooth, Rule::Discrepancy { factor }) = (regularizer, rule) {
+        } else if let (true, Rule::Discrepancy { factor }) = (regularizer.in_log_space(), rule) {
             discrepancy_on_path(rule, factor, problem, &path, &scores)
         } else {
             choose(rule, problem, &path, &scores, ws)

@@ -5,7 +5,7 @@ pub mod energy;
 pub mod global;
 pub mod iterative;
 pub mod kernel;
-pub mod logsmooth;
+pub mod logspace;
 pub mod nnls;
 pub mod penalty;
 mod problem;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::logspace::LogSpaceTerms;
 use super::{Problem, Solution, Workspace};
 use crate::spectrum::{find_peaks, PeakParams};
 
@@ -31,6 +32,13 @@ impl PathPoint {
 pub struct LambdaPath {
     /// The points.
     pub points: Vec<PathPoint>,
+    /// The evidence terms of each point of a log-space family's path (log-smooth, maxent; empty
+    /// for Tikhonov, whose terms come from the active set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_space: Vec<LogSpaceTerms>,
+    /// Maxent's flat default model m (amplitude per grid point; `None` for the other families).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_model: Option<f64>,
 }
 
 impl LambdaPath {
@@ -55,7 +63,11 @@ impl LambdaPath {
             })
             .collect();
         points.reverse();
-        Self { points }
+        Self {
+            points,
+            log_space: Vec::new(),
+            default_model: None,
+        }
     }
 
     /// Number of points.

@@ -760,6 +760,12 @@ impl Problem {
         (self.yty, self.ss_tot)
     }
 
+    /// ln pdet(L'L) over the whole spectrum block and the rank of L.
+    pub(crate) fn penalty_ln_pdet(&self) -> (f64, usize) {
+        let cols: Vec<usize> = (0..self.n_spec).collect();
+        ln_pdet_gram(&self.penalty, self.penalty_rows, self.zeros().len(), &cols)
+    }
+
     /// Number of spectrum amplitudes.
     pub(crate) fn n_spec(&self) -> usize {
         self.n_spec

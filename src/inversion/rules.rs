@@ -7,6 +7,7 @@ use statrs::distribution::{ContinuousCDF, FisherSnedecor};
 use statrs::function::gamma::ln_gamma;
 
 use super::iterative::{iterative_scan, IterativeParams};
+use super::logspace::LogSpaceTerms;
 use super::path::{LambdaPath, PathPoint};
 use super::problem::ActiveSetTerms;
 use super::{Problem, Solution, Workspace};
@@ -82,6 +83,10 @@ pub enum Rule {
         /// Admissible multiple of the smallest ||W r||^2 on the path (> 1).
         rss: f64,
     },
+    /// Classic maximum entropy (Gull, in *Maximum Entropy and Bayesian Methods* (1989) 53): the
+    /// alpha where -2 alpha S = N_good, the number of good measurements (maxent only; scored in
+    /// [`PathScores::classic`]).
+    Classic,
 }
 
 /// Default discrepancy factor tau_d.
@@ -100,7 +105,7 @@ pub const DEFAULT_RGCV_GAMMA: f64 = 0.2;
 
 /// The rule names accepted by [`Rule::parse`], for messages.
 pub const RULE_NAMES: &str = "consensus[:rss=R], discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
-r2-onset[:threshold=T], quasi-optimality, evidence[:sigma=free], kfold[:folds=K], iterative[:threshold=T] or fixed=LAMBDA";
+r2-onset[:threshold=T], quasi-optimality, evidence[:sigma=free], kfold[:folds=K], classic (maxent), iterative[:threshold=T] or fixed=LAMBDA";
 
 impl Rule {
     /// The name used on the command line and in outputs: the rule's name, followed by
@@ -139,6 +144,7 @@ impl Rule {
             Self::Kfold { folds } => with("kfold", "folds", folds as f64, DEFAULT_FOLDS as f64),
             Self::RobustGcv { gamma } => with("rgcv", "gamma", gamma, DEFAULT_RGCV_GAMMA),
             Self::Consensus { rss } => with("consensus", "rss", rss, CONSENSUS_RSS_FACTOR),
+            Self::Classic => "classic".into(),
         }
     }
 
@@ -185,6 +191,7 @@ impl Rule {
             "consensus" => Self::Consensus {
                 rss: CONSENSUS_RSS_FACTOR,
             },
+            "classic" => Self::Classic,
             _ => return Err(format!("unknown rule {base:?}: use {RULE_NAMES}")),
         };
         for item in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -295,6 +302,7 @@ impl Rule {
             Self::RobustGcv {
                 gamma: DEFAULT_RGCV_GAMMA,
             },
+            Self::Classic,
         ]);
         rules
     }
@@ -329,7 +337,8 @@ pub enum RuleStatus {
     /// Discrepancy: chi^2 already exceeds the target at the weakest lambda (sigma underestimated or
     /// the model cannot fit the data), or is still below it at the strongest lambda (sigma
     /// overestimated). Below the path the GCV choice is returned instead; above it, the strongest
-    /// end.
+    /// end. Classic maxent: -2 alpha S never equals N_good on the path; the nearest point is
+    /// returned.
     TargetUnreachable,
     /// L-curve: no point of positive curvature (no corner); the GCV choice is returned instead.
     NoCorner,
@@ -380,6 +389,9 @@ pub struct PathScores {
     pub mu2: Vec<f64>,
     /// k-fold prediction errors, one entry per number of folds asked for.
     pub kfold: Vec<(usize, Vec<f64>)>,
+    /// Classic maxent: lambda^2 p / (sigma2 N_good) = -2 alpha S / N_good (maxent paths only; the
+    /// classic choice is where it crosses 1).
+    pub classic: Vec<f64>,
 }
 
 impl PathScores {
@@ -460,6 +472,7 @@ impl PathScores {
             ln_evidence_free: vec![f64::NAN; n],
             mu2: vec![f64::NAN; n],
             kfold: Vec::new(),
+            classic: vec![f64::NAN; n],
         }
     }
 
@@ -472,7 +485,14 @@ impl PathScores {
     ) -> Self {
         let mut scores = Self::compute(problem, path);
         let m = problem.len() as f64;
-        if rules.iter().any(Rule::needs_terms) {
+        if !path.log_space.is_empty() {
+            // A log-space family: its evidence terms come with the path.
+            for (k, t) in path.log_space.iter().enumerate() {
+                scores.ln_evidence[k] = ln_evidence_log_space(t, problem.sigma_given());
+                scores.ln_evidence_free[k] = ln_evidence_log_space(t, false);
+                scores.classic[k] = t.penalty_energy / (scores.sigma2 * t.n_good);
+            }
+        } else if rules.iter().any(Rule::needs_terms) {
             for (k, p) in path.points.iter().enumerate() {
                 let t = problem.active_set_terms(&p.solution, ws);
                 scores.mu2[k] = t.trace_a2 / m;
@@ -541,6 +561,42 @@ fn ln_evidence(problem: &Problem, s: &Solution, t: &ActiveSetTerms, sigma_known:
             return f64::NAN;
         }
         common + ln_gamma(0.5 * n) - 0.5 * n * (0.5 * e).ln() - std::f64::consts::LN_2
+    }
+}
+
+/// ln P(D | lambda) of a log-space path point (docs in [`super::logspace`]): sigma known (given,
+/// so 1 in the weighted units) or integrated out under a Jeffreys prior.
+fn ln_evidence_log_space(t: &LogSpaceTerms, sigma_known: bool) -> f64 {
+    if !(t.energy > 0.0 && t.ln_occam.is_finite()) {
+        return f64::NAN;
+    }
+    if sigma_known {
+        t.ln_occam - 0.5 * t.energy
+    } else if t.sigma_power > 0.0 {
+        let n = t.sigma_power;
+        t.ln_occam + ln_gamma(0.5 * n) - 0.5 * n * (0.5 * t.energy).ln() - std::f64::consts::LN_2
+    } else {
+        f64::NAN
+    }
+}
+
+/// The classic maxent choice: where lambda^2 p / (sigma^2 N_good) crosses 1, the crossing point
+/// nearer to 1 in ln; without a crossing the point nearest 1, flagged as unreachable.
+fn classic_crossing(v: &[f64]) -> Option<(usize, RuleStatus)> {
+    let dist = |k: usize| v[k].ln().abs();
+    let defined: Vec<usize> = (0..v.len())
+        .filter(|&k| v[k].is_finite() && v[k] > 0.0)
+        .collect();
+    let nearest =
+        |ks: &mut dyn Iterator<Item = usize>| ks.min_by(|&a, &b| dist(a).total_cmp(&dist(b)));
+    let crossings: Vec<usize> = defined
+        .windows(2)
+        .filter(|w| w[1] == w[0] + 1 && (v[w[0]] - 1.0) * (v[w[1]] - 1.0) <= 0.0)
+        .flat_map(|w| [w[0], w[1]])
+        .collect();
+    match nearest(&mut crossings.into_iter()) {
+        Some(k) => Some((k, RuleStatus::Ok)),
+        None => nearest(&mut defined.into_iter()).map(|k| (k, RuleStatus::TargetUnreachable)),
     }
 }
 
@@ -616,6 +672,11 @@ impl Choice {
             RuleStatus::Ok => return None,
             RuleStatus::AtPathEnd => format!(
                 "rule {name}: its optimum lies at an end of the lambda path (lambda {:.4e}); the end point is returned and the true optimum may lie beyond it",
+                self.solution.lambda
+            ),
+            RuleStatus::TargetUnreachable if self.rule == Rule::Classic => format!(
+                "rule {name}: -2 alpha S never equals N_good on the lambda path; returned the point \
+                 nearest to it, lambda {:.4e}",
                 self.solution.lambda
             ),
             RuleStatus::TargetUnreachable => format!(
@@ -758,6 +819,7 @@ pub fn choose(
         }
         Rule::Kfold { folds } => minimum(scores.kfold_errors(folds)?).map(|(k, s)| at(k, s)),
         Rule::QuasiOptimality => interior_minimum(&scores.quasi_optimality).map(|(k, s)| at(k, s)),
+        Rule::Classic => classic_crossing(&scores.classic).map(|(k, s)| at(k, s)),
         Rule::Consensus { rss } => {
             // L-curve and quasi-optimality only where the fit is acceptable: a strong lambda that
             // pushes the spectrum into the baseline makes a second corner and a second flat stretch
@@ -864,5 +926,42 @@ pub fn choose(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_maxent_takes_the_crossing_nearer_to_one() {
+        // -2 alpha S / N_good rises with lambda; it crosses 1 between 0.6 and 2 (|ln 0.6| < ln 2).
+        let v = [f64::NAN, 0.1, 0.6, 2.0, 5.0];
+        assert_eq!(classic_crossing(&v), Some((2, RuleStatus::Ok)));
+        let v = [0.1, 0.4, 1.2, 5.0];
+        assert_eq!(classic_crossing(&v), Some((2, RuleStatus::Ok)));
+        // Exactly 1 is a crossing.
+        assert_eq!(
+            classic_crossing(&[0.2, 1.0, 3.0]),
+            Some((1, RuleStatus::Ok))
+        );
+    }
+
+    #[test]
+    fn classic_maxent_without_a_crossing_is_flagged_and_returns_the_nearest_point() {
+        assert_eq!(
+            classic_crossing(&[2.0, 3.0, 9.0]),
+            Some((0, RuleStatus::TargetUnreachable))
+        );
+        assert_eq!(
+            classic_crossing(&[0.01, 0.1, 0.5, f64::NAN]),
+            Some((2, RuleStatus::TargetUnreachable))
+        );
+        // A gap of undefined points is not a crossing.
+        assert_eq!(
+            classic_crossing(&[0.5, f64::NAN, 2.5]),
+            Some((0, RuleStatus::TargetUnreachable))
+        );
+        assert_eq!(classic_crossing(&[f64::NAN, f64::NAN]), None);
     }
 }

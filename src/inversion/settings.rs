@@ -49,19 +49,27 @@ pub enum Regularizer {
     #[default]
     Tikhonov,
     /// f = exp(s), lambda^2 ||L s||^2: the logarithm of the spectrum is smoothed
-    /// (see [`crate::inversion::logsmooth`]).
+    /// (see [`crate::inversion::logspace`]).
     LogSmooth,
+    /// Maximum entropy: f = exp(s), -2 lambda^2 S(f; m) with a flat default model m
+    /// (see [`crate::inversion::logspace`]).
+    MaxEnt,
 }
 
 impl Regularizer {
     /// Every family.
-    pub const ALL: [Regularizer; 2] = [Regularizer::Tikhonov, Regularizer::LogSmooth];
+    pub const ALL: [Regularizer; 3] = [
+        Regularizer::Tikhonov,
+        Regularizer::LogSmooth,
+        Regularizer::MaxEnt,
+    ];
 
     /// The name in files and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Self::Tikhonov => "tikhonov",
             Self::LogSmooth => "log-smooth",
+            Self::MaxEnt => "maxent",
         }
     }
 
@@ -73,24 +81,49 @@ impl Regularizer {
         Self::ALL
             .into_iter()
             .find(|r| r.name() == name)
-            .ok_or_else(|| format!("unknown regularizer \"{name}\": use tikhonov or log-smooth"))
+            .ok_or_else(|| {
+                format!("unknown regularizer \"{name}\": use tikhonov, log-smooth or maxent")
+            })
     }
 
-    /// Whether `rule` can choose on this family's path. The log-smooth path has no active-set
-    /// terms (evidence, robust GCV, consensus), no refits (k-fold, fixed lambda) and no iterative
-    /// mode; its discrepancy choice is the path point nearest the target from below.
+    /// The rule `invert` reports when none is named, chosen by measurement: consensus for
+    /// Tikhonov (the validation suite), gcv for log-smooth and lcurve for maxent (the lowest mean
+    /// rel_l2 over the four shapes of `scenarios/regularizers.toml`; README, "Regularizers").
+    pub fn default_rule(self) -> Rule {
+        match self {
+            // Over scenarios/validation-suite.toml (README, "Choosing lambda").
+            Self::Tikhonov => Rule::Consensus {
+                rss: super::rules::CONSENSUS_RSS_FACTOR,
+            },
+            Self::LogSmooth => Rule::Gcv,
+            Self::MaxEnt => Rule::Lcurve,
+        }
+    }
+
+    /// Whether the family is solved in ln f ([`crate::inversion::logspace`]).
+    pub fn in_log_space(self) -> bool {
+        self != Self::Tikhonov
+    }
+
+    /// Whether `rule` can choose on this family's path. The log-space paths (log-smooth, maxent)
+    /// have no active set (robust GCV), no refits (k-fold, fixed lambda) and no iterative mode;
+    /// their discrepancy choice is the path point nearest the target from below, their evidence
+    /// the Laplace approximation at each point. The classic maxent rule applies to maxent only.
     pub fn applies(self, rule: Rule) -> bool {
         match self {
-            Self::Tikhonov => true,
-            Self::LogSmooth => matches!(
-                rule,
+            Self::Tikhonov => !matches!(rule, Rule::Classic),
+            Self::LogSmooth | Self::MaxEnt => match rule {
+                Rule::Classic => self == Self::MaxEnt,
                 Rule::Gcv
-                    | Rule::Lcurve
-                    | Rule::Ftest { .. }
-                    | Rule::R2Onset { .. }
-                    | Rule::QuasiOptimality
-                    | Rule::Discrepancy { .. }
-            ),
+                | Rule::Lcurve
+                | Rule::Ftest { .. }
+                | Rule::R2Onset { .. }
+                | Rule::QuasiOptimality
+                | Rule::Discrepancy { .. }
+                | Rule::Evidence { .. }
+                | Rule::Consensus { .. } => true,
+                _ => false,
+            },
         }
     }
 }
@@ -132,10 +165,7 @@ impl InvertOptions {
     pub fn new(kernel: Kernel) -> Self {
         Self {
             kernel,
-            // Chosen by measurement over scenarios/validation-suite.toml (README, "Choosing lambda").
-            rule: Rule::Consensus {
-                rss: super::rules::CONSENSUS_RSS_FACTOR,
-            },
+            rule: Regularizer::Tikhonov.default_rule(),
             points: None,
             per_decade: DEFAULT_POINTS_PER_DECADE,
             tau_min_s: None,

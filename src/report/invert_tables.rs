@@ -280,7 +280,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
     let mut out = header(
         multi,
-        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,quasi_optimality,ln_evidence,mu2,nnls_status,solver_iterations,solver_residual,chosen_by",
+        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,quasi_optimality,ln_evidence,mu2,classic,nnls_status,solver_iterations,solver_residual,chosen_by",
     );
     for s in series {
         let sc = &s.analysis.scores;
@@ -295,7 +295,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
                 .collect();
             let _ = writeln!(
                 out,
-                "{}{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{}{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 lead(multi, s),
                 num(p.lambda()),
                 num(st.residual_norm),
@@ -311,6 +311,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
                 nan_empty(sc.quasi_optimality[k]),
                 nan_empty(sc.ln_evidence[k]),
                 nan_empty(sc.mu2[k]),
+                nan_empty(sc.classic[k]),
                 p.solution.info.status_name(),
                 p.solution.info.iterations,
                 num(p.solution.info.kkt_residual),

@@ -132,6 +132,7 @@ fn parse_joint(text: &str) -> Result<(KindArg, PathBuf), String> {
 pub(crate) enum RegularizerArg {
     Tikhonov,
     LogSmooth,
+    Maxent,
 }
 
 /// Baselines by their command-line names.
@@ -171,12 +172,14 @@ pub(crate) struct InvertArgs {
     /// (the median lambda of lcurve, quasi-optimality and evidence; the default), discrepancy[:factor=F],
     /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
     /// evidence[:sigma=free], kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
-    /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth:
-    /// discrepancy, gcv (the default there), lcurve, ftest, r2-onset or quasi-optimality.
+    /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth or
+    /// maxent: consensus, discrepancy, gcv (the log-smooth default), lcurve (the maxent default),
+    /// ftest, r2-onset, quasi-optimality or evidence; with maxent also classic (-2 alpha S = N_good).
     #[arg(long)]
     pub(crate) rule: Option<String>,
-    /// What the penalty smooths: the spectrum (tikhonov, the default) or its logarithm
-    /// (log-smooth: f = exp(s), positivity built in, narrow peaks cost little).
+    /// What the penalty smooths: the spectrum (tikhonov, the default), its logarithm
+    /// (log-smooth: f = exp(s), positivity built in, narrow peaks cost little), or its entropy
+    /// relative to a flat default model (maxent).
     #[arg(long, value_enum, default_value = "tikhonov")]
     pub(crate) regularizer: RegularizerArg,
     /// Number of tau grid points (default: 5 per decade).
@@ -331,19 +334,18 @@ impl InvertArgs {
         options.regularizer = match self.regularizer {
             RegularizerArg::Tikhonov => Regularizer::Tikhonov,
             RegularizerArg::LogSmooth => Regularizer::LogSmooth,
+            RegularizerArg::Maxent => Regularizer::MaxEnt,
         };
         options.rule = match (&self.rule, options.regularizer) {
             (Some(r), _) => Rule::parse(r)?,
-            // Measured on scenarios/regularizers.toml (README, "Regularizers").
-            (None, Regularizer::LogSmooth) => Rule::Gcv,
-            (None, Regularizer::Tikhonov) => options.rule,
+            (None, family) => family.default_rule(),
         };
         if !options.regularizer.applies(options.rule) {
             return Err(format!(
-                "--rule {}: does not apply to the {} regularizer (its path has no active-set terms \
-                 and no refits); use discrepancy, gcv, lcurve, ftest, r2-onset or quasi-optimality",
+                "--rule {}: does not apply to the {} regularizer; use {}",
                 options.rule.name(),
-                options.regularizer.name()
+                options.regularizer.name(),
+                applicable_rules(options.regularizer)
             ));
         }
         options.points = self.points;
@@ -369,4 +371,14 @@ impl InvertArgs {
             .map_err(|e| format!("--uncertainty {e}"))?;
         Ok(options)
     }
+}
+
+/// The rules that apply to a family, for messages.
+fn applicable_rules(regularizer: Regularizer) -> String {
+    let names: Vec<String> = Rule::all_on_path()
+        .into_iter()
+        .filter(|r| regularizer.applies(*r))
+        .map(|r| r.name())
+        .collect();
+    names.join(", ")
 }

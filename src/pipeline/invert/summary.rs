@@ -21,7 +21,7 @@ pub enum InvertSummary {
         kind: &'static str,
         /// The data file (the files joined by " + " for a joint inversion).
         data: String,
-        /// The regularizer family (`tikhonov`, `log-smooth`).
+        /// The regularizer family (`tikhonov`, `log-smooth`, `maxent`).
         regularizer: &'static str,
         /// The reading in activation energy (`creep-stepping`).
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -378,10 +378,10 @@ impl SeriesInversion {
                 })
                 .collect(),
         };
-        // The path's own ends: a log-smooth path's lambda weighs ||L ln f|| and has its own range.
+        // The path's own ends: a log-space path's lambda weighs its own penalty and has its own range.
         let (lo, hi) = match self.regularizer {
             crate::inversion::Regularizer::Tikhonov => self.problem.lambda_range(),
-            crate::inversion::Regularizer::LogSmooth => {
+            crate::inversion::Regularizer::LogSmooth | crate::inversion::Regularizer::MaxEnt => {
                 let p = &self.analysis.path.points;
                 (p[0].lambda(), p[p.len() - 1].lambda())
             }

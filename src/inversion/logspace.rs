@@ -1,19 +1,40 @@
-//! The log-smooth regularizer: the spectrum is f = exp(s) and the penalty smooths its logarithm,
+//! The regularizer families solved in log space, f = exp(s), so positivity is built in:
 //!
-//!   minimize  ||W (K exp(s) + B b - y)||^2 + lambda^2 ||L s||^2,
+//! - **log-smooth**: minimize ||W (K exp(s) + B b - y)||^2 + lambda^2 ||L s||^2 (the logarithm of
+//!   the spectrum is smoothed: a narrow peak costs no more than its flanks' slope in ln f, where a
+//!   Tikhonov penalty on f pays for every peak's curvature);
+//! - **maxent**: minimize ||W r||^2 - 2 lambda^2 S(f; m), S = sum_j (f_j - m_j - f_j ln(f_j / m_j))
+//!   (Skilling's entropy, <= 0, zero at the default model m, here flat). In the usual notation
+//!   chi^2/2 - alpha S, alpha = lambda^2 / sigma^2. The solver is a Newton method in ln f (the
+//!   variables of Bryan, Eur. Biophys. J. 18, 165 (1990), without his singular-space reduction):
+//!   the entropy's curvature in ln f is diag(f), so the step solves (D G D + lambda^2 D) d = -g.
 //!
-//! so positivity is built in and a narrow peak costs no more than its flanks' slope in ln f (a
-//! Tikhonov penalty on f pays for every peak's curvature). Solved at each lambda by Gauss-Newton
-//! with Levenberg-Marquardt damping and a backtracking line search on the objective, from the
-//! strongest lambda (started at the Tikhonov solution there) to the weakest, each solve warm-started
-//! from the previous one (continuation).
+//! Each family is solved at each lambda by Gauss-Newton with Levenberg-Marquardt damping and a
+//! backtracking line search on the objective, from the strongest lambda to the weakest, each solve
+//! warm-started from the previous one (continuation). Log-smooth starts at the strongest Tikhonov
+//! solution, maxent at its default model.
 //!
 //! Everything is computed from the problem's Gram matrix G = A^T A and h = A^T W y (A the weighted
 //! design, spectrum then baseline columns): ||W r||^2 = y'W'Wy - 2 c'h + c'Gc with c = (exp(s), b),
-//! the half-gradient is (f o (Gc - h)_s + lambda^2 L'L s, (Gc - h)_b), and the Gauss-Newton matrix is
-//! J'J + lambda^2 P with J'J = [D G_ss D, D G_sb; G_bs D, G_bb], D = diag(f), P = [L'L, 0; 0, 0].
+//! the half-gradient is (f o (Gc - h)_s + lambda^2 p'(s), (Gc - h)_b) with p'(s) = L'L s
+//! (log-smooth) or f o (s - ln m) (maxent), and the Gauss-Newton matrix is J'J + lambda^2 P with
+//! J'J = [D G_ss D, D G_sb; G_bs D, G_bb], D = diag(f), P = L'L (log-smooth) or diag(f) (maxent).
 //! The effective degrees of freedom of the linearized problem at the solution are
-//! tr((J'J + lambda^2 P)^-1 J'J) = N - lambda^2 tr((J'J + lambda^2 P)^-1 P).
+//! tr((J'J + lambda^2 P)^-1 J'J) = N - lambda^2 tr((J'J + lambda^2 P)^-1 P); for maxent this is
+//! Skilling's number of good measurements N_good = sum_i e_i / (e_i + lambda^2) (e_i the
+//! eigenvalues of D^1/2 G_ss D^1/2) plus one per baseline column.
+//!
+//! The Bayesian evidence of lambda in the Laplace approximation at the solution (both families;
+//! MacKay, Neural Computation 4, 415 (1992); for maxent Gull (1989) and Bryan (1990), whose
+//! marginal P(alpha | D) ~ prod_i (alpha / (alpha + e_i))^(1/2) exp(alpha S - chi^2/2) this is):
+//!
+//!   ln P(D | lambda) = -E / 2 sigma^2 + ln Z_prior(lambda) - (1/2) ln det H - (n/2) ln sigma^2,
+//!
+//! E = ||W r||^2 + lambda^2 p(s), H = J'J + lambda^2 P in ln f, n = M + r - N; ln Z_prior =
+//! (r/2) ln lambda^2 + (1/2) ln pdet(L'L) (log-smooth, r = rank L) or (N_s/2) ln lambda^2 +
+//! (1/2) sum_j s_j (maxent, r = N_s: the entropic prior's measure prod f^-1/2). With sigma not given
+//! the scale is integrated out as for the Tikhonov evidence. The classic maxent choice is
+//! -2 alpha S = N_good (Gull 1989), i.e. lambda^2 p / sigma^2 = N_good.
 //!
 //! Each path point reports its iterations, the final gradient norm relative to the first and whether
 //! it converged (as its `info`: `converged` or `max-iterations` in path.csv).
@@ -22,6 +43,7 @@ use super::nnls::{NnlsInfo, NnlsStatus};
 use super::path::{LambdaPath, PathPoint};
 use super::{FitStats, Problem};
 use crate::spectrum::{find_peaks, PeakParams};
+use serde::Serialize;
 
 /// Gauss-Newton iterations allowed per lambda.
 const MAX_ITERATIONS: usize = 300;
@@ -32,6 +54,10 @@ const MAX_LOG_STEP: f64 = 3.0;
 /// The path's lambda^2 range, as multiples of (largest eigenvalue of D G_ss D at the start) /
 /// (largest eigenvalue of L'L).
 const LAMBDA2_MIN_RATIO: f64 = 1e-10;
+/// Maxent's weak end: below it the fit no longer improves (chi^2 within a percent of its floor on
+/// the cases of `scenarios/regularizers.toml`) while the line search along the Newton steps crawls
+/// (hundreds of iterations per point).
+const ENTROPY_LAMBDA2_MIN_RATIO: f64 = 1e-8;
 const LAMBDA2_MAX_RATIO: f64 = 10.0;
 /// Amplitudes below this fraction of the largest start at this fraction (ln 0 is not a start).
 const START_FLOOR: f64 = 1e-6;
@@ -48,7 +74,19 @@ struct State {
     b: Vec<f64>,
 }
 
-/// What is fixed along the path: the problem's matrices.
+/// The prior of a log-space family.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Prior {
+    /// ||L s||^2 (log-smooth).
+    Smooth,
+    /// -2 S(f; m) with the flat default model m = exp(`ln_model`) (maxent).
+    Entropy {
+        /// ln m.
+        ln_model: f64,
+    },
+}
+
+/// What is fixed along the path: the problem's matrices and the prior.
 struct Parts<'a> {
     g: &'a [f64],
     h: &'a [f64],
@@ -56,6 +94,7 @@ struct Parts<'a> {
     yty: f64,
     n: usize,
     ns: usize,
+    prior: Prior,
 }
 
 impl Parts<'_> {
@@ -78,15 +117,34 @@ impl Parts<'_> {
             .collect()
     }
 
-    /// s' L'L s.
+    /// (L'L s)_i.
+    fn ltl_row(&self, s: &[f64], i: usize) -> f64 {
+        (0..self.ns).map(|j| self.ltl[i * self.n + j] * s[j]).sum()
+    }
+
+    /// The penalty p(s) >= 0: s' L'L s (log-smooth) or -2 S(exp(s); m) (maxent).
     fn penalty2(&self, s: &[f64]) -> f64 {
-        (0..self.ns)
-            .map(|i| {
-                s[i] * (0..self.ns)
-                    .map(|j| self.ltl[i * self.n + j] * s[j])
+        match self.prior {
+            Prior::Smooth => (0..self.ns).map(|i| s[i] * self.ltl_row(s, i)).sum(),
+            Prior::Entropy { ln_model } => {
+                let m = ln_model.exp();
+                2.0 * s
+                    .iter()
+                    .map(|&v| {
+                        let f = v.exp();
+                        f * (v - ln_model) - f + m
+                    })
                     .sum::<f64>()
-            })
-            .sum()
+            }
+        }
+    }
+
+    /// Half the gradient of p(s) in s_i.
+    fn penalty_half_gradient(&self, s: &[f64], i: usize) -> f64 {
+        match self.prior {
+            Prior::Smooth => self.ltl_row(s, i),
+            Prior::Entropy { ln_model } => s[i].exp() * (s[i] - ln_model),
+        }
     }
 
     /// ||W r||^2 at the coefficients c (with Gc given).
@@ -102,33 +160,51 @@ impl Parts<'_> {
         self.data2(&c, &gc) + l2 * self.penalty2(&st.s)
     }
 
-    /// The Gauss-Newton matrix J'J + l2 P (row-major N x N) and the half-gradient at `st`.
+    /// J'J + l2 P (row-major N x N): the Gauss-Newton matrix of the linearized problem, with P =
+    /// L'L (log-smooth) or diag(f) (maxent, the entropy's curvature in ln f at its Newton point).
+    fn linearized(&self, c: &[f64], l2: f64) -> Vec<f64> {
+        let (n, ns) = (self.n, self.ns);
+        let scale = |i: usize| if i < ns { c[i] } else { 1.0 };
+        let mut h = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                h[i * n + j] = scale(i) * self.g[i * n + j] * scale(j);
+            }
+        }
+        for i in 0..ns {
+            match self.prior {
+                Prior::Smooth => {
+                    for j in 0..ns {
+                        h[i * n + j] += l2 * self.ltl[i * n + j];
+                    }
+                }
+                Prior::Entropy { .. } => h[i * n + i] += l2 * c[i],
+            }
+        }
+        h
+    }
+
+    /// The matrix of the Newton steps and the half-gradient at `st`. Log-smooth: J'J + l2 L'L plus
+    /// the positive part of the exact Hessian's diagonal term diag(f o (Gc - h)_s), which keeps the
+    /// matrix positive definite and restores the curvature of amplitudes the data push down.
+    /// Maxent: J'J + l2 diag(f), positive definite, and the exact Hessian at the minimum (there
+    /// the data's diagonal term f o (Gc - h)_s cancels the entropy's l2 f o (s - ln m)), so the
+    /// steps converge quadratically.
     fn linearize(&self, st: &State, l2: f64) -> (Vec<f64>, Vec<f64>) {
         let (n, ns) = (self.n, self.ns);
         let c = self.coefficients(st);
         let gc = self.matvec(&c);
         let mut grad: Vec<f64> = (0..n).map(|i| gc[i] - self.h[i]).collect();
         for i in 0..ns {
-            let lts: f64 = (0..ns).map(|j| self.ltl[i * n + j] * st.s[j]).sum();
-            grad[i] = c[i] * grad[i] + l2 * lts;
+            grad[i] = c[i] * grad[i] + l2 * self.penalty_half_gradient(&st.s, i);
         }
-        let scale = |i: usize| if i < ns { c[i] } else { 1.0 };
-        let mut h = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                let mut v = scale(i) * self.g[i * n + j] * scale(j);
-                if i < ns && j < ns {
-                    v += l2 * self.ltl[i * n + j];
+        let mut h = self.linearized(&c, l2);
+        if self.prior == Prior::Smooth {
+            for i in 0..ns {
+                let extra = c[i] * (gc[i] - self.h[i]);
+                if extra > 0.0 {
+                    h[i * n + i] += extra;
                 }
-                h[i * n + j] = v;
-            }
-        }
-        // The exact Hessian in s adds diag(f o (Gc - h)_s); its positive part keeps the matrix
-        // positive definite and restores the curvature of amplitudes the data push down.
-        for i in 0..ns {
-            let extra = c[i] * (gc[i] - self.h[i]);
-            if extra > 0.0 {
-                h[i * n + i] += extra;
             }
         }
         (h, grad)
@@ -324,29 +400,91 @@ fn info(iterations: usize, factorizations: usize, status: NnlsStatus, rel_grad: 
     }
 }
 
-/// Fit statistics at `st`: the data misfit, R^2, ||L s|| and the linearized degrees of freedom.
-fn stats(parts: &Parts, st: &State, l2: f64, ss_tot: f64) -> FitStats {
+/// What the evidence and the classic maxent choice need at one point of a log-space path.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LogSpaceTerms {
+    /// E = ||W r||^2 + lambda^2 p(s).
+    pub energy: f64,
+    /// lambda^2 p(s) (maxent: -2 alpha S sigma^2).
+    pub penalty_energy: f64,
+    /// ln Z_prior(lambda) - (1/2) ln det H + ((N - r - M)/2) ln 2 pi (NaN where H has no factor).
+    pub ln_occam: f64,
+    /// n = M + r - N, the power of 1/sigma in the evidence.
+    pub sigma_power: f64,
+    /// The spectrum's share of the degrees of freedom (maxent: N_good).
+    pub n_good: f64,
+}
+
+/// The problem-wide part of the prior's normalization: (r, (1/2) ln pdet(L'L)) for log-smooth;
+/// (N_s, 0) for maxent, whose measure term (1/2) sum s_j depends on the point.
+fn prior_rank(problem: &Problem, prior: Prior) -> (f64, f64) {
+    match prior {
+        Prior::Smooth => {
+            let (ln_pdet, rank) = problem.penalty_ln_pdet();
+            (rank as f64, 0.5 * ln_pdet)
+        }
+        Prior::Entropy { .. } => (problem.n_spec() as f64, 0.0),
+    }
+}
+
+/// Fit statistics at `st` (the data misfit, R^2, sqrt p(s), the linearized degrees of freedom) and
+/// the evidence terms. `rank` is [`prior_rank`]'s and `m` the number of data points.
+fn stats(
+    parts: &Parts,
+    st: &State,
+    l2: f64,
+    ss_tot: f64,
+    rank: (f64, f64),
+    m: f64,
+) -> (FitStats, LogSpaceTerms) {
     let (n, ns) = (parts.n, parts.ns);
     let c = parts.coefficients(st);
     let gc = parts.matvec(&c);
     let weighted_ss = parts.data2(&c, &gc);
-    let (h, _) = parts.linearize(st, l2);
-    // dof = N - l2 tr(H^-1 P), P = L'L on the spectrum block.
-    let dof = match cholesky(&h, n) {
+    // Log-smooth keeps the step's matrix (with the positive diagonal parts) as its linearization;
+    // maxent takes J'J + l2 diag(f), whose trace gives Skilling's N_good exactly.
+    let h = match parts.prior {
+        Prior::Smooth => parts.linearize(st, l2).0,
+        Prior::Entropy { .. } => parts.linearized(&c, l2),
+    };
+    let factor = cholesky(&h, n);
+    // dof = N - l2 tr(H^-1 P), P = L'L or diag(f) on the spectrum block.
+    let dof = match &factor {
         Some(l) if l2 > 0.0 => {
             let mut trace = 0.0;
-            for j in 0..ns {
+            for (j, f) in c.iter().enumerate().take(ns) {
                 let column: Vec<f64> = (0..n)
-                    .map(|i| if i < ns { parts.ltl[i * n + j] } else { 0.0 })
+                    .map(|i| match parts.prior {
+                        Prior::Smooth if i < ns => parts.ltl[i * n + j],
+                        Prior::Entropy { .. } if i == j => *f,
+                        _ => 0.0,
+                    })
                     .collect();
-                trace += cholesky_solve(&l, n, &column)[j];
+                trace += cholesky_solve(l, n, &column)[j];
             }
             n as f64 - l2 * trace
         }
         Some(_) => n as f64,
         None => f64::NAN,
     };
-    FitStats {
+    let penalty2 = parts.penalty2(&st.s).max(0.0);
+    let ln_det_h = factor.as_ref().map_or(f64::NAN, |l| {
+        2.0 * (0..n).map(|i| l[i * n + i].ln()).sum::<f64>()
+    });
+    let (r, half_ln_pdet) = rank;
+    let measure = match parts.prior {
+        Prior::Smooth => half_ln_pdet,
+        Prior::Entropy { .. } => 0.5 * st.s.iter().sum::<f64>(),
+    };
+    let terms = LogSpaceTerms {
+        energy: weighted_ss + l2 * penalty2,
+        penalty_energy: l2 * penalty2,
+        ln_occam: 0.5 * r * l2.ln() + measure - 0.5 * ln_det_h
+            + 0.5 * (n as f64 - r - m) * (2.0 * std::f64::consts::PI).ln(),
+        sigma_power: m + r - n as f64,
+        n_good: dof - (n - ns) as f64,
+    };
+    let fit = FitStats {
         residual_norm: weighted_ss.sqrt(),
         weighted_ss,
         r2: if ss_tot > 0.0 {
@@ -354,9 +492,10 @@ fn stats(parts: &Parts, st: &State, l2: f64, ss_tot: f64) -> FitStats {
         } else {
             f64::NAN
         },
-        penalty_norm: parts.penalty2(&st.s).max(0.0).sqrt(),
+        penalty_norm: penalty2.sqrt(),
         dof,
-    }
+    };
+    (fit, terms)
 }
 
 /// The log-smooth lambda path with `count` log-spaced values, from the strongest (started at
@@ -370,6 +509,67 @@ pub fn log_smooth_path(
     peak_params: &PeakParams,
 ) -> LambdaPath {
     let ns = problem.n_spec();
+    let top = start[..ns].iter().fold(0.0_f64, |m, v| m.max(*v));
+    let floor = if top > 0.0 { top * START_FLOOR } else { 1.0 };
+    let st = State {
+        s: start[..ns].iter().map(|v| v.max(floor).ln()).collect(),
+        b: start[ns..].to_vec(),
+    };
+    let e_pen = problem.penalty_top_eigenvalue();
+    log_space_path(problem, count, Prior::Smooth, st, e_pen, peak_params)
+}
+
+/// The flat default model of maxent for a start: the start's total spectrum amplitude spread
+/// evenly over the grid (so the model carries the data's scale and the choice is scale-free).
+pub fn default_model(problem: &Problem, start: &[f64]) -> f64 {
+    let ns = problem.n_spec();
+    let total: f64 = start[..ns].iter().map(|v| v.max(0.0)).sum();
+    if total > 0.0 && total.is_finite() {
+        total / ns as f64
+    } else {
+        1.0
+    }
+}
+
+/// The maxent lambda path (lambda^2 = alpha sigma^2) with `count` log-spaced values, from the
+/// strongest, started at the flat default model `model` with the baseline of `start` (internal
+/// coefficients of a Tikhonov solution), to the weakest, stored in increasing lambda.
+pub fn maxent_path(
+    problem: &Problem,
+    count: usize,
+    start: &[f64],
+    model: f64,
+    peak_params: &PeakParams,
+) -> LambdaPath {
+    let ns = problem.n_spec();
+    let ln_model = model.ln();
+    let st = State {
+        s: vec![ln_model; ns],
+        b: start[ns..].to_vec(),
+    };
+    // The entropy's curvature in ln f at the model is m.
+    log_space_path(
+        problem,
+        count,
+        Prior::Entropy { ln_model },
+        st,
+        model,
+        peak_params,
+    )
+}
+
+/// The path of `prior` from `st` at the strongest lambda. Its lambda^2 range runs over fixed
+/// multiples of (largest eigenvalue of D G_ss D at the start) / `e_pen` (the penalty's largest
+/// curvature in ln f there).
+fn log_space_path(
+    problem: &Problem,
+    count: usize,
+    prior: Prior,
+    mut st: State,
+    e_pen: f64,
+    peak_params: &PeakParams,
+) -> LambdaPath {
+    let ns = problem.n_spec();
     let g = problem.gram();
     let n = problem.zeros().len();
     let (yty, ss_tot) = problem.sums_of_squares();
@@ -380,14 +580,8 @@ pub fn log_smooth_path(
         yty,
         n,
         ns,
+        prior,
     };
-    let top = start[..ns].iter().fold(0.0_f64, |m, v| m.max(*v));
-    let floor = if top > 0.0 { top * START_FLOOR } else { 1.0 };
-    let mut st = State {
-        s: start[..ns].iter().map(|v| v.max(floor).ln()).collect(),
-        b: start[ns..].to_vec(),
-    };
-    // The range of lambda^2 from the data part at the start and the penalty's largest eigenvalue.
     let f0: Vec<f64> = st.s.iter().map(|v| v.exp()).collect();
     let dgd: Vec<f64> = (0..ns * ns)
         .map(|k| {
@@ -396,19 +590,26 @@ pub fn log_smooth_path(
         })
         .collect();
     let e_data = top_eigenvalue(&dgd, ns);
-    let e_pen = problem.penalty_top_eigenvalue();
+    let min_ratio = match prior {
+        Prior::Smooth => LAMBDA2_MIN_RATIO,
+        Prior::Entropy { .. } => ENTROPY_LAMBDA2_MIN_RATIO,
+    };
     let (lo, hi) = (
-        (LAMBDA2_MIN_RATIO * e_data / e_pen).sqrt(),
+        (min_ratio * e_data / e_pen).sqrt(),
         (LAMBDA2_MAX_RATIO * e_data / e_pen).sqrt(),
     );
+    let rank = prior_rank(problem, prior);
+    let m = problem.len() as f64;
     let count = count.max(2);
+    let mut terms = Vec::with_capacity(count);
     let mut points: Vec<PathPoint> = (0..count)
         .rev()
         .map(|k| {
             let lambda = (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp();
             let l2 = lambda * lambda;
             let info = minimize(&parts, &mut st, l2);
-            let fit = stats(&parts, &st, l2, ss_tot);
+            let (fit, t) = stats(&parts, &st, l2, ss_tot, rank, m);
+            terms.push(t);
             let coef = parts.coefficients(&st);
             let solution = problem.solution(lambda, &coef, info, fit);
             let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
@@ -416,7 +617,15 @@ pub fn log_smooth_path(
         })
         .collect();
     points.reverse();
-    LambdaPath { points }
+    terms.reverse();
+    LambdaPath {
+        points,
+        log_space: terms,
+        default_model: match prior {
+            Prior::Smooth => None,
+            Prior::Entropy { ln_model } => Some(ln_model.exp()),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ use super::nnls::{NnlsInfo, NnlsStatus};
 use super::path::{LambdaPath, PathPoint};
 use super::{FitStats, Problem};
 use crate::spectrum::{find_peaks, PeakParams};
+use faer::linalg::solvers::Solve;
 use serde::Serialize;
 
 /// Gauss-Newton iterations allowed per lambda.
@@ -89,8 +90,13 @@ pub(crate) enum Prior {
 /// What is fixed along the path: the problem's matrices and the prior.
 struct Parts<'a> {
     g: &'a [f64],
+    /// G as a matrix, for the products G c (the line search's cost).
+    gmat: faer::Mat<f64>,
     h: &'a [f64],
     ltl: &'a [f64],
+    /// The non-zero entries (j, value) of each row of L'L's spectrum block (a difference penalty
+    /// couples only neighbours).
+    ltl_rows: Vec<Vec<(usize, f64)>>,
     yty: f64,
     n: usize,
     ns: usize,
@@ -106,20 +112,13 @@ impl Parts<'_> {
     }
 
     fn matvec(&self, c: &[f64]) -> Vec<f64> {
-        (0..self.n)
-            .map(|i| {
-                self.g[i * self.n..(i + 1) * self.n]
-                    .iter()
-                    .zip(c)
-                    .map(|(a, b)| a * b)
-                    .sum()
-            })
-            .collect()
+        let gc = &self.gmat * faer::ColRef::from_slice(c);
+        (0..self.n).map(|i| gc[i]).collect()
     }
 
     /// (L'L s)_i.
     fn ltl_row(&self, s: &[f64], i: usize) -> f64 {
-        (0..self.ns).map(|j| self.ltl[i * self.n + j] * s[j]).sum()
+        self.ltl_rows[i].iter().map(|&(j, v)| v * s[j]).sum()
     }
 
     /// The penalty p(s) >= 0: s' L'L s (log-smooth) or -2 S(exp(s); m) (maxent).
@@ -174,8 +173,8 @@ impl Parts<'_> {
         for i in 0..ns {
             match self.prior {
                 Prior::Smooth => {
-                    for j in 0..ns {
-                        h[i * n + j] += l2 * self.ltl[i * n + j];
+                    for &(j, v) in &self.ltl_rows[i] {
+                        h[i * n + j] += l2 * v;
                     }
                 }
                 Prior::Entropy { .. } => h[i * n + i] += l2 * c[i],
@@ -184,12 +183,12 @@ impl Parts<'_> {
         h
     }
 
-    /// The matrix of the Newton steps and the half-gradient at `st`. Log-smooth: J'J + l2 L'L plus
-    /// the positive part of the exact Hessian's diagonal term diag(f o (Gc - h)_s), which keeps the
-    /// matrix positive definite and restores the curvature of amplitudes the data push down.
-    /// Maxent: J'J + l2 diag(f), positive definite, and the exact Hessian at the minimum (there
-    /// the data's diagonal term f o (Gc - h)_s cancels the entropy's l2 f o (s - ln m)), so the
-    /// steps converge quadratically.
+    /// The matrix of the Newton steps and the half-gradient at `st`: J'J + l2 P plus the positive
+    /// part of the exact Hessian's diagonal term, which keeps the matrix positive definite and
+    /// restores the curvature of amplitudes pushed down. Log-smooth: that term is
+    /// diag(f o (Gc - h)_s). Maxent: it is diag(f o (Gc - h)_s + l2 f o (s - ln m)), the
+    /// half-gradient itself, which vanishes at the minimum: there the matrix is the exact Hessian
+    /// and the steps converge quadratically.
     fn linearize(&self, st: &State, l2: f64) -> (Vec<f64>, Vec<f64>) {
         let (n, ns) = (self.n, self.ns);
         let c = self.coefficients(st);
@@ -199,12 +198,14 @@ impl Parts<'_> {
             grad[i] = c[i] * grad[i] + l2 * self.penalty_half_gradient(&st.s, i);
         }
         let mut h = self.linearized(&c, l2);
-        if self.prior == Prior::Smooth {
-            for i in 0..ns {
-                let extra = c[i] * (gc[i] - self.h[i]);
-                if extra > 0.0 {
-                    h[i * n + i] += extra;
-                }
+        for i in 0..ns {
+            let extra = match self.prior {
+                Prior::Smooth => c[i] * (gc[i] - self.h[i]),
+                // f o (Gc - h)_s + l2 f o (s - ln m): the half-gradient itself.
+                Prior::Entropy { .. } => grad[i],
+            };
+            if extra > 0.0 {
+                h[i * n + i] += extra;
             }
         }
         (h, grad)
@@ -223,46 +224,40 @@ fn top_eigenvalue(a: &[f64], k: usize) -> f64 {
         .unwrap_or(f64::MIN_POSITIVE)
 }
 
-/// Cholesky factor (lower, row-major) of a symmetric positive definite matrix, or None. (The
-/// NNLS has its own, with a four-way dot product; its different rounding moves this non-convex
-/// path's choices, so the two are kept apart until the regularizer table is re-measured.)
-fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut v = a[i * n + j];
-            for k in 0..j {
-                v -= l[i * n + k] * l[j * n + k];
-            }
-            if i == j {
-                if v <= 0.0 || !v.is_finite() {
-                    return None;
-                }
-                l[i * n + i] = v.sqrt();
-            } else {
-                l[i * n + j] = v / l[j * n + j];
-            }
-        }
-    }
-    Some(l)
+/// The Cholesky factor of a symmetric positive definite matrix (row-major n x n), or None.
+struct Factor {
+    llt: faer::linalg::solvers::Llt<f64>,
+    n: usize,
 }
 
-/// Solves L L' x = b.
-fn cholesky_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
-    let mut y = b.to_vec();
-    for i in 0..n {
-        for k in 0..i {
-            y[i] -= l[i * n + k] * y[k];
-        }
-        y[i] /= l[i * n + i];
+impl Factor {
+    fn new(a: &[f64], n: usize) -> Option<Self> {
+        let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[i * n + j]);
+        let llt = m.llt(faer::Side::Lower).ok()?;
+        let l = llt.L();
+        (0..n)
+            .all(|i| l[(i, i)].is_finite() && l[(i, i)] > 0.0)
+            .then_some(Self { llt, n })
     }
-    for i in (0..n).rev() {
-        for k in i + 1..n {
-            y[i] -= l[k * n + i] * y[k];
-        }
-        y[i] /= l[i * n + i];
+
+    /// Solves A x = b.
+    fn solve(&self, b: &[f64]) -> Vec<f64> {
+        let x = self.llt.solve(faer::Col::<f64>::from_fn(self.n, |i| b[i]));
+        (0..self.n).map(|i| x[i]).collect()
     }
-    y
+
+    /// ln det A.
+    fn ln_det(&self) -> f64 {
+        let l = self.llt.L();
+        2.0 * (0..self.n).map(|i| l[(i, i)].ln()).sum::<f64>()
+    }
+
+    /// tr(A^-1 P) for the symmetric `p` (row-major n x n) restricted to its leading `k` x `k` block.
+    fn trace_with(&self, p: &dyn Fn(usize, usize) -> f64, k: usize) -> f64 {
+        let rhs = faer::Mat::<f64>::from_fn(self.n, k, |i, j| if i < k { p(i, j) } else { 0.0 });
+        let x = self.llt.solve(rhs);
+        (0..k).map(|j| x[(j, j)]).sum()
+    }
 }
 
 /// Minimizes the objective at lambda^2 = `l2` from `st` (updated in place). Returns the solver
@@ -314,13 +309,13 @@ fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
                 damped[j * n + j] = 1.0;
             }
             factorizations += 1;
-            if let Some(l) = cholesky(&damped, n) {
+            if let Some(factor) = Factor::new(&damped, n) {
                 let neg: Vec<f64> = grad
                     .iter()
                     .zip(&held)
                     .map(|(g, h)| if *h { 0.0 } else { -g })
                     .collect();
-                let d = cholesky_solve(&l, n, &neg);
+                let d = factor.solve(&neg);
                 let predicted: f64 = neg.iter().zip(&d).map(|(g, v)| g * v).sum();
                 break (d, predicted);
             }
@@ -447,30 +442,23 @@ fn stats(
         Prior::Smooth => parts.linearize(st, l2).0,
         Prior::Entropy { .. } => parts.linearized(&c, l2),
     };
-    let factor = cholesky(&h, n);
+    let factor = Factor::new(&h, n);
     // dof = N - l2 tr(H^-1 P), P = L'L or diag(f) on the spectrum block.
     let dof = match &factor {
-        Some(l) if l2 > 0.0 => {
-            let mut trace = 0.0;
-            for (j, f) in c.iter().enumerate().take(ns) {
-                let column: Vec<f64> = (0..n)
-                    .map(|i| match parts.prior {
-                        Prior::Smooth if i < ns => parts.ltl[i * n + j],
-                        Prior::Entropy { .. } if i == j => *f,
-                        _ => 0.0,
-                    })
-                    .collect();
-                trace += cholesky_solve(l, n, &column)[j];
-            }
+        Some(fac) if l2 > 0.0 => {
+            let trace = match parts.prior {
+                Prior::Smooth => fac.trace_with(&|i, j| parts.ltl[i * n + j], ns),
+                Prior::Entropy { .. } => {
+                    fac.trace_with(&|i, j| if i == j { c[j] } else { 0.0 }, ns)
+                }
+            };
             n as f64 - l2 * trace
         }
         Some(_) => n as f64,
         None => f64::NAN,
     };
     let penalty2 = parts.penalty2(&st.s).max(0.0);
-    let ln_det_h = factor.as_ref().map_or(f64::NAN, |l| {
-        2.0 * (0..n).map(|i| l[i * n + i].ln()).sum::<f64>()
-    });
+    let ln_det_h = factor.as_ref().map_or(f64::NAN, Factor::ln_det);
     let (r, half_ln_pdet) = rank;
     let measure = match parts.prior {
         Prior::Smooth => half_ln_pdet,
@@ -573,10 +561,20 @@ fn log_space_path(
     let g = problem.gram();
     let n = problem.zeros().len();
     let (yty, ss_tot) = problem.sums_of_squares();
+    let ltl = problem.ltl();
     let parts = Parts {
         g,
+        gmat: faer::Mat::<f64>::from_fn(n, n, |i, j| g[i * n + j]),
         h: problem.aty(),
-        ltl: problem.ltl(),
+        ltl,
+        ltl_rows: (0..ns)
+            .map(|i| {
+                (0..ns)
+                    .filter(|&j| ltl[i * n + j] != 0.0)
+                    .map(|j| (j, ltl[i * n + j]))
+                    .collect()
+            })
+            .collect(),
         yty,
         n,
         ns,
@@ -654,11 +652,15 @@ mod tests {
     }
 
     #[test]
-    fn cholesky_solves_a_known_system() {
-        // [[4, 2], [2, 3]] x = [2, 1] has x = [0.5, 0].
-        let l = cholesky(&[4.0, 2.0, 2.0, 3.0], 2).unwrap();
-        let x = cholesky_solve(&l, 2, &[2.0, 1.0]);
+    fn the_factor_solves_a_known_system() {
+        // [[4, 2], [2, 3]] x = [2, 1] has x = [0.5, 0]; det = 8; A^-1 = [[3, -2], [-2, 4]] / 8.
+        let f = Factor::new(&[4.0, 2.0, 2.0, 3.0], 2).unwrap();
+        let x = f.solve(&[2.0, 1.0]);
         assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15);
-        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+        assert!((f.ln_det() - 8f64.ln()).abs() < 1e-14);
+        // tr(A^-1 diag(1, 0)) on the leading 1 x 1 block: 3/8.
+        let t = f.trace_with(&|i, j| if i == j { 1.0 } else { 0.0 }, 1);
+        assert!((t - 0.375).abs() < 1e-15);
+        assert!(Factor::new(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
     }
 }

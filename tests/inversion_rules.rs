@@ -354,7 +354,10 @@ fn rule_parameters_parse_name_and_reject_bad_values() {
 #[test]
 fn every_new_rule_is_scale_free() {
     let c = case(60, 20, 11, 1e-3);
-    let mut rules = Rule::all_on_path();
+    let mut rules: Vec<Rule> = Rule::all_on_path()
+        .into_iter()
+        .filter(|r| Regularizer::Tikhonov.applies(*r))
+        .collect();
     rules.push(Rule::parse("kfold").unwrap());
     let run = |factor: f64, with_sigma: bool| {
         let ys: Vec<f64> = c.y.iter().map(|v| v * factor).collect();

@@ -39,8 +39,18 @@ fn analysis(
     baseline: Baseline,
     rules: &[Rule],
 ) -> (Problem, stzlab::inversion::Analysis) {
+    analysis_with(c, baseline, rules, 1.0)
+}
+
+fn analysis_with(
+    c: &common::Case,
+    baseline: Baseline,
+    rules: &[Rule],
+    maxent_model: f64,
+) -> (Problem, stzlab::inversion::Analysis) {
     let settings = ProblemSettings {
         baseline,
+        maxent_model,
         ..ProblemSettings::new(Kernel::Decay, c.grid)
     };
     let p = Problem::new(&c.x, &c.y, Some(&c.sigma[..]), settings).unwrap();
@@ -274,6 +284,23 @@ fn choices_are_scale_free() {
 }
 
 #[test]
+fn the_default_model_is_settable() {
+    let c = common::two_peak_decay(100, 30, 3, 1e-3, 0.01);
+    let (_, a) = analysis(&c, Baseline::Constant, &[Rule::Gcv]);
+    let (_, b) = analysis_with(&c, Baseline::Constant, &[Rule::Gcv], 10.0);
+    let (ma, mb) = (a.path.default_model.unwrap(), b.path.default_model.unwrap());
+    assert!(
+        (mb - 10.0 * ma).abs() <= 1e-12 * mb,
+        "{ma} x 10 against {mb}"
+    );
+    // At the strongest lambda the spectrum sits at its model: ten times higher everywhere the
+    // data cannot see.
+    let top =
+        |x: &stzlab::inversion::Analysis| x.path.points.last().unwrap().solution.amplitudes[0];
+    assert!(top(&b) > 5.0 * top(&a), "{} against {}", top(&b), top(&a));
+}
+
+#[test]
 fn the_command_line_runs_maxent_and_refuses_rules_that_do_not_apply() {
     let dir = tempfile::tempdir().unwrap();
     let c = common::two_peak_decay(100, 30, 3, 1e-3, 0.01);
@@ -325,6 +352,28 @@ fn the_command_line_runs_maxent_and_refuses_rules_that_do_not_apply() {
         .split(';')
         .any(|r| r == "classic")));
 
+    for (args, message) in [
+        (
+            ["--regularizer", "maxent", "--maxent-model", "0"],
+            "error: --maxent-model 0: the default model's factor must be a finite number > 0",
+        ),
+        (
+            ["--regularizer", "tikhonov", "--maxent-model", "2"],
+            "error: --maxent-model applies to --regularizer maxent only",
+        ),
+    ] {
+        let o = dir.path().join("refused");
+        let out = stzlab()
+            .arg("invert")
+            .arg(&data)
+            .args(["--kind", "decay"])
+            .args(args)
+            .arg("-o")
+            .arg(&o)
+            .output()
+            .unwrap();
+        common::assert_refused(&out, message, &o, message);
+    }
     for (regularizer, rule) in [
         ("maxent", "kfold"),
         ("maxent", "rgcv"),

@@ -49,7 +49,7 @@ pub fn analyse(
             let mut start = problem.zeros();
             problem.solve(problem.lambda_range().1, &mut start, ws);
             if regularizer == Regularizer::MaxEnt {
-                let model = default_model(problem, &start);
+                let model = default_model(problem, &start) * problem.settings().maxent_model;
                 maxent_path(problem, lambda_points, &start, model, peak_params)
             } else {
                 log_smooth_path(problem, lambda_points, &start, peak_params)

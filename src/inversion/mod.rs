@@ -24,4 +24,6 @@ pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
 pub use analyse::{analyse, Analysis, RuleResult};
-pub use settings::{Bootstrap, InvertOptions, Regularizer, MAX_RESAMPLES, MIN_RESAMPLES};
+pub use settings::{
+    check_maxent_model, Bootstrap, InvertOptions, Regularizer, MAX_RESAMPLES, MIN_RESAMPLES,
+};

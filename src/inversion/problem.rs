@@ -69,6 +69,10 @@ pub struct ProblemSettings {
     pub zero_boundary: bool,
     /// NNLS settings.
     pub nnls: NnlsParams,
+    /// The maxent family's flat default model m as a multiple of its default (the strongest
+    /// Tikhonov solution's total amplitude spread evenly over the grid), > 0; other families do
+    /// not use it.
+    pub maxent_model: f64,
 }
 
 impl ProblemSettings {
@@ -84,6 +88,7 @@ impl ProblemSettings {
             order: 2,
             zero_boundary: false,
             nnls: NnlsParams::default(),
+            maxent_model: 1.0,
         }
     }
 }

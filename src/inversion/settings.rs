@@ -40,6 +40,9 @@ pub struct InvertOptions {
     pub uncertainty: Option<Bootstrap>,
     /// The regularizer family (Tikhonov on f by default).
     pub regularizer: Regularizer,
+    /// Maxent's flat default model as a multiple of its default (1; see
+    /// [`crate::inversion::ProblemSettings::maxent_model`]).
+    pub maxent_model: f64,
 }
 
 /// What the penalty smooths.
@@ -132,6 +135,20 @@ impl Regularizer {
     }
 }
 
+/// Checks maxent's default-model factor.
+///
+/// # Errors
+/// A message when `factor` is not a finite number > 0.
+pub fn check_maxent_model(factor: f64) -> Result<f64, String> {
+    if factor.is_finite() && factor > 0.0 {
+        Ok(factor)
+    } else {
+        Err(format!(
+            "{factor}: the default model's factor must be a finite number > 0"
+        ))
+    }
+}
+
 /// Fewest bootstrap resamples accepted: with fewer than 20 the 5th and 95th percentiles are the
 /// extreme values of the sample.
 pub const MIN_RESAMPLES: usize = 20;
@@ -182,6 +199,7 @@ impl InvertOptions {
             peaks: PeakParams::default(),
             uncertainty: None,
             regularizer: Regularizer::Tikhonov,
+            maxent_model: 1.0,
         }
     }
 

@@ -245,6 +245,7 @@ pub fn joint_problem(
         order: options.order,
         zero_boundary: options.zero_boundary,
         nnls: NnlsParams::default(),
+        maxent_model: options.maxent_model,
     };
     Ok(Problem::joint(blocks, settings)?)
 }

@@ -145,6 +145,10 @@ pub(super) fn resolve_inversion(
         o.regularizer = crate::inversion::Regularizer::parse(name)
             .map_err(|m| invalid("inversion.regularizer", m))?;
     }
+    if let Some(v) = spec.maxent_model {
+        o.maxent_model = crate::inversion::check_maxent_model(v)
+            .map_err(|m| invalid("inversion.maxent_model", m))?;
+    }
     let filled = InversionSpec {
         rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),
         points: o.points,
@@ -161,6 +165,7 @@ pub(super) fn resolve_inversion(
         match_decades: Some(match_decades),
         uncertainty: spec.uncertainty,
         regularizer: spec.regularizer.clone(),
+        maxent_model: spec.maxent_model,
     };
     Ok((filled, o, rules, match_decades))
 }

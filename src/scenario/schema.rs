@@ -96,9 +96,14 @@ pub struct InversionSpec {
     /// re-analysed on this many resampled data sets and the coverage of its 90 % intervals is scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uncertainty: Option<usize>,
-    /// The regularizer family: `tikhonov` (default, smooths f) or `log-smooth` (smooths ln f).
+    /// The regularizer family: `tikhonov` (default, smooths f), `log-smooth` (smooths ln f) or
+    /// `maxent` (entropy relative to a flat default model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regularizer: Option<String>,
+    /// Maxent's flat default model as a multiple of its default (> 0; default 1): the strongest
+    /// Tikhonov solution's total amplitude spread evenly over the grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxent_model: Option<f64>,
 }
 
 /// One entry of `inversion.rules`: a rule name with optional parameters, or a table with the key

@@ -183,6 +183,10 @@ pub(crate) struct InvertArgs {
     /// relative to a flat default model (maxent).
     #[arg(long, value_enum, default_value = "tikhonov")]
     pub(crate) regularizer: RegularizerArg,
+    /// With --regularizer maxent: the flat default model as a multiple of its default, the strongest
+    /// Tikhonov solution's total amplitude spread evenly over the grid (default 1).
+    #[arg(long)]
+    pub(crate) maxent_model: Option<f64>,
     /// Number of tau grid points (default: 5 per decade).
     #[arg(long)]
     pub(crate) points: Option<usize>,
@@ -341,6 +345,13 @@ impl InvertArgs {
             (Some(r), _) => Rule::parse(r)?,
             (None, family) => family.default_rule(),
         };
+        if let Some(factor) = self.maxent_model {
+            if options.regularizer != Regularizer::MaxEnt {
+                return Err("--maxent-model applies to --regularizer maxent only".into());
+            }
+            options.maxent_model = stzlab::inversion::check_maxent_model(factor)
+                .map_err(|m| format!("--maxent-model {m}"))?;
+        }
         if !options.regularizer.applies(options.rule) {
             return Err(format!(
                 "--rule {}: does not apply to the {} regularizer; use {}",

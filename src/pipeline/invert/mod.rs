@@ -138,6 +138,7 @@ pub(crate) fn problem_settings(
         order: options.order,
         zero_boundary: options.zero_boundary,
         nnls: NnlsParams::default(),
+        maxent_model: options.maxent_model,
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) enum Command {
         out: Out,
     },
     /// Invert data (CSV: x, y[, sigma], or temperature_k, x, y[, sigma] with a header) to a spectrum.
-    Invert(InvertArgs),
+    Invert(Box<InvertArgs>),
     /// Run a scenario's sweep: many noisy inversions scored against the known truth.
     Run(RunArgs),
     /// Join the folders of a sharded run into what the unsharded run writes.

@@ -239,7 +239,7 @@ fn overrides_and_axes_are_validated_before_anything_runs() {
         ("sweep.axes.\"noise.sigma\"=[1e-4, -1]", "must be >= 0"),
         (
             "sweep.axes.\"inversion.rules\"=[[\"gcv\"], [\"lcurve\"]]",
-            "an axis changes inversion.rules",
+            "an axis changes which rules inversion.rules holds",
         ),
         // Values an axis sets in every cell: a --set of them would be ignored.
         (
@@ -316,6 +316,66 @@ fn summary_cells_carry_axes_rules_and_metric_statistics() {
         header.starts_with("run,cell,repeat,seed,protocol,noise.sigma,temperature_k,rule,lambda,")
     );
     assert_eq!(text.lines().count(), 1 + 30 * 6);
+}
+
+#[test]
+fn a_sweep_axis_varies_a_rule_parameter() {
+    // Each value of the axis is its own instance of the rule, named with its parameter; the
+    // rules the base scenario lists but no cell runs are left out of the summary.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tune");
+    run(
+        "scenarios/quickstart.toml",
+        &dir,
+        &[
+            "--set",
+            "sweep.repeats=2",
+            "--set",
+            "sweep.axes.\"noise.sigma\"=[1e-4]",
+            "--set",
+            "sweep.axes.\"inversion.rules\"=[[\"gcv\", \"r2-onset:threshold=0.03\"], [\"gcv\", { rule = \"r2-onset\", threshold = 0.3 }]]",
+            "--no-figures",
+        ],
+    );
+    let mut reader = csv::Reader::from_path(dir.join("runs.csv")).unwrap();
+    let head = reader.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let (axis, rule) = (col("inversion.rules"), col("rule"));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = 0;
+    for record in reader.records() {
+        let f = record.unwrap();
+        seen.insert((f[axis].to_string(), f[rule].to_string()));
+        rows += 1;
+    }
+    // 2 protocols x 2 rule sets x 2 repeats, 3 rows each (two rules and the oracle).
+    assert_eq!(rows, 8 * 3);
+    let labels: Vec<&str> = seen
+        .iter()
+        .filter(|(_, r)| r.starts_with("r2-onset"))
+        .map(|(a, r)| {
+            assert!(
+                (r == "r2-onset:threshold=0.03") != (r == "r2-onset:threshold=0.3"),
+                "{r}"
+            );
+            a.as_str()
+        })
+        .collect();
+    assert_eq!(labels.len(), 2, "one instance per axis value: {seen:?}");
+    assert_ne!(labels[0], labels[1]);
+    let s = read_json(&dir.join("summary.json"));
+    assert_eq!(
+        s["rules"],
+        serde_json::json!([
+            "gcv",
+            "r2-onset:threshold=0.03",
+            "r2-onset:threshold=0.3",
+            "oracle"
+        ])
+    );
+    assert_eq!(s["overall"].as_array().unwrap().len(), 4);
+    // Each cell lists the rules it ran: gcv, its r2-onset instance and the oracle.
+    assert_eq!(s["cells"].as_array().unwrap().len(), 4 * 3);
 }
 
 #[test]

@@ -207,7 +207,7 @@ impl Plan {
                 format!("{count} cells x {repeats} repeats is more than 1e8 runs"),
             ));
         }
-        let base_rules: Vec<String> = scenario.rules.iter().map(|r| r.name()).collect();
+        let mut first_kinds = Vec::new();
         let base_study = scenario.resolved.study.as_ref().map(|s| s.kind);
         let mut cells = Vec::with_capacity(count);
         for index in 0..count {
@@ -243,16 +243,18 @@ impl Plan {
                     "an axis changes the study kind; run each study from its own scenario".into(),
                 ));
             }
-            if scenario
-                .rules
-                .iter()
-                .map(|r| r.name())
-                .ne(base_rules.iter().cloned())
-            {
+            // An axis may vary the parameters of the rules (each value is its own instance, named
+            // with its parameter), not which rules run: every cell evaluates the same kinds.
+            let kinds = |rules: &[crate::inversion::Rule]| -> Vec<std::mem::Discriminant<_>> {
+                rules.iter().map(std::mem::discriminant).collect()
+            };
+            if index == 0 {
+                first_kinds = kinds(&scenario.rules);
+            } else if kinds(&scenario.rules) != first_kinds {
                 return Err(invalid(
                     &file,
                     "sweep.axes",
-                    "an axis changes inversion.rules; list every rule to compare in [inversion] rules instead (each run applies them all to one lambda path)".into(),
+                    "an axis changes which rules inversion.rules holds; an axis may vary their parameters only (the same rules in the same order in every cell); list every rule to compare in [inversion] rules instead (each run applies them all to one lambda path)".into(),
                 ));
             }
             cells.push(Cell {

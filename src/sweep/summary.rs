@@ -122,8 +122,12 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
     let mut overall_status: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
     // statuses[rule]: (status, count) for the current cell.
     let mut statuses: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
+    // Rows per rule over the whole sweep: a rule no cell ran (the base list under an axis that
+    // sets inversion.rules) is left out of the summary.
+    let mut rows_of: Vec<usize> = vec![0; rules.len()];
     let mut coverage = Vec::new();
     let mut flush = |cell: usize,
+                     rules: &[String],
                      values: &mut Vec<Vec<Vec<f64>>>,
                      statuses: &mut Vec<Vec<(String, usize)>>,
                      cells: &mut Vec<Value>,
@@ -145,6 +149,10 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         }
         let mut best_rule: Option<(String, f64)> = None;
         for (r, rule) in rules.iter().enumerate() {
+            // A rule this cell did not run (an axis over a rule parameter).
+            if values[r][0].is_empty() {
+                continue;
+            }
             if let Some(c) = coverage_entry(cell, &cell_axes, rule, &values[r]) {
                 coverage.push(c);
             }
@@ -197,16 +205,28 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         runs_seen.insert(run);
         if current != Some(cell) {
             if let Some(c) = current {
-                flush(c, &mut values, &mut statuses, &mut cells, &mut best);
+                flush(c, &rules, &mut values, &mut statuses, &mut cells, &mut best);
             }
             current = Some(cell);
         }
-        let Some(r) = rules.iter().position(|n| n == &record[rule_col]) else {
-            return Err(bad(format!(
-                "unknown rule {:?} in run {run}",
-                &record[rule_col]
-            )));
+        let name = &record[rule_col];
+        let r = match rules.iter().position(|n| n == name) {
+            Some(r) => r,
+            // An axis over a rule parameter: each value is its own rule instance (its name carries
+            // the parameter); it joins the list before the oracle.
+            None if crate::inversion::Rule::parse(name).is_ok() => {
+                let r = rules.len() - 1;
+                rules.insert(r, name.to_string());
+                values.insert(r, vec![Vec::new(); METRICS.len()]);
+                overall.insert(r, vec![Vec::new(); OVERALL_METRICS.len()]);
+                overall_status.insert(r, Vec::new());
+                statuses.insert(r, Vec::new());
+                rows_of.insert(r, 0);
+                r
+            }
+            None => return Err(bad(format!("unknown rule {name:?} in run {run}"))),
         };
+        rows_of[r] += 1;
         for m in 0..METRICS.len() {
             let text = &record[start + m];
             let v = if text.is_empty() {
@@ -231,15 +251,16 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         }
     }
     if let Some(c) = current {
-        flush(c, &mut values, &mut statuses, &mut cells, &mut best);
+        flush(c, &rules, &mut values, &mut statuses, &mut cells, &mut best);
     }
     let total = record["runs"].as_u64().unwrap_or(0) as usize;
     // The whole sweep's table, rule by rule: each overall metric's statistics over every run (a
     // run where the rule gave no value counts in `missing`, not in the statistics).
-    let overall_table: Vec<Value> = rules
+    let ran: Vec<usize> = (0..rules.len()).filter(|&r| rows_of[r] > 0).collect();
+    let overall_table: Vec<Value> = ran
         .iter()
-        .enumerate()
-        .map(|(r, rule)| {
+        .map(|&r| {
+            let rule = &rules[r];
             let mut metrics = Map::new();
             for (k, name) in OVERALL_METRICS.iter().enumerate() {
                 let v = &overall[r][k];
@@ -266,7 +287,7 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         "complete": runs_seen.len() == total,
         "repeats": record["repeats"],
         "axes": layout.axes,
-        "rules": rules,
+        "rules": ran.iter().map(|&r| rules[r].clone()).collect::<Vec<_>>(),
         "metrics": METRICS,
         "cells": cells,
         "best_rule": best,

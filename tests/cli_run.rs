@@ -516,3 +516,79 @@ fn resume_refuses_a_damaged_middle_line_instead_of_dropping_the_rows_after_it() 
     // Nothing was thrown away.
     assert_eq!(std::fs::read_to_string(&runs).unwrap(), damaged);
 }
+
+/// The first stderr line of `cmd` that contains `needle` (the process is killed once it is seen, or
+/// after `limit`); None when it ends or the limit passes first.
+fn stderr_line(cmd: &mut Command, needle: &str, limit: Duration) -> Option<String> {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let needle = needle.to_string();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(&needle) {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let found = rx.recv_timeout(limit).ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    found
+}
+
+#[test]
+fn long_runs_and_inversions_are_announced_before_they_start() {
+    // 60 runs with 600 grid points: minutes of work, announced from the problem sizes long before
+    // the first run could finish (one takes several seconds).
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let line = stderr_line(
+        stzlab()
+            .args(["run", repo("scenarios/quickstart.toml").to_str().unwrap()])
+            .args(["--set", "inversion.points=600", "--no-figures", "-o"])
+            .arg(tmp.path().join("big")),
+        "estimate before the first run",
+        Duration::from_secs(60),
+    )
+    .expect("an up-front estimate");
+    assert!(
+        line.contains("for 60 runs")
+            && line.contains("600 grid points x 300 data points x 60 lambdas"),
+        "{line}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{line}");
+    // A single inversion of 1000 grid points (about half a minute) is announced too.
+    let sim = tmp.path().join("sim");
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &sim);
+    let line = stderr_line(
+        stzlab()
+            .arg("invert")
+            .arg(&data)
+            .args(["--kind", "decay", "--points", "1000", "--no-figures", "-o"])
+            .arg(tmp.path().join("inv")),
+        "estimate: about",
+        Duration::from_secs(60),
+    )
+    .expect("an estimate for the analysis");
+    assert!(line.contains("1000 grid points"), "{line}");
+    // A small one is not.
+    let out = stzlab()
+        .arg("invert")
+        .arg(&data)
+        .args(["--kind", "decay", "--no-figures", "-o"])
+        .arg(tmp.path().join("small"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("estimate"));
+}

@@ -9,8 +9,10 @@
 //! - [`trial`]: truth -> forward -> noise -> invert -> [`score`] (one run of a sweep);
 //! - [`score`]: the recovery metrics and their statistics;
 //! - [`uncertainty`]: the bootstrap bands and intervals of an inversion;
-//! - [`drive`]: what the sweep and study drivers share (run options, the run record, the finish).
+//! - [`drive`]: what the sweep and study drivers share (run options, the run record, the finish);
+//! - [`cost`]: the expected time of an analysis from its size, announced before long runs.
 
+pub mod cost;
 pub mod drive;
 pub mod invert;
 pub mod joint;

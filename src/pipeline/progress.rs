@@ -3,6 +3,8 @@
 //! from the worker threads.
 
 use std::io::IsTerminal;
+
+use super::cost::duration_text;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -127,6 +129,19 @@ impl Progress {
         }
     }
 
+    /// Before any run: the estimate from the problem sizes ([`super::cost`]) when it is above
+    /// [`ANNOUNCE_S`], with the largest analysis (`detail`); the measured estimate follows once
+    /// runs finish.
+    pub(crate) fn announce_upfront(&self, seconds: f64, detail: &str) {
+        if self.mode != Mode::Off && seconds > ANNOUNCE_S {
+            eprintln!(
+                "estimate before the first run: about {} for {} runs ({detail})",
+                duration_text(seconds),
+                self.total - self.start
+            );
+        }
+    }
+
     /// `done/total runs, elapsed, estimate left`.
     fn text(&self, done: usize) -> String {
         let elapsed = self.started.elapsed().as_secs_f64();
@@ -143,17 +158,6 @@ impl Progress {
         if self.mode == Mode::Bar {
             eprintln!();
         }
-    }
-}
-
-/// Seconds as `45 s`, `12 min` or `3.5 h`.
-fn duration_text(s: f64) -> String {
-    if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
     }
 }
 

@@ -36,6 +36,9 @@ use crate::stz::Material;
 /// Told how a bootstrap progresses: the command line draws it; `()` says nothing (the library's
 /// default). Called from the worker threads.
 pub trait Observer: Sync {
+    /// Before the analysis: its size and expected seconds from the size alone
+    /// ([`crate::pipeline::cost`]), bootstrap not included.
+    fn analysing(&self, _size: crate::pipeline::cost::AnalysisSize, _seconds: f64) {}
     /// Before the resamples: how many, and how long the chosen analysis took, s (one resample
     /// costs about as much).
     fn starting(&self, _resamples: usize, _seconds_per_analysis: f64) {}

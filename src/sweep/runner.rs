@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
 use crate::files::{csv_line, num, OutputDir};
 use crate::inversion::Workspace;
+use crate::pipeline::cost::{run_seconds, AnalysisSize};
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
 use crate::pipeline::progress::Progress;
 use crate::pipeline::simulate::{simulate_clean, Simulation};
@@ -103,6 +104,27 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
 
     let chunk = CHUNK_PER_THREAD * pool.current_num_threads().max(1);
     let progress = Progress::new(options.quiet, mine.len(), done);
+    // The expected cost of the runs left, from the problem sizes, before any of them runs.
+    let per_cell: Vec<(f64, Option<AnalysisSize>)> = plan
+        .cells
+        .iter()
+        .zip(&clean)
+        .map(|(c, sim)| run_seconds(&c.scenario.inversion, &c.scenario.rules, sim))
+        .collect();
+    let seconds: f64 = mine[done..]
+        .iter()
+        .map(|&run| per_cell[run / plan.repeats].0)
+        .sum::<f64>()
+        / pool.current_num_threads().max(1) as f64;
+    if let Some(big) = per_cell.iter().filter_map(|c| c.1).max_by_key(|s| s.points) {
+        progress.announce_upfront(
+            seconds,
+            &format!(
+                "from the problem sizes, up to {} grid points x {} data points x {} lambdas",
+                big.points, big.data, big.lambda_points
+            ),
+        );
+    }
     if progress.on_terminal() && done < mine.len() {
         eprintln!(
             "(interrupt at any time: the same command with --resume continues from the last finished runs)"

@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use stzlab::pipeline::cost::{duration_text, AnalysisSize};
 use stzlab::pipeline::uncertainty::Observer;
 
-/// A bootstrap expected to take longer than this is announced with its estimate.
+/// An analysis or a bootstrap expected to take longer than this is announced with its estimate.
 const ANNOUNCE_S: f64 = 3.0;
 /// The progress line is redrawn at most this often.
 const REDRAW: Duration = Duration::from_millis(250);
@@ -28,6 +29,19 @@ impl StderrProgress {
 }
 
 impl Observer for StderrProgress {
+    fn analysing(&self, size: AnalysisSize, seconds: f64) {
+        if seconds > ANNOUNCE_S {
+            eprintln!(
+                "estimate: about {} for the analysis ({} grid points x {} data points x {} \
+                 lambdas)",
+                duration_text(seconds),
+                size.points,
+                size.data,
+                size.lambda_points
+            );
+        }
+    }
+
     fn starting(&self, resamples: usize, seconds_per_analysis: f64) {
         let threads = rayon::current_num_threads().max(1);
         let estimate = resamples as f64 * seconds_per_analysis / threads as f64;

@@ -10,6 +10,7 @@ use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
 pub use crate::inversion::InvertOptions;
 use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Workspace};
+use crate::pipeline::cost::{analysis_seconds, AnalysisSize};
 use crate::scenario::MaterialFile;
 use crate::stz::Material;
 
@@ -204,6 +205,15 @@ pub(crate) fn analyse_assembled(
         loss_units,
         sets,
     } = assembled;
+    let size = AnalysisSize {
+        points: problem.grid().len(),
+        data: problem.len(),
+        lambda_points: options.lambda_points,
+    };
+    observer.analysing(
+        size,
+        analysis_seconds(size, &options.rules(), options.regularizer),
+    );
     let analysis = analyse(
         &problem,
         options.lambda_points,

@@ -86,23 +86,17 @@ fn every_converged_point_is_stationary_by_finite_differences() {
         // 1e-12 of the largest, are bounds): no coordinate can lower the objective by more than
         // 1e-6 of itself.
         for j in (0..ln_f.len()).filter(|&j| ln_f[j] > top + (1e-9f64).ln()) {
-            let h = 1e-4;
-            let mut up = ln_f.clone();
-            up[j] += h;
-            let mut down = ln_f.clone();
-            down[j] -= h;
-            let derivative = (objective(&p, s, &up) - objective(&p, s, &down)) / (2.0 * h);
-            let curvature = (objective(&p, s, &up) - 2.0 * phi + objective(&p, s, &down)) / (h * h);
-            // What a Newton step in this coordinate alone could still gain.
-            let gain = if curvature > 0.0 {
-                derivative * derivative / (2.0 * curvature)
-            } else {
-                derivative.abs()
+            let at = |d: f64| {
+                let mut moved = ln_f.clone();
+                moved[j] += d;
+                objective(&p, s, &moved)
             };
+            // What a Newton step in this coordinate alone could still gain.
+            let (derivative, gain) = common::newton_gain(&at, phi, 1e-4);
             assert!(
                 gain <= 1e-6 * phi,
-                "lambda {}: d phi / d ln f_{j} = {derivative:e}, curvature {curvature:e}: a step \
-                 would gain {gain:e} of phi = {phi:e}",
+                "lambda {}: d phi / d ln f_{j} = {derivative:e}: a step would gain {gain:e} of \
+                 phi = {phi:e}",
                 s.lambda
             );
             checked += 1;
@@ -148,30 +142,8 @@ fn the_misfit_grows_with_lambda_and_choices_are_scale_free() {
         );
         assert!(strong >= weak * (1.0 - 1e-6), "{weak} then {strong}");
     }
-    let k = 1e3;
-    let scaled = common::Case {
-        x: c.x.clone(),
-        y: c.y.iter().map(|v| v * k).collect(),
-        sigma: c.sigma.iter().map(|v| v * k).collect(),
-        grid: c.grid,
-    };
-    let (_, b) = analysis(&scaled, false, &rules);
-    for (r, q) in a.results.iter().zip(&b.results) {
-        assert_eq!(r.choice.index, q.choice.index, "{}", r.choice.rule.name());
-        for (f, g) in r
-            .choice
-            .solution
-            .amplitudes
-            .iter()
-            .zip(&q.choice.solution.amplitudes)
-        {
-            assert!(
-                (g / k - f).abs() <= 1e-5 * f.abs().max(1e-9),
-                "{f} vs {}",
-                g / k
-            );
-        }
-    }
+    let (_, b) = analysis(&common::scaled(&c, 1e3), false, &rules);
+    common::assert_scaled_choices(&a, &b, 1e3, 1e-5, 1e-9);
 }
 
 /// Decay data of four log-normal peaks 0.08 decade wide, one decade apart (sd 0.1842 in ln tau),
@@ -333,17 +305,10 @@ fn the_command_line_refuses_rules_that_do_not_apply_and_reports_the_family() {
     let s = common::read_json(&inv.join("summary.json"));
     assert_eq!(s["regularizer"], "log-smooth");
     assert_eq!(s["rule"], "gcv", "the log-smooth default rule");
-    let others: Vec<&str> = s["other_rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule"].as_str().unwrap())
-        .collect();
+    let others = common::other_rules(&s);
+    let has = |name: &str| others.iter().any(|r| r == name);
     assert!(
-        others.contains(&"evidence")
-            && others.contains(&"ftest")
-            && !others.contains(&"rgcv")
-            && !others.contains(&"classic"),
+        has("evidence") && has("ftest") && !has("rgcv") && !has("classic"),
         "{others:?}"
     );
     // Every path point reports its solver status.

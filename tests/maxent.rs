@@ -90,20 +90,12 @@ fn every_converged_point_is_stationary_by_finite_differences() {
         let ln_f: Vec<f64> = s.amplitudes.iter().map(|f| f.ln()).collect();
         let top = ln_f.iter().fold(f64::NEG_INFINITY, |a, v| a.max(*v));
         for j in (0..ln_f.len()).filter(|&j| ln_f[j] > top + (1e-9f64).ln()) {
-            let h = 1e-4;
             let at = |d: f64| {
                 let mut f = s.amplitudes.clone();
                 f[j] = (ln_f[j] + d).exp();
                 objective(&p, s, &f, &s.baseline, m)
             };
-            let (up, down) = (at(h), at(-h));
-            let derivative = (up - down) / (2.0 * h);
-            let curvature = (up - 2.0 * phi + down) / (h * h);
-            let gain = if curvature > 0.0 {
-                derivative * derivative / (2.0 * curvature)
-            } else {
-                derivative.abs()
-            };
+            let (derivative, gain) = common::newton_gain(&at, phi, 1e-4);
             assert!(
                 gain <= 1e-6 * phi,
                 "lambda {}: d phi / d ln f_{j} = {derivative:e}: a step would gain {gain:e} of {phi:e}",
@@ -257,30 +249,9 @@ fn choices_are_scale_free() {
         Rule::Discrepancy { factor: 1.0 },
     ];
     let (_, a) = analysis(&c, Baseline::Constant, &rules);
-    let scaled = common::Case {
-        x: c.x.clone(),
-        y: c.y.iter().map(|v| v * 100.0).collect(),
-        sigma: c.sigma.iter().map(|v| v * 100.0).collect(),
-        grid: c.grid,
-    };
-    let (_, b) = analysis(&scaled, Baseline::Constant, &rules);
+    let (_, b) = analysis(&common::scaled(&c, 100.0), Baseline::Constant, &rules);
     assert_eq!(a.results.len(), rules.len());
-    for (ra, rb) in a.results.iter().zip(&b.results) {
-        assert_eq!(ra.choice.index, rb.choice.index, "{:?}", ra.choice.rule);
-        for (fa, fb) in ra
-            .choice
-            .solution
-            .amplitudes
-            .iter()
-            .zip(&rb.choice.solution.amplitudes)
-        {
-            assert!(
-                (fb - 100.0 * fa).abs() <= 1e-5 * 100.0 * fa.abs().max(1e-12),
-                "{:?}: {fa} x 100 against {fb}",
-                ra.choice.rule
-            );
-        }
-    }
+    common::assert_scaled_choices(&a, &b, 100.0, 1e-5, 1e-12);
 }
 
 #[test]
@@ -310,37 +281,33 @@ fn the_command_line_runs_maxent_and_refuses_rules_that_do_not_apply() {
         text += &format!("{},{},{}\n", c.x[i], c.y[i], c.sigma[i]);
     }
     std::fs::write(&data, text).unwrap();
+    // `stzlab invert DATA --kind decay ARGS -o OUT`.
+    let invert = |args: &[&str], out: &std::path::Path| {
+        stzlab()
+            .arg("invert")
+            .arg(&data)
+            .args(["--kind", "decay"])
+            .args(args)
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
     let out_dir = dir.path().join("me");
-    let out = stzlab()
-        .arg("invert")
-        .arg(&data)
-        .args([
-            "--kind",
-            "decay",
-            "--regularizer",
-            "maxent",
-            "--rule",
-            "classic",
-        ])
-        .arg("-o")
-        .arg(&out_dir)
-        .arg("--no-figures")
-        .output()
-        .unwrap();
-    assert_success(&out);
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
-            .unwrap();
+    let args = [
+        "--regularizer",
+        "maxent",
+        "--rule",
+        "classic",
+        "--no-figures",
+    ];
+    assert_success(&invert(&args, &out_dir));
+    let s = common::read_json(&out_dir.join("summary.json"));
     assert_eq!(s["regularizer"], "maxent");
     assert_eq!(s["rule"], "classic");
-    let others: Vec<&str> = s["other_rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule"].as_str().unwrap())
-        .collect();
+    let others = common::other_rules(&s);
     assert!(
-        others.contains(&"evidence") && others.contains(&"consensus"),
+        others.iter().any(|r| r == "evidence") && others.iter().any(|r| r == "consensus"),
         "{others:?}"
     );
     let path = std::fs::read_to_string(out_dir.join("path.csv")).unwrap();
@@ -363,15 +330,7 @@ fn the_command_line_runs_maxent_and_refuses_rules_that_do_not_apply() {
         ),
     ] {
         let o = dir.path().join("refused");
-        let out = stzlab()
-            .arg("invert")
-            .arg(&data)
-            .args(["--kind", "decay"])
-            .args(args)
-            .arg("-o")
-            .arg(&o)
-            .output()
-            .unwrap();
+        let out = invert(&args, &o);
         common::assert_refused(&out, message, &o, message);
     }
     for (regularizer, rule) in [
@@ -380,21 +339,7 @@ fn the_command_line_runs_maxent_and_refuses_rules_that_do_not_apply() {
         ("tikhonov", "classic"),
     ] {
         let o = dir.path().join(format!("{regularizer}-{rule}"));
-        let out = stzlab()
-            .arg("invert")
-            .arg(&data)
-            .args([
-                "--kind",
-                "decay",
-                "--regularizer",
-                regularizer,
-                "--rule",
-                rule,
-            ])
-            .arg("-o")
-            .arg(&o)
-            .output()
-            .unwrap();
+        let out = invert(&["--regularizer", regularizer, "--rule", rule], &o);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{regularizer} {rule}: {stderr}");
         assert!(

@@ -486,3 +486,64 @@ pub fn nearest_peak(
         })
         .expect("at least one peak")
 }
+
+/// The case with its data and sigma multiplied by `k`.
+pub fn scaled(c: &Case, k: f64) -> Case {
+    Case {
+        x: c.x.clone(),
+        y: c.y.iter().map(|v| v * k).collect(),
+        sigma: c.sigma.iter().map(|v| v * k).collect(),
+        grid: c.grid,
+    }
+}
+
+/// Asserts that `b` (the analysis of the data x `k`) chose the same path points as `a`, rule by
+/// rule, with every amplitude `k` times `a`'s to `rel` of the larger of it and `floor`.
+pub fn assert_scaled_choices(
+    a: &stzlab::inversion::Analysis,
+    b: &stzlab::inversion::Analysis,
+    k: f64,
+    rel: f64,
+    floor: f64,
+) {
+    assert_eq!(a.results.len(), b.results.len());
+    for (ra, rb) in a.results.iter().zip(&b.results) {
+        let name = ra.choice.rule.name();
+        assert_eq!(ra.choice.index, rb.choice.index, "{name}");
+        let amplitudes = |r: &stzlab::inversion::RuleResult| r.choice.solution.amplitudes.clone();
+        for (f, g) in amplitudes(ra).iter().zip(amplitudes(rb)) {
+            assert!(
+                (g / k - f).abs() <= rel * f.abs().max(floor),
+                "{name}: {f} x {k} against {g}"
+            );
+        }
+    }
+}
+
+/// What a Newton step in one coordinate alone could still gain on an objective: from central
+/// differences with step `h` of `at(d)` (the objective with the coordinate moved by d) about `phi`
+/// = `at(0)`. Returns (derivative, gain); the gain is |derivative| where the curvature is not
+/// positive.
+pub fn newton_gain(at: &dyn Fn(f64) -> f64, phi: f64, h: f64) -> (f64, f64) {
+    let (up, down) = (at(h), at(-h));
+    let derivative = (up - down) / (2.0 * h);
+    let curvature = (up - 2.0 * phi + down) / (h * h);
+    let gain = if curvature > 0.0 {
+        derivative * derivative / (2.0 * curvature)
+    } else {
+        derivative.abs()
+    };
+    (derivative, gain)
+}
+
+/// The names of `invert`'s other rules in a summary.json.
+pub fn other_rules(summary: &Value) -> Vec<String> {
+    summary["other_rules"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["rule"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -305,6 +305,19 @@ fn the_command_line_runs_maxent_and_refuses_rules_that_do_not_apply() {
     let s = common::read_json(&out_dir.join("summary.json"));
     assert_eq!(s["regularizer"], "maxent");
     assert_eq!(s["rule"], "classic");
+    // The default model: the strongest Tikhonov solution's total amplitude spread over the grid;
+    // these data relax by 0.3 + 0.5, so m N lies near 0.8.
+    let m = s["default_model"].as_f64().unwrap();
+    let grid = std::fs::read_to_string(out_dir.join("spectrum.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let total = m * grid as f64;
+    assert!(
+        total > 0.4 && total < 1.6,
+        "m {m} x {grid} points = {total}"
+    );
     let others = common::other_rules(&s);
     assert!(
         others.iter().any(|r| r == "evidence") && others.iter().any(|r| r == "consensus"),

@@ -21,6 +21,7 @@ const DIMENSIONLESS: &[&str] = &[
     "l2",
     "lambda",
     "ln",
+    "maxent",
     "misfit",
     "r2",
     "ratio",
@@ -71,6 +72,10 @@ pub fn unit_of(key: &str) -> Option<&'static str> {
     let last = key.rsplit('.').next().unwrap_or(key);
     if ["cell", "peak", "seed"].contains(&last) {
         return Some("id");
+    }
+    // Maxent's default model is an amplitude per grid point, in the data's unit.
+    if last == "default_model" {
+        return Some("y unit");
     }
     if COUNTS.contains(&last) {
         return Some("count");
@@ -133,6 +138,8 @@ mod tests {
             ("noise.sigma", "y unit"),
             ("c_inf", "y unit"),
             ("noise.relative", "1"),
+            ("default_model", "y unit"),
+            ("inversion.maxent_model", "1"),
             ("best_labels_correct_fraction", "1"),
             ("peaks", "count"),
             ("cell", "id"),

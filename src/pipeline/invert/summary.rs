@@ -181,6 +181,9 @@ pub struct SeriesSummary {
     pub iterations: Option<usize>,
     /// The path's lambda range (data-dominated end, penalty-dominated end).
     pub lambda_range: [f64; 2],
+    /// Maxent's flat default model m, amplitude per grid point (data units; maxent only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_model: Option<f64>,
     /// The data window in tau, s (the hull of the sets' windows for a joint inversion).
     pub window_s: [f64; 2],
     /// R^2 of the chosen fit.
@@ -418,6 +421,7 @@ impl SeriesInversion {
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),
             lambda_range: [lo, hi],
+            default_model: self.analysis.path.default_model,
             window_s: [self.window_s.0, self.window_s.1],
             r2: sol.stats.r2,
             chi2,

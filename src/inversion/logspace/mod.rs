@@ -49,7 +49,7 @@ pub(crate) use solver::Prior;
 use solver::{minimize, top_eigenvalue, Factor, Parts, State};
 
 /// The path's lambda^2 range, as multiples of (largest eigenvalue of D G_ss D at the start) /
-/// (largest eigenvalue of L'L).
+/// (the penalty's largest curvature in ln f there: the largest eigenvalue of L'L, or maxent's m).
 const LAMBDA2_MIN_RATIO: f64 = 1e-10;
 /// Maxent's weak end: below it the fit no longer improves (chi^2 within a percent of its floor on
 /// the cases of `scenarios/regularizers.toml`) while the Newton iteration, among amplitudes pushed

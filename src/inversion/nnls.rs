@@ -83,6 +83,13 @@ pub struct NnlsWorkspace {
     idx: Vec<usize>,
     /// Whether `chol` holds the factor of Q on `idx` for the solution's passive set.
     factor_valid: bool,
+    /// The set `chol` is the unshifted factor of the current Q on, increasing (empty: none).
+    factored: Vec<usize>,
+    /// The next factor while it is built from `chol`.
+    next: Vec<f64>,
+    /// Each variable's position in `factored` (`usize::MAX`: not in it); all `usize::MAX`
+    /// between calls.
+    position: Vec<usize>,
 }
 
 impl NnlsWorkspace {
@@ -95,7 +102,75 @@ impl NnlsWorkspace {
             w: vec![0.0; n],
             idx: Vec::with_capacity(n),
             factor_valid: false,
+            factored: Vec::with_capacity(n),
+            next: vec![0.0; n * n],
+            position: vec![usize::MAX; n],
         }
+    }
+
+    /// Factors Q on the passive set `idx` into `chol` (with a diagonal shift if the block is
+    /// numerically singular; returns the shift). When `chol` holds the unshifted factor of the same
+    /// Q on `factored`, the rows before the first variable in which the two sets differ are kept,
+    /// and so are the entries of the later rows in those leading columns for the variables that
+    /// stay: each is a function of the leading block alone, computed by the same operations in the
+    /// same order as a full factorization, so the factor is the full one to the last bit at a
+    /// cost of the trailing block only (issue 11: a change near the end of the set costs O(k^2)).
+    fn factor_passive(&mut self, q: &[f64], n: usize) -> f64 {
+        let k = self.idx.len();
+        let kept = self
+            .factored
+            .iter()
+            .zip(&self.idx)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if kept > 0 && self.extend_factor(q, n, kept) {
+            std::mem::swap(&mut self.chol, &mut self.next);
+            self.factored.clone_from(&self.idx);
+            return 0.0;
+        }
+        let jitter = factor_block(q, n, &self.idx, &mut self.chol[..k * k]);
+        self.factored.clear();
+        if jitter == 0.0 {
+            self.factored.extend_from_slice(&self.idx);
+        }
+        jitter
+    }
+
+    /// Builds the factor on `idx` in `next` from the factor in `chol` on `factored`, whose first
+    /// `kept` variables are those of `idx`. False when a pivot is not positive (the caller then
+    /// factors from scratch, shifting the diagonal as needed).
+    fn extend_factor(&mut self, q: &[f64], n: usize, kept: usize) -> bool {
+        let (k, old) = (self.idx.len(), self.factored.len());
+        for (a, &v) in self.factored.iter().enumerate() {
+            self.position[v] = a;
+        }
+        let (chol, next) = (&self.chol, &mut self.next[..k * k]);
+        for (a, &v) in self.idx.iter().enumerate() {
+            let row = a * k;
+            let from = self.position[v];
+            if a < kept {
+                next[row..=row + a].copy_from_slice(&chol[from * old..=from * old + a]);
+                continue;
+            }
+            for (b, &u) in self.idx[..=a].iter().enumerate() {
+                next[row + b] = q[v * n + u];
+            }
+            if from != usize::MAX {
+                // A staying variable: its leading entries depend on the leading block only.
+                next[row..row + kept].copy_from_slice(&chol[from * old..from * old + kept]);
+            } else {
+                // An entering one: the leading columns as the factorization computes them.
+                for j in 0..kept {
+                    let (above, here) = next.split_at_mut(row);
+                    let d = above[j * k + j];
+                    here[j] = (here[j] - dot(&here[..j], &above[j * k..j * k + j])) / d;
+                }
+            }
+        }
+        for &v in &self.factored {
+            self.position[v] = usize::MAX;
+        }
+        cholesky_from(next, k, kept)
     }
 
     fn ensure(&mut self, n: usize) {
@@ -108,8 +183,14 @@ impl NnlsWorkspace {
 /// In-place Cholesky of the k x k leading block of `a` (row-major, stride k). Returns false when a
 /// pivot is not positive.
 pub(crate) fn cholesky(a: &mut [f64], k: usize) -> bool {
+    cholesky_from(a, k, 0)
+}
+
+/// [`cholesky`] of a block whose columns before `start` are already factored (in every row):
+/// finishes columns `start..k`.
+fn cholesky_from(a: &mut [f64], k: usize, start: usize) -> bool {
     let a = &mut a[..k * k];
-    for j in 0..k {
+    for j in start..k {
         // Row j, then the rows below it (row-major, lower triangle).
         let (row_j, below) = a[j * k..].split_at_mut(k);
         let d = row_j[j] - dot(&row_j[..j], &row_j[..j]);
@@ -118,11 +199,49 @@ pub(crate) fn cholesky(a: &mut [f64], k: usize) -> bool {
         }
         let d = d.sqrt();
         row_j[j] = d;
-        for row_i in below.chunks_exact_mut(k) {
+        // Four rows at a time: four independent reductions in flight (each the same as [`dot`]).
+        let mut quads = below.chunks_exact_mut(4 * k);
+        for quad in &mut quads {
+            let (r0, rest) = quad.split_at_mut(k);
+            let (r1, rest) = rest.split_at_mut(k);
+            let (r2, r3) = rest.split_at_mut(k);
+            let s = dot4([&r0[..j], &r1[..j], &r2[..j], &r3[..j]], &row_j[..j]);
+            for (row_i, s) in [r0, r1, r2, r3].into_iter().zip(s) {
+                row_i[j] = (row_i[j] - s) / d;
+            }
+        }
+        for row_i in quads.into_remainder().chunks_exact_mut(k) {
             row_i[j] = (row_i[j] - dot(&row_i[..j], &row_j[..j])) / d;
         }
     }
     true
+}
+
+/// [`dot`] of four vectors with one: the same operations in the same order for each, so each
+/// result is [`dot`]'s to the last bit.
+#[inline]
+fn dot4(a: [&[f64]; 4], b: &[f64]) -> [f64; 4] {
+    let n = b.len();
+    let mut acc = [[0.0f64; 4]; 4];
+    for c in 0..n / 4 {
+        let y = &b[4 * c..4 * c + 4];
+        for (acc, a) in acc.iter_mut().zip(a) {
+            let x = &a[4 * c..4 * c + 4];
+            acc[0] += x[0] * y[0];
+            acc[1] += x[1] * y[1];
+            acc[2] += x[2] * y[2];
+            acc[3] += x[3] * y[3];
+        }
+    }
+    let mut out = [0.0; 4];
+    for ((out, acc), a) in out.iter_mut().zip(acc).zip(a) {
+        let mut tail = 0.0;
+        for i in 4 * (n / 4)..n {
+            tail += a[i] * b[i];
+        }
+        *out = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+    }
+    out
 }
 
 /// Dot product with four accumulators (lets the compiler vectorize the reduction).
@@ -231,6 +350,8 @@ pub fn solve(
     };
     let max_iter = params.max_iterations_per_variable * n.max(1);
     ws.factor_valid = false;
+    // A new Q: no factor of it yet.
+    ws.factored.clear();
     let mut entering: Option<usize> = None;
     loop {
         // Inner loop: solve on the passive set, stepping back toward x until feasible.
@@ -240,7 +361,7 @@ pub fn solve(
             let k = ws.idx.len();
             ws.s[..n].iter_mut().for_each(|v| *v = 0.0);
             if k > 0 {
-                let jitter = factor_block(q, n, &ws.idx, &mut ws.chol);
+                let jitter = ws.factor_passive(q, n);
                 info.jitter = info.jitter.max(jitter);
                 info.factorizations += 1;
                 for (a, &i) in ws.idx.iter().enumerate() {
@@ -352,6 +473,83 @@ mod tests {
         cholesky_solve(&l, 2, &mut b);
         assert!((4.0 * b[0] + 2.0 * b[1] - 2.0).abs() < 1e-15);
         assert!((2.0 * b[0] + 3.0 * b[1] - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn four_dot_products_at_once_are_each_the_single_one_to_the_last_bit() {
+        for n in [0, 1, 3, 4, 7, 8, 13, 64, 101] {
+            let v = |seed: f64| -> Vec<f64> {
+                (0..n)
+                    .map(|i| (seed * (i as f64 + 1.0)).sin() * 1e3f64.powf((i % 5) as f64 - 2.0))
+                    .collect()
+            };
+            let (a, b, c, d, y) = (v(0.7), v(1.3), v(2.9), v(0.11), v(5.3));
+            let four = dot4([&a, &b, &c, &d], &y);
+            for (x, got) in [&a, &b, &c, &d].into_iter().zip(four) {
+                assert_eq!(got.to_bits(), dot(x, &y).to_bits(), "n = {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reused_factor_is_the_full_factorization_to_the_last_bit() {
+        // Q = B^T B + I for a fixed pseudo-random 16 x 12 B: positive definite.
+        let (n, rows) = (12, 16);
+        let mut state = 12345u64;
+        let b: Vec<f64> = (0..rows * n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect();
+        let q: Vec<f64> = (0..n * n)
+            .map(|ij| {
+                let (i, j) = (ij / n, ij % n);
+                let g: f64 = (0..rows).map(|r| b[r * n + i] * b[r * n + j]).sum();
+                g + if i == j { 1.0 } else { 0.0 }
+            })
+            .collect();
+        // Entering and leaving variables at the start, middle and end, one or several at once.
+        let sets: [&[usize]; 8] = [
+            &[1, 4, 7],
+            &[1, 4, 5, 7],
+            &[1, 4, 5, 7, 11],
+            &[0, 1, 4, 5, 7, 11],
+            &[0, 1, 5, 11],
+            &[0, 1, 2, 3, 5, 6, 8, 9, 10, 11],
+            &[0, 1, 2, 9, 10],
+            &[0, 1, 2, 9, 10, 11],
+        ];
+        let mut ws = NnlsWorkspace::new(n);
+        let mut reused = 0;
+        for set in sets {
+            let k = set.len();
+            let kept = ws
+                .factored
+                .iter()
+                .zip(set)
+                .take_while(|(a, b)| a == b)
+                .count();
+            reused += usize::from(kept > 0);
+            ws.idx.clear();
+            ws.idx.extend_from_slice(set);
+            assert_eq!(ws.factor_passive(&q, n), 0.0);
+            let mut full = vec![0.0; k * k];
+            assert_eq!(factor_block(&q, n, set, &mut full), 0.0);
+            for a in 0..k {
+                for c in 0..=a {
+                    assert_eq!(
+                        ws.chol[a * k + c].to_bits(),
+                        full[a * k + c].to_bits(),
+                        "{set:?} ({a}, {c})"
+                    );
+                }
+            }
+        }
+        // Every set but the first and the one that gains variable 0 reuses a leading part.
+        assert_eq!(reused, 6);
     }
 
     #[test]

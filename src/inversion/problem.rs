@@ -578,24 +578,15 @@ impl Problem {
                     &ws.chol
                 }
             };
-            let mut trace = 0.0;
-            ws.col.resize(k, 0.0);
-            for r in 0..self.penalty_rows {
-                let row = &self.penalty[r * n..(r + 1) * n];
-                let Some(start) = ws.idx.iter().position(|&j| row[j] != 0.0) else {
-                    continue;
-                };
-                for a in start..k {
-                    let mut v = row[ws.idx[a]];
-                    for p in start..a {
-                        v -= chol[a * k + p] * ws.col[p];
-                    }
-                    let z = v / chol[a * k + a];
-                    ws.col[a] = z;
-                    trace += z * z;
-                }
-            }
-            dof -= l2 * trace;
+            dof -= l2
+                * penalty_trace(
+                    &self.penalty,
+                    self.penalty_rows,
+                    n,
+                    &ws.idx,
+                    chol,
+                    &mut ws.col,
+                );
         }
         FitStats {
             residual_norm: weighted_ss.sqrt(),
@@ -814,6 +805,73 @@ impl Problem {
             })
             .collect()
     }
+}
+
+/// ||C^-1 L_P^T||_F^2 for the factor C (k x k, row-major, lower) of Q on the free set `idx` and the
+/// penalty rows restricted to it: one forward substitution per penalty row, started at the row's
+/// first non-zero on the set (the rows are banded). Four rows advance together, each in its own
+/// lane of `z` (4 k values), so that four independent chains of the same operations in the same
+/// order run at once: the result is that of one row at a time to the last bit, at about a quarter
+/// of its latency.
+fn penalty_trace(
+    penalty: &[f64],
+    rows: usize,
+    n: usize,
+    idx: &[usize],
+    chol: &[f64],
+    z: &mut Vec<f64>,
+) -> f64 {
+    const LANES: usize = 4;
+    let k = idx.len();
+    let started: Vec<(usize, usize)> = (0..rows)
+        .filter_map(|r| {
+            let row = &penalty[r * n..(r + 1) * n];
+            idx.iter().position(|&j| row[j] != 0.0).map(|s| (r, s))
+        })
+        .collect();
+    z.clear();
+    z.resize(LANES * k, 0.0);
+    let mut trace = 0.0;
+    for group in started.chunks(LANES) {
+        z.iter_mut().for_each(|v| *v = 0.0);
+        let first = group.iter().map(|g| g.1).min().unwrap_or(k);
+        let last = group.iter().map(|g| g.1).max().unwrap_or(k);
+        for a in first..k {
+            let c = &chol[a * k..a * k + a];
+            let mut v = [0.0; LANES];
+            // Each lane alone up to the last lane's start, then all together.
+            for (g, &(r, s)) in group.iter().enumerate() {
+                if a < s {
+                    continue;
+                }
+                let mut x = penalty[r * n + idx[a]];
+                for p in s..last.min(a) {
+                    x -= c[p] * z[p * LANES + g];
+                }
+                v[g] = x;
+            }
+            if a > last {
+                for p in last..a {
+                    let zp = &z[p * LANES..(p + 1) * LANES];
+                    for g in 0..LANES {
+                        v[g] -= c[p] * zp[g];
+                    }
+                }
+            }
+            for (g, &(_, s)) in group.iter().enumerate() {
+                if a >= s {
+                    z[a * LANES + g] = v[g] / chol[a * k + a];
+                }
+            }
+        }
+        for (g, &(_, s)) in group.iter().enumerate() {
+            for a in s..k {
+                let v = z[a * LANES + g];
+                trace += v * v;
+            }
+        }
+    }
+    trace
 }
 
 /// The terms of a problem that depend on the data: A^T W y, ||W y||^2 and the weighted total sum

@@ -1,6 +1,7 @@
 //! The inverse problem (docs/model.md §4): kernels, the active-set NNLS, the lambda path and the
 //! rules that choose lambda on it.
 
+mod dense;
 pub mod energy;
 pub mod global;
 pub mod iterative;

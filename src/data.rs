@@ -6,11 +6,12 @@ use std::path::Path;
 /// At least this many points per series.
 pub const MIN_POINTS: usize = 10;
 
-/// The largest |y| of a series must lie in [`MIN_Y_SCALE`, `MAX_Y_SCALE`]: beyond, squared residuals
-/// and the rules' determinants leave the range of f64 (the scale-free scores need finite squares).
-pub const MIN_Y_SCALE: f64 = 1e-100;
+/// The largest |y| of a series must lie in [`MIN_Y_SCALE`, `MAX_Y_SCALE`]. The inversion divides
+/// data beyond [`crate::inversion::UNSCALED_Y`] by a power of two, so every scale in this range
+/// gives the same choice; beyond it f64 keeps too few digits (subnormals) or too little headroom.
+pub const MIN_Y_SCALE: f64 = 1e-300;
 /// See [`MIN_Y_SCALE`].
-pub const MAX_Y_SCALE: f64 = 1e100;
+pub const MAX_Y_SCALE: f64 = 1e300;
 
 /// One measured curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,13 +291,15 @@ mod tests {
         assert!(e.message.contains("nothing relaxes"), "{e}");
         let constant: String = (1..=12).map(|i| format!("{i},2.5\n")).collect();
         assert!(parse_data(&constant, "f").is_err());
-        let huge: String = (1..=12).map(|i| format!("{i},{}e150\n", i)).collect();
+        let huge: String = (1..=12).map(|i| format!("{i},{}e300\n", i)).collect();
         let e = parse_data(&huge, "f").unwrap_err();
         assert!(e.message.contains("change their unit"), "{e}");
-        let tiny: String = (1..=12).map(|i| format!("{i},{}e-150\n", i)).collect();
+        let tiny: String = (1..=12).map(|i| format!("{i},{}e-305\n", i)).collect();
         assert!(parse_data(&tiny, "f").is_err());
-        let fine: String = (1..=12).map(|i| format!("{i},{}e-90\n", i)).collect();
-        assert!(parse_data(&fine, "f").is_ok());
+        for fine in ["e-290", "e-150", "e150", "e290"] {
+            let text: String = (1..=12).map(|i| format!("{i},{i}{fine}\n")).collect();
+            assert!(parse_data(&text, "f").is_ok(), "{fine}");
+        }
     }
 
     fn rows(n: usize) -> String {

@@ -327,3 +327,80 @@ fn data_that_run_against_their_kind_get_a_hint() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("check --kind"));
 }
+
+#[test]
+fn data_in_any_unit_from_1e_minus_200_to_1e200_invert_alike() {
+    // The mandrel data in their unit and multiplied by 1e200 and by 1e-200 (y and sigma): the same
+    // rule choices and peak positions, areas and the baseline times the factor, and summary.json
+    // names the internal scale only where one was used.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let text = std::fs::read_to_string(&data).unwrap();
+    let invert = |factor: f64| -> serde_json::Value {
+        let mut lines = text.lines();
+        let mut scaled = format!("{}\n", lines.next().unwrap());
+        for l in lines {
+            let f: Vec<f64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+            scaled.push_str(&format!(
+                "{},{:e},{:e}\n",
+                f[0],
+                f[1] * factor,
+                f[2] * factor
+            ));
+        }
+        let file = tmp.path().join(format!("scaled-{factor:e}.csv"));
+        std::fs::write(&file, scaled).unwrap();
+        let out = tmp.path().join(format!("out-{factor:e}"));
+        run_ok(&[
+            "invert",
+            file.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--baseline",
+            "constant",
+            "--no-figures",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        common::read_json(&out.join("summary.json"))
+    };
+    let one = invert(1.0);
+    assert!(one.get("data_scale").is_none());
+    for factor in [1e200, 1e-200] {
+        let s = invert(factor);
+        let scale = s["data_scale"].as_f64().unwrap();
+        assert!(scale.log2().fract() == 0.0 && (scale / factor).log10().abs() < 3.0);
+        assert_eq!(s["rule"], one["rule"]);
+        assert_eq!(common::other_rules(&s), common::other_rules(&one));
+        for key in ["status", "peaks"] {
+            assert_eq!(
+                s[key].as_array().map(Vec::len),
+                one[key].as_array().map(Vec::len),
+                "{key} at {factor:e}"
+            );
+        }
+        let (p, p1) = (
+            s["peaks"].as_array().unwrap(),
+            one["peaks"].as_array().unwrap(),
+        );
+        assert!(!p1.is_empty());
+        for (a, b) in p.iter().zip(p1) {
+            let (t, t1) = (a["tau_s"].as_f64().unwrap(), b["tau_s"].as_f64().unwrap());
+            assert!((t / t1 - 1.0).abs() < 1e-6, "tau {t} vs {t1} at {factor:e}");
+            let (x, x1) = (a["area"].as_f64().unwrap(), b["area"].as_f64().unwrap());
+            assert!(
+                (x / factor / x1 - 1.0).abs() < 1e-6,
+                "area {x} vs {x1} at {factor:e}"
+            );
+        }
+        let (c, c1) = (
+            s["baseline"]["c_inf"].as_f64().unwrap(),
+            one["baseline"]["c_inf"].as_f64().unwrap(),
+        );
+        assert!(
+            (c / factor - c1).abs() <= 1e-6 * c1.abs().max(1e-6),
+            "c_inf {c} vs {c1}"
+        );
+        assert!((s["chi2"].as_f64().unwrap() / one["chi2"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+    }
+}

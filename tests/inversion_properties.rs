@@ -275,6 +275,90 @@ fn every_rule_is_scale_free() {
     }
 }
 
+/// Issue 15: data from 1e-200 to 1e200 (with sigma or without) are divided internally by a power
+/// of two, so every rule makes the same choice as on the data themselves, and the amplitudes, the
+/// baseline and the fit come back in the data's unit: the same numbers times the factor.
+#[test]
+fn every_rule_chooses_the_same_at_any_data_scale() {
+    let (x, y, sigma) = mandrel_case();
+    let grid = LnTauGrid::with_density(1.0, 1e9, 5.0).unwrap();
+    let mut rules: Vec<Rule> = Rule::all_on_path()
+        .into_iter()
+        .filter(|r| Regularizer::Tikhonov.applies(*r))
+        .collect();
+    rules.extend([
+        Rule::parse("iterative").unwrap(),
+        Rule::parse("kfold").unwrap(),
+    ]);
+    let run = |factor: f64, with_sigma: bool| {
+        let ys: Vec<f64> = y.iter().map(|v| v * factor).collect();
+        let ss: Vec<f64> = sigma.iter().map(|v| v * factor).collect();
+        let p = Problem::new(
+            &x,
+            &ys,
+            with_sigma.then_some(&ss[..]),
+            settings(grid, Baseline::Constant),
+        )
+        .unwrap();
+        let a = analyse(
+            &p,
+            40,
+            &rules,
+            &PeakParams::default(),
+            Regularizer::Tikhonov,
+            &mut Workspace::new(),
+        );
+        (p, a)
+    };
+    for with_sigma in [true, false] {
+        let (p0, a0) = run(1.0, with_sigma);
+        assert_eq!(p0.data_scale(), 1.0);
+        assert_eq!(a0.results.len(), rules.len());
+        for factor in [1e-200, 1e-120, 1e120, 1e200] {
+            let (p, a) = run(factor, with_sigma);
+            let scale = p.data_scale();
+            // The power of two nearest the largest |y|.
+            let largest = y.iter().fold(0.0f64, |m, v| m.max(v.abs())) * factor;
+            assert!(
+                scale.log2().fract() == 0.0 && (0.7..=1.42).contains(&(scale / largest)),
+                "scale {scale:e} for data up to {largest:e}"
+            );
+            for (r0, r) in a0.results.iter().zip(&a.results) {
+                let name = format!(
+                    "{} at {factor:e}, sigma {with_sigma}",
+                    r0.choice.rule.name()
+                );
+                assert_eq!(r0.choice.index, r.choice.index, "{name}");
+                assert_eq!(r0.choice.stopping, r.choice.stopping, "{name}");
+                assert_eq!(r0.choice.status, r.choice.status, "{name}");
+                assert_eq!(r0.peaks.len(), r.peaks.len(), "{name}");
+                let (s0, s) = (&r0.choice.solution, &r.choice.solution);
+                let close = |u: f64, v: f64, of: f64| (v / factor - u).abs() <= 1e-6 * of;
+                let peak = s0.amplitudes.iter().copied().fold(0.0, f64::max);
+                for (u, v) in s0.amplitudes.iter().zip(&s.amplitudes) {
+                    assert!(close(*u, *v, peak), "{name}: {u} x factor vs {v}");
+                }
+                let c_inf = s0.baseline[0].abs().max(1e-3 * peak);
+                assert!(
+                    close(s0.baseline[0], s.baseline[0], c_inf),
+                    "{name}: baseline"
+                );
+                let (f0, f) = (p0.fitted(s0), p.fitted(s));
+                let top = f0.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                for (u, v) in f0.iter().zip(&f) {
+                    assert!(close(*u, *v, top), "{name}: fit {u} x factor vs {v}");
+                }
+                // chi^2 and R^2 do not depend on the unit of the data.
+                if with_sigma {
+                    let (c0, c) = (s0.stats.weighted_ss, s.stats.weighted_ss);
+                    assert!((c - c0).abs() <= 1e-6 * c0, "{name}: chi2 {c0} vs {c}");
+                }
+                assert!((s.stats.r2 - s0.stats.r2).abs() < 1e-9, "{name}: R^2");
+            }
+        }
+    }
+}
+
 #[test]
 fn ftest_prob1_matches_a_hand_computed_f_distribution() {
     let (x, y, sigma) = mandrel_case();

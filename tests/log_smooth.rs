@@ -142,8 +142,11 @@ fn the_misfit_grows_with_lambda_and_choices_are_scale_free() {
         );
         assert!(strong >= weak * (1.0 - 1e-6), "{weak} then {strong}");
     }
-    let (_, b) = analysis(&common::scaled(&c, 1e3), false, &rules);
-    common::assert_scaled_choices(&a, &b, 1e3, 1e-5, 1e-9);
+    // Data at any scale from 1e-200 to 1e200 are solved divided by a power of two (issue 15).
+    for k in [1e3, 1e-200, 1e200] {
+        let (_, b) = analysis(&common::scaled(&c, k), false, &rules);
+        common::assert_scaled_choices(&a, &b, k, 1e-5, 1e-9);
+    }
 }
 
 /// Decay data of four log-normal peaks 0.08 decade wide, one decade apart (sd 0.1842 in ln tau),

@@ -249,9 +249,17 @@ fn choices_are_scale_free() {
         Rule::Discrepancy { factor: 1.0 },
     ];
     let (_, a) = analysis(&c, Baseline::Constant, &rules);
-    let (_, b) = analysis(&common::scaled(&c, 100.0), Baseline::Constant, &rules);
     assert_eq!(a.results.len(), rules.len());
-    common::assert_scaled_choices(&a, &b, 100.0, 1e-5, 1e-12);
+    // Data at any scale from 1e-200 to 1e200 are solved divided by a power of two (issue 15).
+    for k in [100.0, 1e-200, 1e200] {
+        let (_, b) = analysis(&common::scaled(&c, k), Baseline::Constant, &rules);
+        common::assert_scaled_choices(&a, &b, k, 1e-5, 1e-12);
+        let (ma, mb) = (a.path.default_model.unwrap(), b.path.default_model.unwrap());
+        assert!(
+            (mb / k - ma).abs() <= 1e-9 * ma,
+            "default model {ma} x {k} vs {mb}"
+        );
+    }
 }
 
 #[test]

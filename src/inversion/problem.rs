@@ -125,12 +125,24 @@ pub struct BlockInfo {
 }
 
 /// The assembled problem.
+///
+/// Its numerics run on the data divided by [`Problem::data_scale`] (a power of two, so exactly):
+/// amplitudes, baselines and fits come back in the data's unit, while lambda and the fit
+/// statistics ([`FitStats`], the rules' scores) are those of the scaled problem.
 #[derive(Debug, Clone)]
 pub struct Problem {
     settings: ProblemSettings,
     x: Vec<f64>,
+    /// The data as given.
     y: Vec<f64>,
+    /// 1 / sigma as given, or 1.
     weights: Vec<f64>,
+    /// The data divided by `scale`.
+    scaled_y: Vec<f64>,
+    /// The weights of the scaled data: `scale` / sigma, or 1 when no sigma is given.
+    scaled_weights: Vec<f64>,
+    /// A power of two; 1 unless the data's largest |y| leaves [`UNSCALED_Y`].
+    scale: f64,
     sigma_given: bool,
     /// Shared by the problems [`Problem::with_data`] makes (M x N, the largest part).
     design: std::sync::Arc<Mat<f64>>,
@@ -156,7 +168,7 @@ pub struct Problem {
 pub struct Solution {
     /// lambda of the objective.
     pub lambda: f64,
-    /// Spectrum amplitudes (weights of the grid points).
+    /// Spectrum amplitudes (weights of the grid points), in the data's unit.
     pub amplitudes: Vec<f64>,
     /// Baseline coefficients in data units (c_inf; slope per unit x).
     pub baseline: Vec<f64>,
@@ -166,7 +178,8 @@ pub struct Solution {
     pub stats: FitStats,
 }
 
-/// Statistics of a fit.
+/// Statistics of a fit, of the data divided by [`Problem::data_scale`] (the same as the data's
+/// own unless their largest |y| leaves [`UNSCALED_Y`]; chi^2 with sigma given is the same always).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FitStats {
     /// ||W r||, weighted residual norm (plain when no sigma is given).
@@ -179,6 +192,20 @@ pub struct FitStats {
     pub penalty_norm: f64,
     /// Effective degrees of freedom: trace of the influence matrix on the free (non-zero) set.
     pub dof: f64,
+}
+
+/// Data whose largest |y| lies in this range are solved as they are; beyond it, they are divided by
+/// the power of two nearest their largest |y| (issue 15: any scale from 1e-300 to 1e300 gives the
+/// same choice, and the squares and determinants of the rules stay inside f64's range).
+pub const UNSCALED_Y: std::ops::RangeInclusive<f64> = 1e-100..=1e100;
+
+/// The power of two by which data whose largest |y| is `largest` are divided: 1 inside
+/// [`UNSCALED_Y`] (and for zero or non-finite data, which other checks refuse).
+pub fn data_scale_for(largest: f64) -> f64 {
+    if UNSCALED_Y.contains(&largest) || !(largest.is_finite() && largest > 0.0) {
+        return 1.0;
+    }
+    2f64.powi(largest.log2().round() as i32)
 }
 
 /// Multiple of the data-dominated scale below which lambda is not taken (penalty 1e-12 of the data
@@ -338,6 +365,14 @@ impl Problem {
             x.extend_from_slice(b.x);
             y.extend_from_slice(b.y);
         }
+        // The scaled data (exact: the scale is a power of two) and their weights.
+        let scale = data_scale_for(y.iter().fold(0.0f64, |a, v| a.max(v.abs())));
+        let scaled_y: Vec<f64> = y.iter().map(|v| v / scale).collect();
+        let scaled_weights: Vec<f64> = if sigma_given {
+            weights.iter().map(|w| w * scale).collect()
+        } else {
+            weights.clone()
+        };
         let (m, n) = (x.len(), columns);
         let row_block: Vec<usize> = infos
             .iter()
@@ -355,11 +390,18 @@ impl Problem {
             } else {
                 x[i] / b.linear_scale
             };
-            weights[i] * v
+            scaled_weights[i] * v
         });
         let g = design.transpose() * &design;
         let gram: Vec<f64> = (0..n * n).map(|k| g[(k / n, k % n)]).collect();
-        let DataTerms { aty, yty, ss_tot } = DataTerms::of(&design, &weights, &y);
+        let DataTerms { aty, yty, ss_tot } = DataTerms::of(&design, &scaled_weights, &scaled_y);
+        if !(yty.is_finite() && g.norm_max().is_finite()) {
+            return Err(InversionError::Invalid(
+                "the weighted data leave the range of f64: sigma is too small or too large for y \
+                 (their ratio must lie within about 1e150)"
+                    .into(),
+            ));
+        }
 
         let (penalty_rows, l_spec) =
             difference_operator(n_spec, settings.order, settings.zero_boundary);
@@ -398,6 +440,9 @@ impl Problem {
             x,
             y,
             weights,
+            scaled_y,
+            scaled_weights,
+            scale,
             sigma_given,
             blocks: infos,
             design: std::sync::Arc::new(design),
@@ -430,8 +475,11 @@ impl Problem {
                 self.len()
             )));
         }
-        let DataTerms { aty, yty, ss_tot } = DataTerms::of(&self.design, &self.weights, y);
+        let scaled: Vec<f64> = y.iter().map(|v| v / self.scale).collect();
+        let DataTerms { aty, yty, ss_tot } =
+            DataTerms::of(&self.design, &self.scaled_weights, &scaled);
         Ok(Self {
+            scaled_y: scaled,
             y: y.to_vec(),
             aty,
             yty,
@@ -485,6 +533,13 @@ impl Problem {
         &self.weights
     }
 
+    /// The power of two the data are divided by for the numerics (1 unless their largest |y|
+    /// leaves [`UNSCALED_Y`]): lambda, the fit statistics and the rules' scores are those of the
+    /// data divided by it (chi^2 with sigma given is the same either way).
+    pub fn data_scale(&self) -> f64 {
+        self.scale
+    }
+
     /// The lambda range derived from the problem: (data-dominated end, penalty-dominated end).
     pub fn lambda_range(&self) -> (f64, f64) {
         (self.lambda_min, self.lambda_max)
@@ -526,9 +581,10 @@ impl Problem {
                 baseline[b.columns.start + 1 - self.n_spec] /= b.linear_scale;
             }
         }
+        baseline.iter_mut().for_each(|v| *v *= self.scale);
         Solution {
             lambda,
-            amplitudes: coef[..self.n_spec].to_vec(),
+            amplitudes: coef[..self.n_spec].iter().map(|v| v * self.scale).collect(),
             baseline,
             info,
             stats,
@@ -675,9 +731,9 @@ impl Problem {
         let (m, n) = (self.len(), self.n);
         let mut errors = vec![0.0; lambdas.len()];
         let yw: Vec<f64> = self
-            .y
+            .scaled_y
             .iter()
-            .zip(&self.weights)
+            .zip(&self.scaled_weights)
             .map(|(a, w)| a * w)
             .collect();
         for fold in 0..folds {
@@ -780,6 +836,7 @@ impl Problem {
 
     /// Converts a coefficient vector from data units (slope per unit x) to the internal scaling.
     pub(crate) fn to_internal(&self, coef: &mut [f64]) {
+        coef.iter_mut().for_each(|v| *v /= self.scale);
         for b in &self.blocks {
             if b.baseline == Baseline::ConstantLinear {
                 coef[b.columns.start + 1] *= b.linear_scale;
@@ -797,7 +854,8 @@ impl Problem {
                 (0..self.n)
                     .map(|j| self.design[(i, j)] * coef[j])
                     .sum::<f64>()
-                    / self.weights[i]
+                    / self.scaled_weights[i]
+                    * self.scale
             })
             .collect()
     }
@@ -810,7 +868,7 @@ fn in_fours(a: &[f64], n: usize, rows: &[usize], x: &[f64]) -> Vec<f64> {
     let mut sums = Vec::with_capacity(rows.len());
     let mut quads = rows.chunks_exact(4);
     for q in &mut quads {
-        sums.extend(nnls::sums_of_products4(
+        sums.extend(super::dense::sums_of_products4(
             [row(q[0]), row(q[1]), row(q[2]), row(q[3])],
             x,
         ));

@@ -436,6 +436,8 @@ impl PathScores {
             })
             .collect();
         let n = path.len();
+        // In the scaled problem's unit (exact), where the squares stay inside f64's range.
+        let unit = problem.data_scale();
         let quasi_optimality = (0..n)
             .map(|k| {
                 if k + 1 == n {
@@ -445,11 +447,18 @@ impl PathScores {
                     &path.points[k].solution.amplitudes,
                     &path.points[k + 1].solution.amplitudes,
                 );
-                let norm = a.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let norm = a
+                    .iter()
+                    .map(|v| {
+                        let w = v / unit;
+                        w * w
+                    })
+                    .sum::<f64>()
+                    .sqrt();
                 let change = a
                     .iter()
                     .zip(b)
-                    .map(|(u, v)| (u - v).powi(2))
+                    .map(|(u, v)| (u / unit - v / unit).powi(2))
                     .sum::<f64>()
                     .sqrt();
                 if norm > 0.0 {

@@ -128,7 +128,15 @@ impl Interval {
         let reflect = |v: f64| match scale {
             Scale::Linear => 2.0 * estimate - v,
             Scale::NonNegative => (2.0 * estimate - v).max(0.0),
-            Scale::Log if v > 0.0 && estimate > 0.0 => estimate * estimate / v,
+            Scale::Log if v > 0.0 && estimate > 0.0 => {
+                // e^2 / v, regrouped where e^2 leaves f64's range (data in units near 1e+-200).
+                let r = estimate * estimate / v;
+                if r.is_finite() && r > 0.0 {
+                    r
+                } else {
+                    estimate * (estimate / v)
+                }
+            }
             Scale::Log => f64::NAN,
         };
         Some(Self {
@@ -539,5 +547,26 @@ mod tests {
         assert_eq!((i.p05, i.p50, i.p95), (5.0, 50.0, 95.0));
         assert!(i.contains(5.0) && i.contains(95.0) && !i.contains(95.5));
         assert!(Interval::of(&mut vec![1.0, f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn log_intervals_scale_with_areas_in_any_unit() {
+        // Reflected in the logarithm: e^2 / q, also where e^2 leaves f64's range.
+        let values: Vec<f64> = (1..=40).map(|k| 0.5 + f64::from(k) / 40.0).collect();
+        let one = Interval::basic(1.0, &mut values.clone(), Scale::Log).unwrap();
+        assert!((one.p05 - 1.0 / one_percentile(&values, 0.95)).abs() < 1e-12);
+        for k in [1e-200, 1e200] {
+            let mut scaled: Vec<f64> = values.iter().map(|v| v * k).collect();
+            let i = Interval::basic(k, &mut scaled, Scale::Log).unwrap();
+            for (a, b) in [(i.p05, one.p05), (i.p50, one.p50), (i.p95, one.p95)] {
+                assert!((a / k / b - 1.0).abs() < 1e-12, "{a:e} / {k:e} against {b}");
+            }
+        }
+    }
+
+    fn one_percentile(v: &[f64], p: f64) -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        quantile(&v, p)
     }
 }

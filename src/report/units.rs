@@ -73,8 +73,9 @@ pub fn unit_of(key: &str) -> Option<&'static str> {
     if ["cell", "peak", "seed"].contains(&last) {
         return Some("id");
     }
-    // Maxent's default model is an amplitude per grid point, in the data's unit.
-    if last == "default_model" {
+    // Maxent's default model is an amplitude per grid point, in the data's unit; the data's
+    // internal scale is a number in that unit too.
+    if last == "default_model" || last == "data_scale" {
         return Some("y unit");
     }
     if COUNTS.contains(&last) {
@@ -139,6 +140,7 @@ mod tests {
             ("c_inf", "y unit"),
             ("noise.relative", "1"),
             ("default_model", "y unit"),
+            ("data_scale", "y unit"),
             ("inversion.maxent_model", "1"),
             ("best_labels_correct_fraction", "1"),
             ("peaks", "count"),

@@ -285,7 +285,8 @@ fn log_space_path(
         log_space: terms,
         default_model: match prior {
             Prior::Smooth => None,
-            Prior::Entropy { ln_model } => Some(ln_model.exp()),
+            // In the data's unit, as the amplitudes.
+            Prior::Entropy { ln_model } => Some(ln_model.exp() * problem.data_scale()),
         },
     }
 }

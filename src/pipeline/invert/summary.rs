@@ -181,6 +181,11 @@ pub struct SeriesSummary {
     pub iterations: Option<usize>,
     /// The path's lambda range (data-dominated end, penalty-dominated end).
     pub lambda_range: [f64; 2],
+    /// The power of two the data were divided by for the numerics, in the data's unit; written
+    /// only when it is not 1 (data whose largest |y| lies outside 1e-100..1e100): lambda,
+    /// `lambda_range` and path.csv's norms then belong to the data divided by it.
+    #[serde(skip_serializing_if = "is_one")]
+    pub data_scale: f64,
     /// Maxent's flat default model m, amplitude per grid point (data units; maxent only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_model: Option<f64>,
@@ -421,6 +426,7 @@ impl SeriesInversion {
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),
             lambda_range: [lo, hi],
+            data_scale: self.problem.data_scale(),
             default_model: self.analysis.path.default_model,
             window_s: [self.window_s.0, self.window_s.1],
             r2: sol.stats.r2,
@@ -469,4 +475,9 @@ impl SeriesInversion {
             sets,
         }
     }
+}
+
+/// Whether a scale is exactly 1 (not written).
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }

@@ -14,7 +14,7 @@ mod problem;
 pub use kernel::Kernel;
 pub use problem::{
     Baseline, BlockInfo, DataBlock, FitStats, InversionError, Problem, ProblemSettings, Solution,
-    Workspace,
+    Workspace, UNSCALED_Y,
 };
 pub mod path;
 pub mod rules;

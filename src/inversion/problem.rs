@@ -201,7 +201,7 @@ pub const UNSCALED_Y: std::ops::RangeInclusive<f64> = 1e-100..=1e100;
 
 /// The power of two by which data whose largest |y| is `largest` are divided: 1 inside
 /// [`UNSCALED_Y`] (and for zero or non-finite data, which other checks refuse).
-pub fn data_scale_for(largest: f64) -> f64 {
+fn data_scale_for(largest: f64) -> f64 {
     if UNSCALED_Y.contains(&largest) || !(largest.is_finite() && largest > 0.0) {
         return 1.0;
     }

@@ -1,9 +1,11 @@
-//! Executing a sweep: runs in parallel chunks, rows appended to `runs.csv` in run order as each
-//! chunk finishes (so the file is always a valid prefix), representative spectra, resume, shards.
+//! Executing a sweep: every pool thread takes the next run when it is free, and the rows are
+//! appended to `runs.csv` in run order and synced every few runs (so the file is always a valid
+//! prefix); representative spectra, resume, shards.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -19,7 +21,7 @@ use crate::pipeline::trial::{run_once, RunResult, SeriesSpectra};
 use crate::scenario::Plan;
 use crate::scenario::{Scenario, Truth};
 
-/// Runs per parallel chunk and thread: rows reach the file at least this often.
+/// Runs per thread between syncs of runs.csv: rows reach the disk at least this often.
 const CHUNK_PER_THREAD: usize = 16;
 
 /// Runs the sweep (or this shard of it).
@@ -134,47 +136,135 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         .append(true)
         .open(&runs_path)
         .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
-    while done < mine.len() {
-        let batch = &mine[done..(done + chunk).min(mine.len())];
-        let results: Vec<(usize, RunResult)> = pool.install(|| {
-            batch
-                .par_iter()
-                .map_init(Workspace::new, |ws, &run| {
-                    let cell = run / plan.repeats;
-                    let repeat = run % plan.repeats;
+    // Each pool thread takes the next run as soon as it is free (no barrier between chunks), and
+    // this thread writes the results in run order as they arrive, syncing the file every `chunk`
+    // runs: both cores compute all the time, while the file stays a valid prefix.
+    let next = AtomicUsize::new(done);
+    let stop = AtomicBool::new(false);
+    let (sender, results) = std::sync::mpsc::channel::<(usize, RunResult)>();
+    let written = pool.in_place_scope(|scope| {
+        for _ in 0..pool.current_num_threads().max(1) {
+            let (sender, next, stop, mine, clean, progress) =
+                (sender.clone(), &next, &stop, &mine, &clean, &progress);
+            scope.spawn(move |_| {
+                let mut ws = Workspace::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&run) = mine.get(i) else { break };
+                    let (cell, repeat) = (run / plan.repeats, run % plan.repeats);
                     let scenario = &plan.cells[cell].scenario;
-                    let result =
-                        run_once(scenario, &clean[cell], plan.run_seed(run), repeat == 0, ws);
+                    let result = run_once(
+                        scenario,
+                        &clean[cell],
+                        plan.run_seed(run),
+                        repeat == 0,
+                        &mut ws,
+                    );
                     progress.advance(1);
-                    (run, result)
-                })
-                .collect()
-        });
-        let mut text = String::new();
-        for (run, result) in &results {
-            text.push_str(&rows_text(plan, *run, result));
-            if let Some(spectra) = &result.spectra {
-                let cell = run / plan.repeats;
-                files.push(dir.write(&spectrum_file_name(cell), spectrum_csv(spectra).as_bytes())?);
-                files.push(dir.write(
-                    &format!("truth_cell{cell:04}.csv"),
-                    truth_peaks_csv(&clean[cell]).as_bytes(),
-                )?);
-                files.push(dir.write(
-                    &format!("peaks_cell{cell:04}.csv"),
-                    followed_peaks_csv(&plan.cells[cell].scenario, spectra).as_bytes(),
-                )?);
-            }
+                    if sender.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
         }
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.sync_data())
-            .map_err(|e| RunError::Other(format!("{}: {e}", runs_path.display())))?;
-        done += batch.len();
-    }
+        drop(sender);
+        let mut writer = InOrder {
+            next: done,
+            pending: std::collections::BTreeMap::new(),
+            text: String::new(),
+            unsynced: 0,
+        };
+        let outcome = results.iter().try_for_each(|(i, result)| {
+            writer.pending.insert(i, result);
+            writer.take_ready(|i, result| {
+                let run = mine[i];
+                writer_rows(plan, run, result, &clean, &dir, &mut files)
+            })?;
+            if writer.unsynced >= chunk {
+                writer.sync(&mut out, &runs_path)?;
+            }
+            Ok(())
+        });
+        // On an error the workers stop after their current run; what arrived in order is kept.
+        stop.store(true, Ordering::Relaxed);
+        drop(results);
+        outcome.and_then(|()| writer.sync(&mut out, &runs_path))?;
+        if writer.next == mine.len() {
+            Ok(())
+        } else {
+            Err(RunError::Other(format!(
+                "{}: {} of {} runs finished; the file holds them in order, --resume continues",
+                runs_path.display(),
+                writer.next,
+                mine.len()
+            )))
+        }
+    });
+    written?;
     progress.finish();
     files.push(runs_path.clone());
     let summary = summarize(&record, &runs_path).map_err(|e| RunError::Other(e.to_string()))?;
     finish(&dir, files, summary, mine.len() - resumed, resumed, started)
+}
+
+/// Results that arrive out of order wait until every earlier run's has been written.
+struct InOrder {
+    /// The next index (into this shard's runs) to write.
+    next: usize,
+    pending: std::collections::BTreeMap<usize, RunResult>,
+    /// Rows not yet appended to runs.csv.
+    text: String,
+    /// Runs in `text`.
+    unsynced: usize,
+}
+
+impl InOrder {
+    /// Hands every result that is next in order to `write` (which returns its rows).
+    fn take_ready(
+        &mut self,
+        mut write: impl FnMut(usize, &RunResult) -> Result<String, RunError>,
+    ) -> Result<(), RunError> {
+        while let Some(result) = self.pending.remove(&self.next) {
+            self.text.push_str(&write(self.next, &result)?);
+            self.next += 1;
+            self.unsynced += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends the rows written so far to runs.csv and syncs it.
+    fn sync(&mut self, out: &mut std::fs::File, path: &Path) -> Result<(), RunError> {
+        out.write_all(self.text.as_bytes())
+            .and_then(|()| out.sync_data())
+            .map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
+        self.text.clear();
+        self.unsynced = 0;
+        Ok(())
+    }
+}
+
+/// A run's rows of runs.csv, after writing its cell's representative files when it carries them.
+fn writer_rows(
+    plan: &Plan,
+    run: usize,
+    result: &RunResult,
+    clean: &[Simulation],
+    dir: &OutputDir,
+    files: &mut Vec<PathBuf>,
+) -> Result<String, RunError> {
+    if let Some(spectra) = &result.spectra {
+        let cell = run / plan.repeats;
+        files.push(dir.write(&spectrum_file_name(cell), spectrum_csv(spectra).as_bytes())?);
+        files.push(dir.write(
+            &format!("truth_cell{cell:04}.csv"),
+            truth_peaks_csv(&clean[cell]).as_bytes(),
+        )?);
+        files.push(dir.write(
+            &format!("peaks_cell{cell:04}.csv"),
+            followed_peaks_csv(&plan.cells[cell].scenario, spectra).as_bytes(),
+        )?);
+    }
+    Ok(rows_text(plan, run, result))
 }
 
 fn check_same(dir: &OutputDir, name: &str, expected: &str) -> Result<(), RunError> {

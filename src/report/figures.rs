@@ -1048,14 +1048,23 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         if groups.is_empty() {
             groups.push(String::new());
         }
-        let shown: Vec<&String> = if groups.len() > 1 {
-            metrics
+        // A metric no run of this sweep gave (the coverage without a bootstrap, the Omega slope
+        // without a hierarchy truth) gets no panel; the caption names it.
+        let has_values = |m: &str| {
+            cells
                 .iter()
-                .filter(|m| FACET_METRICS.contains(&m.as_str()))
-                .collect()
-        } else {
-            metrics.iter().collect()
+                .any(|c| c["metrics"][m]["count"].as_u64().is_some_and(|n| n > 0))
         };
+        let empty: Vec<&str> = metrics
+            .iter()
+            .map(String::as_str)
+            .filter(|m| !has_values(m))
+            .collect();
+        let shown: Vec<&String> = metrics
+            .iter()
+            .filter(|m| groups.len() == 1 || FACET_METRICS.contains(&m.as_str()))
+            .filter(|m| has_values(m))
+            .collect();
         let mut panels = Vec::new();
         for m in shown {
             for g in &groups {
@@ -1122,7 +1131,11 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                 if faceted { "The key metrics" } else { "Every metric" },
                 if faceted { ", one column per value of the other axes" } else { "" },
                 if numeric.is_some() { "shaded" } else { "bars:" }
-            ),
+            ) + &if empty.is_empty() {
+                String::new()
+            } else {
+                format!(" No run of this sweep gives {}.", empty.join(", "))
+            },
             columns: if faceted { groups.len().min(4) } else { 3 },
             panels,
             heatmap: None,

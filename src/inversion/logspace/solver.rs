@@ -138,6 +138,13 @@ impl Parts<'_> {
     /// half-gradient itself, which vanishes at the minimum: there the matrix is the exact Hessian
     /// and the steps converge quadratically.
     pub(super) fn linearize(&self, st: &State, l2: f64) -> (Vec<f64>, Vec<f64>) {
+        let point = self.point(st, l2);
+        let all: Vec<usize> = (0..self.n).collect();
+        (self.step_matrix(&point, l2, &all), point.grad)
+    }
+
+    /// The coefficients, G c and the half-gradient at `st`.
+    pub(super) fn point(&self, st: &State, l2: f64) -> Point {
         let (n, ns) = (self.n, self.ns);
         let c = self.coefficients(st);
         let gc = self.matvec(&c);
@@ -145,19 +152,59 @@ impl Parts<'_> {
         for i in 0..ns {
             grad[i] = c[i] * grad[i] + l2 * self.penalty_half_gradient(&st.s, i);
         }
-        let mut h = self.linearized(&c, l2);
-        for i in 0..ns {
+        Point { c, gc, grad }
+    }
+
+    /// The rows and columns `idx` (increasing) of [`Parts::linearize`]'s matrix at `point`
+    /// (k x k, row-major): each entry by the same operations in the same order as in the whole
+    /// matrix, so a block is the whole matrix's to the last bit.
+    pub(super) fn step_matrix(&self, point: &Point, l2: f64, idx: &[usize]) -> Vec<f64> {
+        let (n, ns, k) = (self.n, self.ns, idx.len());
+        let c = &point.c;
+        let scale = |i: usize| if i < ns { c[i] } else { 1.0 };
+        let mut position = vec![usize::MAX; n];
+        for (a, &i) in idx.iter().enumerate() {
+            position[i] = a;
+        }
+        let scales: Vec<f64> = idx.iter().map(|&j| scale(j)).collect();
+        let mut h = vec![0.0; k * k];
+        for (a, &i) in idx.iter().enumerate() {
+            let (si, g) = (scales[a], &self.g[i * n..(i + 1) * n]);
+            let row = &mut h[a * k..(a + 1) * k];
+            for ((out, &j), sj) in row.iter_mut().zip(idx).zip(&scales) {
+                *out = si * g[j] * sj;
+            }
+            if i >= ns {
+                continue;
+            }
+            match self.prior {
+                Prior::Smooth => {
+                    for &(j, v) in &self.ltl_rows[i] {
+                        if let Some(&b) = position.get(j).filter(|b| **b != usize::MAX) {
+                            row[b] += l2 * v;
+                        }
+                    }
+                }
+                Prior::Entropy { .. } => row[a] += l2 * c[i],
+            }
             let extra = match self.prior {
-                Prior::Smooth => c[i] * (gc[i] - self.h[i]),
+                Prior::Smooth => c[i] * (point.gc[i] - self.h[i]),
                 // f o (Gc - h)_s + l2 f o (s - ln m): the half-gradient itself.
-                Prior::Entropy { .. } => grad[i],
+                Prior::Entropy { .. } => point.grad[i],
             };
             if extra > 0.0 {
-                h[i * n + i] += extra;
+                row[a] += extra;
             }
         }
-        (h, grad)
+        h
     }
+}
+
+/// The coefficients c = (exp(s), b), G c and the half-gradient at a state.
+pub(super) struct Point {
+    c: Vec<f64>,
+    gc: Vec<f64>,
+    pub(super) grad: Vec<f64>,
 }
 
 /// The largest eigenvalue of a symmetric k x k matrix (row-major), by a full symmetric eigensolve
@@ -225,7 +272,8 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
         let top = st.s.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
         let floor = top + FLOOR.ln();
         iterations += 1;
-        let (h, grad) = parts.linearize(st, l2);
+        let point = parts.point(st, l2);
+        let grad = &point.grad;
         // The projected gradient: a log-amplitude held at the floor with the gradient pushing it
         // further down is at its bound (the KKT condition there), not unconverged.
         grad_norm = grad
@@ -258,19 +306,25 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
             .iter()
             .map(|&j| if held[j] { 0.0 } else { -grad[j] })
             .collect();
+        // The step matrix on the moving coordinates only (k x k).
+        let h = parts.step_matrix(&point, l2, &moving);
         let (step, predicted) = loop {
-            let mut damped = vec![0.0; k * k];
+            // H on the moving coordinates; a held one (log-smooth) gets an identity row and column.
+            let mut damped = h.clone();
             for (a, &i) in moving.iter().enumerate() {
                 if held[i] {
-                    damped[a * k + a] = 1.0;
-                    continue;
-                }
-                for (b, &j) in moving.iter().enumerate() {
-                    if !held[j] {
-                        damped[a * k + b] = h[i * n + j];
+                    for b in 0..k {
+                        damped[a * k + b] = 0.0;
+                        damped[b * k + a] = 0.0;
                     }
                 }
-                damped[a * k + a] += mu * h[i * n + i].abs().max(f64::MIN_POSITIVE);
+            }
+            for (a, &i) in moving.iter().enumerate() {
+                damped[a * k + a] = if held[i] {
+                    1.0
+                } else {
+                    damped[a * k + a] + mu * h[a * k + a].abs().max(f64::MIN_POSITIVE)
+                };
             }
             factorizations += 1;
             if let Some(factor) = Factor::new(&damped, k) {

@@ -1,6 +1,7 @@
 //! Parallel sweeps (`stzlab run`, `stzlab merge`): a scenario with a known truth run over a grid of
 //! conditions and noise repeats, each run scored against the truth for every rule and the oracle.
 
+mod rows;
 mod runner;
 mod summary;
 

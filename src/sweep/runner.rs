@@ -3,23 +3,22 @@
 //! prefix); representative spectra, resume, shards.
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::summary::{complete_prefix, spectrum_file_name, summarize, Layout};
-use crate::files::{csv_line, num, OutputDir};
+use super::rows::{rows_per_run, writer_rows, InOrder};
+use super::summary::{complete_prefix, summarize, Layout};
+use crate::files::{csv_line, OutputDir};
 use crate::inversion::Workspace;
 use crate::pipeline::cost::{run_seconds, AnalysisSize};
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
 use crate::pipeline::progress::Progress;
 use crate::pipeline::simulate::{simulate_clean, Simulation};
-use crate::pipeline::trial::{run_once, RunResult, SeriesSpectra};
+use crate::pipeline::trial::{run_once, RunResult};
 use crate::scenario::Plan;
-use crate::scenario::{Scenario, Truth};
 
 /// Runs per thread between syncs of runs.csv: rows reach the disk at least this often.
 const CHUNK_PER_THREAD: usize = 16;
@@ -185,7 +184,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
             }
             Ok(())
         });
-        // On an error the workers stop after their current run; what arrived in order is kept.
+        // On an error the workers stop after their current run; the file keeps the synced prefix.
         stop.store(true, Ordering::Relaxed);
         drop(results);
         outcome.and_then(|()| writer.sync(&mut out, &runs_path))?;
@@ -205,66 +204,6 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
     files.push(runs_path.clone());
     let summary = summarize(&record, &runs_path).map_err(|e| RunError::Other(e.to_string()))?;
     finish(&dir, files, summary, mine.len() - resumed, resumed, started)
-}
-
-/// Results that arrive out of order wait until every earlier run's has been written.
-struct InOrder {
-    /// The next index (into this shard's runs) to write.
-    next: usize,
-    pending: std::collections::BTreeMap<usize, RunResult>,
-    /// Rows not yet appended to runs.csv.
-    text: String,
-    /// Runs in `text`.
-    unsynced: usize,
-}
-
-impl InOrder {
-    /// Hands every result that is next in order to `write` (which returns its rows).
-    fn take_ready(
-        &mut self,
-        mut write: impl FnMut(usize, &RunResult) -> Result<String, RunError>,
-    ) -> Result<(), RunError> {
-        while let Some(result) = self.pending.remove(&self.next) {
-            self.text.push_str(&write(self.next, &result)?);
-            self.next += 1;
-            self.unsynced += 1;
-        }
-        Ok(())
-    }
-
-    /// Appends the rows written so far to runs.csv and syncs it.
-    fn sync(&mut self, out: &mut std::fs::File, path: &Path) -> Result<(), RunError> {
-        out.write_all(self.text.as_bytes())
-            .and_then(|()| out.sync_data())
-            .map_err(|e| RunError::Other(format!("{}: {e}", path.display())))?;
-        self.text.clear();
-        self.unsynced = 0;
-        Ok(())
-    }
-}
-
-/// A run's rows of runs.csv, after writing its cell's representative files when it carries them.
-fn writer_rows(
-    plan: &Plan,
-    run: usize,
-    result: &RunResult,
-    clean: &[Simulation],
-    dir: &OutputDir,
-    files: &mut Vec<PathBuf>,
-) -> Result<String, RunError> {
-    if let Some(spectra) = &result.spectra {
-        let cell = run / plan.repeats;
-        files.push(dir.write(&spectrum_file_name(cell), spectrum_csv(spectra).as_bytes())?);
-        files.push(dir.write(
-            &format!("truth_cell{cell:04}.csv"),
-            truth_peaks_csv(&clean[cell]).as_bytes(),
-        )?);
-        files.push(dir.write(
-            &format!("peaks_cell{cell:04}.csv"),
-            followed_peaks_csv(&plan.cells[cell].scenario, spectra).as_bytes(),
-        )?);
-    }
-    Ok(rows_text(plan, run, result))
 }
 
 fn check_same(dir: &OutputDir, name: &str, expected: &str) -> Result<(), RunError> {
@@ -347,181 +286,6 @@ fn differing_fields(was: &str, now: &str) -> Vec<String> {
         walk("", &a, &b, &mut out);
     }
     out
-}
-
-/// Rows of a run: (rules + oracle) x series of its cell.
-fn rows_per_run(plan: &Plan, run: usize) -> usize {
-    let cell = &plan.cells[(run / plan.repeats).min(plan.cells.len() - 1)];
-    let series = cell.scenario.protocol.temperatures_k().len().max(1);
-    (cell.scenario.rules.len() + 1) * series
-}
-
-fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
-    let cell = run / plan.repeats;
-    let repeat = run % plan.repeats;
-    let seed = plan.run_seed(run);
-    let mut text = String::new();
-    for row in &result.rows {
-        let mut fields: Vec<String> = vec![
-            run.to_string(),
-            cell.to_string(),
-            repeat.to_string(),
-            seed.to_string(),
-        ];
-        fields.extend(plan.cells[cell].labels.iter().cloned());
-        fields.push(row.temperature_k.map(num).unwrap_or_default());
-        fields.push(row.rule_name());
-        fields.extend(row.metrics.values().iter().map(|v| {
-            if v.is_finite() {
-                num(*v)
-            } else {
-                String::new()
-            }
-        }));
-        fields.push(row.status.to_string());
-        text.push_str(&csv_line(&fields));
-    }
-    text
-}
-
-/// The representative spectra of a cell: truth and every choice, density per unit ln tau.
-fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
-    let multi = spectra.len() > 1;
-    let names: Vec<String> = spectra
-        .first()
-        .map(|s| s.recovered.iter().map(|(n, _)| n.clone()).collect())
-        .unwrap_or_default();
-    let mut header: Vec<String> = Vec::new();
-    if multi {
-        header.push("temperature_k".into());
-    }
-    header.extend(
-        ["tau_s", "ln_tau", "in_window", "truth_density"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    header.extend(names.iter().map(|n| format!("{n}_density")));
-    let mut text = csv_line(&header);
-    for s in spectra {
-        for j in 0..s.tau_s.len() {
-            let mut row = Vec::new();
-            if multi {
-                row.push(s.temperature_k.map(num).unwrap_or_default());
-            }
-            row.push(num(s.tau_s[j]));
-            row.push(num(s.tau_s[j].ln()));
-            row.push(s.in_window[j].to_string());
-            row.push(num(s.truth[j] / s.step));
-            for name in &names {
-                let v = s
-                    .recovered
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, w)| num(w[j] / s.step))
-                    .unwrap_or_default();
-                row.push(v);
-            }
-            text.push_str(&csv_line(&row));
-        }
-    }
-    text
-}
-
-/// The truth peaks of a cell: nominal area and the area the data actually carry (the mandrel's
-/// shortfall for slow peaks; E0(T) c in Pa for DMA).
-fn truth_peaks_csv(sim: &Simulation) -> String {
-    let mut text = csv_line(
-        &[
-            "temperature_k",
-            "peak",
-            "tau_s",
-            "area",
-            "effective_area",
-            "delta",
-        ]
-        .map(String::from),
-    );
-    for (series, truth) in sim.series.iter().zip(&sim.truth) {
-        let Some(e) = &series.effective else { continue };
-        for (i, p) in truth.spectrum.peaks().iter().enumerate() {
-            text.push_str(&csv_line(&[
-                series.temperature_k.map(num).unwrap_or_default(),
-                (i + 1).to_string(),
-                num(e.peak_tau_s[i]),
-                num(p.area),
-                num(e.peak_area[i]),
-                p.is_delta().to_string(),
-            ]));
-        }
-    }
-    text
-}
-
-/// The recovered peaks of a cell's representative run, each choice, with the truth peak each was
-/// matched to (empty where none: a spurious peak). With a hierarchy truth, the STZ volume each peak's
-/// tau gives through Eq. 9 at the series temperature, and the matched size n with its true volume.
-fn followed_peaks_csv(scenario: &Scenario, spectra: &[SeriesSpectra]) -> String {
-    let hierarchy = match (&scenario.truth, &scenario.material) {
-        (Some(Truth::Hierarchy(h)), Some(m)) => Some((h, m)),
-        _ => None,
-    };
-    let mut text = csv_line(
-        &[
-            "temperature_k",
-            "rule",
-            "peak",
-            "tau_s",
-            "area",
-            "truth_peak",
-            "truth_tau_s",
-            "truth_effective_area",
-            "log10_tau_shift",
-            "area_ratio",
-            "omega_m3",
-            "truth_n",
-            "truth_omega_m3",
-        ]
-        .map(String::from),
-    );
-    for s in spectra {
-        for ((name, _), peaks) in s.recovered.iter().zip(&s.peaks) {
-            for (k, p) in peaks.iter().enumerate() {
-                let mut row = vec![
-                    s.temperature_k.map(num).unwrap_or_default(),
-                    name.clone(),
-                    (k + 1).to_string(),
-                    num(p.tau_s),
-                    num(p.area),
-                ];
-                match p.truth {
-                    Some((i, tau, area)) => row.extend([
-                        i.to_string(),
-                        num(tau),
-                        num(area),
-                        num((p.tau_s / tau).log10()),
-                        num(p.area / area),
-                    ]),
-                    None => row.extend(std::iter::repeat_n(String::new(), 5)),
-                }
-                let omega = hierarchy
-                    .zip(s.temperature_k)
-                    .and_then(|((_, m), t)| m.omega_from_tau(p.tau_s, t));
-                row.push(omega.map(num).unwrap_or_default());
-                let n = hierarchy
-                    .zip(p.truth)
-                    .and_then(|((h, _), (i, _, _))| h.sizes().get(i - 1).copied());
-                row.push(n.map(|n| n.to_string()).unwrap_or_default());
-                row.push(
-                    hierarchy
-                        .zip(n)
-                        .map(|((h, _), n)| num(h.volume().omega_m3(n)))
-                        .unwrap_or_default(),
-                );
-                text.push_str(&csv_line(&row));
-            }
-        }
-    }
-    text
 }
 
 /// Joins shard folders into what the unsharded run writes.

@@ -196,20 +196,32 @@ fn mandrel_case() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (s.x.clone(), s.y.clone(), s.sigma.clone().unwrap())
 }
 
+/// The problem of the data (and sigma, when `with_sigma`) times `factor`, with a constant baseline.
+fn scaled_problem(
+    x: &[f64],
+    y: &[f64],
+    sigma: &[f64],
+    factor: f64,
+    with_sigma: bool,
+    grid: LnTauGrid,
+) -> Problem {
+    let ys: Vec<f64> = y.iter().map(|v| v * factor).collect();
+    let ss: Vec<f64> = sigma.iter().map(|v| v * factor).collect();
+    Problem::new(
+        x,
+        &ys,
+        with_sigma.then_some(&ss[..]),
+        settings(grid, Baseline::Constant),
+    )
+    .unwrap()
+}
+
 #[test]
 fn every_rule_is_scale_free() {
     let (x, y, sigma) = mandrel_case();
     let grid = LnTauGrid::with_density(1.0, 1e9, 5.0).unwrap();
     let run = |factor: f64, with_sigma: bool| {
-        let ys: Vec<f64> = y.iter().map(|v| v * factor).collect();
-        let ss: Vec<f64> = sigma.iter().map(|v| v * factor).collect();
-        let p = Problem::new(
-            &x,
-            &ys,
-            with_sigma.then_some(&ss[..]),
-            settings(grid, Baseline::Constant),
-        )
-        .unwrap();
+        let p = scaled_problem(&x, &y, &sigma, factor, with_sigma, grid);
         let mut rules = Rule::all_defaults();
         rules.push(Rule::parse("iterative").unwrap());
         analyse(
@@ -291,15 +303,7 @@ fn every_rule_chooses_the_same_at_any_data_scale() {
         Rule::parse("kfold").unwrap(),
     ]);
     let run = |factor: f64, with_sigma: bool| {
-        let ys: Vec<f64> = y.iter().map(|v| v * factor).collect();
-        let ss: Vec<f64> = sigma.iter().map(|v| v * factor).collect();
-        let p = Problem::new(
-            &x,
-            &ys,
-            with_sigma.then_some(&ss[..]),
-            settings(grid, Baseline::Constant),
-        )
-        .unwrap();
+        let p = scaled_problem(&x, &y, &sigma, factor, with_sigma, grid);
         let a = analyse(
             &p,
             40,

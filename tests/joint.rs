@@ -197,6 +197,62 @@ fn a_joint_inversion_of_one_set_is_the_single_inversion() {
     }
 }
 
+#[test]
+fn sets_without_sigma_estimate_it_in_their_own_unit_at_any_scale() {
+    // Two decay sets without a sigma column (each gets its own fit's noise level), in their unit
+    // and multiplied by 1e200: the same peaks, and each sigma estimate 1e200 times larger.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let text = std::fs::read_to_string(data).unwrap();
+    let run = |factor: f64| -> serde_json::Value {
+        let rows: String = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<f64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+                format!("{},{:e}\n", f[0], f[1] * factor)
+            })
+            .collect();
+        let (a, b) = (
+            tmp.path().join(format!("a-{factor:e}.csv")),
+            tmp.path().join(format!("b-{factor:e}.csv")),
+        );
+        std::fs::write(&a, &rows).unwrap();
+        std::fs::write(&b, &rows).unwrap();
+        let out = tmp.path().join(format!("joint-{factor:e}"));
+        let joined = |p: &Path| format!("decay={}", p.display());
+        common::assert_success(&invert(
+            &["--joint", &joined(&a), "--joint", &joined(&b)],
+            &out,
+        ));
+        common::read_json(&out.join("summary.json"))
+    };
+    let (one, big) = (run(1.0), run(1e200));
+    for k in 0..2 {
+        let (s1, s) = (
+            one["sets"][k]["sigma_estimate"].as_f64().unwrap(),
+            big["sets"][k]["sigma_estimate"].as_f64().unwrap(),
+        );
+        assert!(
+            (s / 1e200 / s1 - 1.0).abs() < 1e-6,
+            "set {k}: {s1} x 1e200 vs {s}"
+        );
+    }
+    let taus = |s: &serde_json::Value| -> Vec<f64> {
+        s["peaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["tau_s"].as_f64().unwrap())
+            .collect()
+    };
+    let (t1, t) = (taus(&one), taus(&big));
+    assert_eq!(t1.len(), t.len());
+    for (a, b) in t1.iter().zip(&t) {
+        assert!((a / b - 1.0).abs() < 1e-6, "tau {a} vs {b}");
+    }
+}
+
 /// Writes `x,y,sigma` rows.
 fn write_csv(path: &Path, x: &[f64], y: &[f64], sigma: &[f64]) {
     let mut text = String::from("t_s,y,sigma\n");

@@ -136,7 +136,9 @@ pub fn invert_joint(
                 .map_err(|e| e.in_file(&file, series.temperature_k))?;
             let stats = alone.choice().solution.stats;
             let m = series.x.len() as f64;
-            let level = (stats.weighted_ss / (m - stats.dof).max(1.0)).sqrt();
+            // The fit statistics belong to the data divided by the problem's data scale.
+            let level =
+                (stats.weighted_ss / (m - stats.dof).max(1.0)).sqrt() * alone.problem.data_scale();
             if !(level > 0.0 && level.is_finite()) {
                 return Err(InvertError::Joint(format!(
                     "{file}: its own fit leaves no residual to estimate its noise level from; give a sigma column"

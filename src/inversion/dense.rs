@@ -115,6 +115,11 @@ pub(crate) fn cholesky_solve(l: &[f64], k: usize, b: &mut [f64]) {
         }
         b[i] = v / l[i * k + i];
     }
+    back_substitute(l, k, b);
+}
+
+/// Solves L^T x = b in place (the second half of [`cholesky_solve`]).
+fn back_substitute(l: &[f64], k: usize, b: &mut [f64]) {
     for i in (0..k).rev() {
         let mut v = b[i];
         for p in i + 1..k {
@@ -124,10 +129,37 @@ pub(crate) fn cholesky_solve(l: &[f64], k: usize, b: &mut [f64]) {
     }
 }
 
+/// For each listed row i of the row-major matrix `a` (rows of length n), the iterator sum of
+/// a[i][j] x[j] over j, four rows at a time (each to the last bit the one-row sum).
+pub(crate) fn row_sums(
+    a: &[f64],
+    n: usize,
+    rows: impl IntoIterator<Item = usize>,
+    x: &[f64],
+) -> Vec<f64> {
+    let row = |i: usize| &a[i * n..(i + 1) * n];
+    let mut sums = Vec::new();
+    let (mut quad, mut filled) = ([0usize; 4], 0);
+    for i in rows {
+        quad[filled] = i;
+        filled += 1;
+        if filled == 4 {
+            sums.extend(sums_of_products4(quad.map(row), x));
+            filled = 0;
+        }
+    }
+    sums.extend(
+        quad[..filled]
+            .iter()
+            .map(|&i| row(i).iter().zip(x).map(|(a, b)| a * b).sum::<f64>()),
+    );
+    sums
+}
+
 /// `rows[g].iter().zip(x).map(|(a, b)| a * b).sum::<f64>()` for four rows of equal length at once:
 /// four independent chains of the same additions in the same order, so each is the iterator's sum
 /// to the last bit.
-pub(crate) fn sums_of_products4(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
+fn sums_of_products4(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
     let zero: f64 = std::iter::empty::<f64>().sum();
     let len = rows.iter().map(|r| r.len()).fold(x.len(), usize::min);
     let mut s = [zero; 4];
@@ -177,7 +209,8 @@ mod tests {
             .map(|ij| ((ij * 7919 % 113) as f64 - 56.0) * 1e-3f64.powi((ij % 3) as i32))
             .collect();
         let h: Vec<f64> = (0..n).map(|i| (i as f64 * 1.1).sin()).collect();
-        // A lower-triangular factor with a positive diagonal: forward then back substitution.
+        // A lower-triangular factor with a positive diagonal: the forward substitution one row at a
+        // time, then the shared back substitution.
         let l: Vec<f64> = (0..n * n)
             .map(|ij| match (ij / n, ij % n) {
                 (a, b) if a == b => 1.0 + a as f64 * 0.1,
@@ -195,13 +228,7 @@ mod tests {
             }
             one[i] = v / l[i * n + i];
         }
-        for i in (0..n).rev() {
-            let mut v = one[i];
-            for p in i + 1..n {
-                v -= l[p * n + i] * one[p];
-            }
-            one[i] = v / l[i * n + i];
-        }
+        back_substitute(&l, n, &mut one);
         for i in 0..n {
             assert_eq!(fast[i].to_bits(), one[i].to_bits(), "entry {i}");
         }

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::dense::{cholesky, cholesky_from, cholesky_solve, dot, sums_of_products4};
+use super::dense::{cholesky, cholesky_from, cholesky_solve, dot, row_sums};
 
 /// Solver settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,8 +83,6 @@ pub struct NnlsWorkspace {
     s: Vec<f64>,
     w: Vec<f64>,
     idx: Vec<usize>,
-    /// Whether `chol` holds the factor of Q on `idx` for the solution's passive set.
-    factor_valid: bool,
     /// The set `chol` is the unshifted factor of the current Q on, increasing (empty: none).
     factored: Vec<usize>,
     /// The next factor while it is built from `chol`.
@@ -103,7 +101,6 @@ impl NnlsWorkspace {
             s: vec![0.0; n],
             w: vec![0.0; n],
             idx: Vec::with_capacity(n),
-            factor_valid: false,
             factored: Vec::with_capacity(n),
             next: vec![0.0; n * n],
             position: vec![usize::MAX; n],
@@ -183,12 +180,12 @@ impl NnlsWorkspace {
 }
 
 impl NnlsWorkspace {
-    /// The Cholesky factor (k x k, row-major, lower) of Q on the passive set of the last
-    /// [`solve`], with that set in increasing order, when the solve ended with it factored.
+    /// The set (increasing) the last [`solve`] last factored Q on without a shift, and that
+    /// factor (k x k, row-major, lower); `None` when that factorization needed a shift. The caller
+    /// checks that the set is the one it needs (the solution's free set).
     pub(crate) fn last_factor(&self) -> Option<(&[usize], &[f64])> {
-        let k = self.idx.len();
-        self.factor_valid
-            .then(|| (&self.idx[..], &self.chol[..k * k]))
+        let k = self.factored.len();
+        (k > 0).then(|| (&self.factored[..], &self.chol[..k * k]))
     }
 }
 
@@ -248,7 +245,6 @@ pub fn solve(
         jitter: 0.0,
     };
     let max_iter = params.max_iterations_per_variable * n.max(1);
-    ws.factor_valid = false;
     // A new Q: no factor of it yet.
     ws.factored.clear();
     let mut entering: Option<usize> = None;
@@ -324,8 +320,6 @@ pub fn solve(
             }
         }
         let Some((t, _)) = best else {
-            // The last inner solve factored exactly the final passive set.
-            ws.factor_valid = info.jitter == 0.0;
             break;
         };
         if info.iterations >= max_iter {
@@ -353,17 +347,8 @@ pub fn solve(
 /// w = h - Q x.
 pub fn gradient_residual(q: &[f64], h: &[f64], x: &[f64], w: &mut [f64]) {
     let n = h.len();
-    let row = |i: usize| &q[i * n..(i + 1) * n];
-    let mut i = 0;
-    while i + 4 <= n {
-        let s = sums_of_products4([row(i), row(i + 1), row(i + 2), row(i + 3)], x);
-        for (g, s) in s.into_iter().enumerate() {
-            w[i + g] = h[i + g] - s;
-        }
-        i += 4;
-    }
-    for i in i..n {
-        w[i] = h[i] - row(i).iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
+    for ((w, h), s) in w.iter_mut().zip(h).zip(row_sums(q, n, 0..n, x)) {
+        *w = h - s;
     }
 }
 

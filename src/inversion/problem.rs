@@ -5,6 +5,7 @@ use faer::linalg::solvers::Solve;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
+use super::dense::row_sums;
 use super::kernel::Kernel;
 use super::nnls::{self, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
 use super::penalty::{difference_operator, gram_of};
@@ -597,16 +598,14 @@ impl Problem {
         // ||W r||^2 = y'y - 2 x'h + x'Gx (cheap; exact enough above 1e-13 of ||W y||^2).
         ws.idx.clear();
         ws.idx.extend((0..n).filter(|&i| coef[i] != 0.0));
-        let row_sums = in_fours(&self.gram, n, &ws.idx, coef);
+        let sums = row_sums(&self.gram, n, ws.idx.iter().copied(), coef);
         let mut xgx = 0.0;
-        for (&i, s) in ws.idx.iter().zip(row_sums) {
+        for (&i, s) in ws.idx.iter().zip(sums) {
             xgx += coef[i] * s;
         }
         let xh: f64 = coef.iter().zip(&self.aty).map(|(a, b)| a * b).sum();
         let weighted_ss = (self.yty - 2.0 * xh + xgx).max(0.0);
-        ws.idx.clear();
-        ws.idx.extend(0..self.penalty_rows);
-        let penalty_norm = in_fours(&self.penalty, n, &ws.idx, coef)
+        let penalty_norm = row_sums(&self.penalty, n, 0..self.penalty_rows, coef)
             .into_iter()
             .map(|s| s.powi(2))
             .sum::<f64>()
@@ -859,27 +858,6 @@ impl Problem {
             })
             .collect()
     }
-}
-
-/// For each listed row i of the row-major matrix `a` (rows of length n), the iterator sum of
-/// a[i][j] x[j] over j, four rows at a time (each to the last bit the one-row sum).
-fn in_fours(a: &[f64], n: usize, rows: &[usize], x: &[f64]) -> Vec<f64> {
-    let row = |i: usize| &a[i * n..(i + 1) * n];
-    let mut sums = Vec::with_capacity(rows.len());
-    let mut quads = rows.chunks_exact(4);
-    for q in &mut quads {
-        sums.extend(super::dense::sums_of_products4(
-            [row(q[0]), row(q[1]), row(q[2]), row(q[3])],
-            x,
-        ));
-    }
-    sums.extend(
-        quads
-            .remainder()
-            .iter()
-            .map(|&i| row(i).iter().zip(x).map(|(a, b)| a * b).sum::<f64>()),
-    );
-    sums
 }
 
 /// ||C^-1 L_P^T||_F^2 for the factor C (k x k, row-major, lower) of Q on the free set `idx` and the

@@ -458,7 +458,7 @@ impl PathScores {
                 let change = a
                     .iter()
                     .zip(b)
-                    .map(|(u, v)| (u / unit - v / unit).powi(2))
+                    .map(|(u, v)| ((u - v) / unit).powi(2))
                     .sum::<f64>()
                     .sqrt();
                 if norm > 0.0 {

@@ -1063,7 +1063,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         let shown: Vec<&String> = metrics
             .iter()
             .filter(|m| groups.len() == 1 || FACET_METRICS.contains(&m.as_str()))
-            .filter(|m| has_values(m))
+            .filter(|m| !empty.contains(&m.as_str()))
             .collect();
         let mut panels = Vec::new();
         for m in shown {

@@ -15,26 +15,50 @@ use crate::scenario::{Scenario, Truth};
 /// Results that arrive out of order wait until every earlier run's has been written.
 pub(super) struct InOrder {
     /// The next index (into this shard's runs) to write.
-    pub(super) next: usize,
-    pub(super) pending: std::collections::BTreeMap<usize, RunResult>,
+    next: usize,
+    pending: std::collections::BTreeMap<usize, RunResult>,
     /// Rows not yet appended to runs.csv.
-    pub(super) text: String,
+    text: String,
     /// Runs in `text`.
-    pub(super) unsynced: usize,
+    unsynced: usize,
 }
 
 impl InOrder {
-    /// Hands every result that is next in order to `write` (which returns its rows).
-    pub(super) fn take_ready(
+    /// Nothing waiting; the first index to write is `next`.
+    pub(super) fn new(next: usize) -> Self {
+        Self {
+            next,
+            pending: std::collections::BTreeMap::new(),
+            text: String::new(),
+            unsynced: 0,
+        }
+    }
+
+    /// Takes the result of index `i`, and hands it and every waiting result that is now next in
+    /// order to `write` (which returns its rows).
+    pub(super) fn add(
         &mut self,
+        i: usize,
+        result: RunResult,
         mut write: impl FnMut(usize, &RunResult) -> Result<String, RunError>,
     ) -> Result<(), RunError> {
+        self.pending.insert(i, result);
         while let Some(result) = self.pending.remove(&self.next) {
             self.text.push_str(&write(self.next, &result)?);
             self.next += 1;
             self.unsynced += 1;
         }
         Ok(())
+    }
+
+    /// Runs written since the last sync.
+    pub(super) fn unsynced(&self) -> usize {
+        self.unsynced
+    }
+
+    /// Runs written in all (the next index to write).
+    pub(super) fn written(&self) -> usize {
+        self.next
     }
 
     /// Appends the rows written so far to runs.csv and syncs it.

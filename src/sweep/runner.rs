@@ -167,19 +167,12 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
             });
         }
         drop(sender);
-        let mut writer = InOrder {
-            next: done,
-            pending: std::collections::BTreeMap::new(),
-            text: String::new(),
-            unsynced: 0,
-        };
+        let mut writer = InOrder::new(done);
         let outcome = results.iter().try_for_each(|(i, result)| {
-            writer.pending.insert(i, result);
-            writer.take_ready(|i, result| {
-                let run = mine[i];
-                writer_rows(plan, run, result, &clean, &dir, &mut files)
+            writer.add(i, result, |i, result| {
+                writer_rows(plan, mine[i], result, &clean, &dir, &mut files)
             })?;
-            if writer.unsynced >= chunk {
+            if writer.unsynced() >= chunk {
                 writer.sync(&mut out, &runs_path)?;
             }
             Ok(())
@@ -188,13 +181,13 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
         stop.store(true, Ordering::Relaxed);
         drop(results);
         outcome.and_then(|()| writer.sync(&mut out, &runs_path))?;
-        if writer.next == mine.len() {
+        if writer.written() == mine.len() {
             Ok(())
         } else {
             Err(RunError::Other(format!(
                 "{}: {} of {} runs finished; the file holds them in order, --resume continues",
                 runs_path.display(),
-                writer.next,
+                writer.written(),
                 mine.len()
             )))
         }

@@ -110,25 +110,8 @@ impl Parts<'_> {
     /// J'J + l2 P (row-major N x N): the Gauss-Newton matrix of the linearized problem, with P =
     /// L'L (log-smooth) or diag(f) (maxent, the entropy's curvature in ln f at its Newton point).
     pub(super) fn linearized(&self, c: &[f64], l2: f64) -> Vec<f64> {
-        let (n, ns) = (self.n, self.ns);
-        let scale = |i: usize| if i < ns { c[i] } else { 1.0 };
-        let mut h = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                h[i * n + j] = scale(i) * self.g[i * n + j] * scale(j);
-            }
-        }
-        for i in 0..ns {
-            match self.prior {
-                Prior::Smooth => {
-                    for &(j, v) in &self.ltl_rows[i] {
-                        h[i * n + j] += l2 * v;
-                    }
-                }
-                Prior::Entropy { .. } => h[i * n + i] += l2 * c[i],
-            }
-        }
-        h
+        let all: Vec<usize> = (0..self.n).collect();
+        self.block(c, l2, &all, None)
     }
 
     /// The matrix of the Newton steps and the half-gradient at `st`: J'J + l2 P plus the positive
@@ -159,8 +142,14 @@ impl Parts<'_> {
     /// (k x k, row-major): each entry by the same operations in the same order as in the whole
     /// matrix, so a block is the whole matrix's to the last bit.
     pub(super) fn step_matrix(&self, point: &Point, l2: f64, idx: &[usize]) -> Vec<f64> {
+        self.block(&point.c, l2, idx, Some(point))
+    }
+
+    /// The rows and columns `idx` (increasing) of J'J + l2 P at the coefficients `c` (k x k,
+    /// row-major), plus, given the `point` of `c`, the positive part of the exact Hessian's
+    /// diagonal term ([`Parts::linearize`]).
+    fn block(&self, c: &[f64], l2: f64, idx: &[usize], point: Option<&Point>) -> Vec<f64> {
         let (n, ns, k) = (self.n, self.ns, idx.len());
-        let c = &point.c;
         let scale = |i: usize| if i < ns { c[i] } else { 1.0 };
         let mut position = vec![usize::MAX; n];
         for (a, &i) in idx.iter().enumerate() {
@@ -180,13 +169,17 @@ impl Parts<'_> {
             match self.prior {
                 Prior::Smooth => {
                     for &(j, v) in &self.ltl_rows[i] {
-                        if let Some(&b) = position.get(j).filter(|b| **b != usize::MAX) {
+                        let b = position[j];
+                        if b != usize::MAX {
                             row[b] += l2 * v;
                         }
                     }
                 }
                 Prior::Entropy { .. } => row[a] += l2 * c[i],
             }
+            let Some(point) = point else {
+                continue;
+            };
             let extra = match self.prior {
                 Prior::Smooth => c[i] * (point.gc[i] - self.h[i]),
                 // f o (Gc - h)_s + l2 f o (s - ln m): the half-gradient itself.

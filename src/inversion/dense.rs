@@ -129,31 +129,29 @@ fn back_substitute(l: &[f64], k: usize, b: &mut [f64]) {
     }
 }
 
-/// For each listed row i of the row-major matrix `a` (rows of length n), the iterator sum of
-/// a[i][j] x[j] over j, four rows at a time (each to the last bit the one-row sum).
+/// out[k] = the iterator sum of a[i][j] x[j] over j for row i = `row_of(k)` of the row-major
+/// matrix `a` (rows of length n), four rows at a time (each to the last bit the one-row sum).
 pub(crate) fn row_sums(
     a: &[f64],
     n: usize,
-    rows: impl IntoIterator<Item = usize>,
+    row_of: impl Fn(usize) -> usize,
     x: &[f64],
-) -> Vec<f64> {
-    let row = |i: usize| &a[i * n..(i + 1) * n];
-    let mut sums = Vec::new();
-    let (mut quad, mut filled) = ([0usize; 4], 0);
-    for i in rows {
-        quad[filled] = i;
-        filled += 1;
-        if filled == 4 {
-            sums.extend(sums_of_products4(quad.map(row), x));
-            filled = 0;
-        }
+    out: &mut [f64],
+) {
+    let row = |k: usize| {
+        let i = row_of(k);
+        &a[i * n..(i + 1) * n]
+    };
+    let m = out.len();
+    let mut k = 0;
+    while k + 4 <= m {
+        let s = sums_of_products4([row(k), row(k + 1), row(k + 2), row(k + 3)], x);
+        out[k..k + 4].copy_from_slice(&s);
+        k += 4;
     }
-    sums.extend(
-        quad[..filled]
-            .iter()
-            .map(|&i| row(i).iter().zip(x).map(|(a, b)| a * b).sum::<f64>()),
-    );
-    sums
+    for (k, out) in out.iter_mut().enumerate().skip(k) {
+        *out = row(k).iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
+    }
 }
 
 /// `rows[g].iter().zip(x).map(|(a, b)| a * b).sum::<f64>()` for four rows of equal length at once:

@@ -347,8 +347,9 @@ pub fn solve(
 /// w = h - Q x.
 pub fn gradient_residual(q: &[f64], h: &[f64], x: &[f64], w: &mut [f64]) {
     let n = h.len();
-    for ((w, h), s) in w.iter_mut().zip(h).zip(row_sums(q, n, 0..n, x)) {
-        *w = h - s;
+    row_sums(q, n, |i| i, x, &mut w[..n]);
+    for (w, h) in w.iter_mut().zip(h) {
+        *w = h - *w;
     }
 }
 

@@ -598,18 +598,17 @@ impl Problem {
         // ||W r||^2 = y'y - 2 x'h + x'Gx (cheap; exact enough above 1e-13 of ||W y||^2).
         ws.idx.clear();
         ws.idx.extend((0..n).filter(|&i| coef[i] != 0.0));
-        let sums = row_sums(&self.gram, n, ws.idx.iter().copied(), coef);
+        ws.col.resize(ws.idx.len(), 0.0);
+        row_sums(&self.gram, n, |k| ws.idx[k], coef, &mut ws.col);
         let mut xgx = 0.0;
-        for (&i, s) in ws.idx.iter().zip(sums) {
+        for (&i, s) in ws.idx.iter().zip(&ws.col) {
             xgx += coef[i] * s;
         }
         let xh: f64 = coef.iter().zip(&self.aty).map(|(a, b)| a * b).sum();
         let weighted_ss = (self.yty - 2.0 * xh + xgx).max(0.0);
-        let penalty_norm = row_sums(&self.penalty, n, 0..self.penalty_rows, coef)
-            .into_iter()
-            .map(|s| s.powi(2))
-            .sum::<f64>()
-            .sqrt();
+        ws.col.resize(self.penalty_rows, 0.0);
+        row_sums(&self.penalty, n, |r| r, coef, &mut ws.col);
+        let penalty_norm = ws.col.iter().map(|s| s.powi(2)).sum::<f64>().sqrt();
         // dof = trace((Q_PP)^-1 G_PP) = |P| - l2 trace((Q_PP)^-1 (L^T L)_PP) on the free set P.
         // With Q_PP = C C^T and (L^T L)_PP = L_P^T L_P the trace is ||C^-1 L_P^T||_F^2: one forward
         // substitution per penalty row, started at the row's first non-zero (rows are banded).

@@ -159,6 +159,41 @@ impl OutputDir {
     }
 }
 
+/// Named values in their order, written as one JSON object (`{"name": value, ...}`): the typed
+/// form of a summary's tables whose keys are metric, number or status names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Named<T> {
+    /// The value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Adds one to the count of `name` (appended at the end when new).
+    pub fn count(&mut self, name: &str)
+    where
+        T: std::ops::AddAssign + From<u8>,
+    {
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => *v += T::from(1),
+            None => self.0.push((name.to_string(), T::from(1))),
+        }
+    }
+}
+
+impl<T> FromIterator<(String, T)> for Named<T> {
+    fn from_iter<I: IntoIterator<Item = (String, T)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Named<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
 /// A number in its shortest round-trip form: positional for moderate magnitudes, scientific otherwise.
 pub fn num(x: f64) -> String {
     let a = x.abs();

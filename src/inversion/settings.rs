@@ -3,7 +3,7 @@
 
 use super::kernel::{
     default_grid, DEFAULT_EXTEND_DECADES, DEFAULT_POINTS_PER_DECADE, MAX_GRID_POINTS,
-    MIN_POINTS_PER_DECADE,
+    MAX_POINTS_PER_DECADE, MIN_POINTS_PER_DECADE,
 };
 use super::{Baseline, Kernel, Rule};
 use crate::spectrum::{LnTauGrid, PeakParams};
@@ -181,6 +181,24 @@ impl Bootstrap {
     }
 }
 
+/// Most lambda values on a path.
+pub const MAX_LAMBDA_POINTS: usize = 10_000;
+/// Fewest lambda values on a path (the rules need neighbours on both sides).
+pub const MIN_LAMBDA_POINTS: usize = 5;
+/// Fewest grid points.
+pub const MIN_GRID_POINTS: usize = 3;
+
+/// A setting out of its domain: the field (its key under a scenario's `[inversion]`; the command
+/// line names its flag) and why, starting with the bad value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SettingError {
+    /// The scenario key under `[inversion]`, e.g. `order`.
+    pub field: &'static str,
+    /// What is wrong, starting with the value.
+    pub message: String,
+}
+
 impl InvertOptions {
     /// Defaults for a kernel.
     pub fn new(kernel: Kernel) -> Self {
@@ -201,6 +219,80 @@ impl InvertOptions {
             regularizer: Regularizer::Tikhonov,
             maxent_model: 1.0,
         }
+    }
+
+    /// The one check of these settings, made by the scenario loader, the command line and
+    /// [`crate::pipeline::invert`] alike: grid points and density, tau range, penalty order, path
+    /// length, peak splitting and maxent's model factor. What depends on the data (the grid the
+    /// window gives, the rule's fit to the regularizer) is checked where the data are known.
+    ///
+    /// # Errors
+    /// The first field out of its domain.
+    pub fn check(&self) -> Result<(), SettingError> {
+        let bad = |field, message| Err(SettingError { field, message });
+        if let Some(p) = self.points {
+            if p < MIN_GRID_POINTS {
+                return bad(
+                    "points",
+                    format!("{p}: at least {MIN_GRID_POINTS} grid points are needed"),
+                );
+            }
+            if p > MAX_GRID_POINTS {
+                return bad(
+                    "points",
+                    format!("{p}: at most {MAX_GRID_POINTS} grid points are accepted"),
+                );
+            }
+        }
+        let d = self.per_decade;
+        if !(MIN_POINTS_PER_DECADE..=MAX_POINTS_PER_DECADE).contains(&d) {
+            return bad(
+                "per_decade",
+                format!("{d}: must lie in [{MIN_POINTS_PER_DECADE}, {MAX_POINTS_PER_DECADE}]"),
+            );
+        }
+        for (field, v) in [("tau_min_s", self.tau_min_s), ("tau_max_s", self.tau_max_s)] {
+            if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                return bad(field, format!("{v}: must be > 0 s"));
+            }
+        }
+        if let (Some(a), Some(b)) = (self.tau_min_s, self.tau_max_s) {
+            if a >= b {
+                return bad(
+                    "tau_max_s",
+                    format!("{b} s: must exceed the grid start, {a} s"),
+                );
+            }
+        }
+        if self.order > 2 {
+            return bad("order", format!("{}: must be 0, 1 or 2", self.order));
+        }
+        let n = self.lambda_points;
+        if n < MIN_LAMBDA_POINTS {
+            return bad(
+                "lambda_points",
+                format!("{n}: at least {MIN_LAMBDA_POINTS} are needed"),
+            );
+        }
+        if n > MAX_LAMBDA_POINTS {
+            return bad(
+                "lambda_points",
+                format!("{n}: at most {MAX_LAMBDA_POINTS} are accepted"),
+            );
+        }
+        for (field, v) in [
+            ("min_dip", self.peaks.min_dip),
+            ("min_area_fraction", self.peaks.min_area_fraction),
+        ] {
+            if !(0.0..1.0).contains(&v) {
+                return bad(field, format!("{v}: must lie in [0, 1)"));
+            }
+        }
+        check_maxent_model(self.maxent_model).map_err(|message| SettingError {
+            field: "maxent_model",
+            message,
+        })?;
+        Ok(())
     }
 
     /// The baseline in effect.
@@ -268,5 +360,63 @@ impl InvertOptions {
                 .filter(|r| r.name() != self.rule.name() && self.regularizer.applies(*r)),
         );
         rules
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each field out of its domain is refused under its own name, the defaults pass, and the
+    /// edges of each domain are where the documentation puts them.
+    #[test]
+    fn check_names_the_first_bad_field() {
+        let base = InvertOptions::new(Kernel::Decay);
+        assert_eq!(base.check(), Ok(()));
+        let field = |edit: &dyn Fn(&mut InvertOptions)| {
+            let mut o = base.clone();
+            edit(&mut o);
+            o.check().err().map(|e| e.field)
+        };
+        assert_eq!(field(&|o| o.points = Some(2)), Some("points"));
+        assert_eq!(field(&|o| o.points = Some(3)), None);
+        assert_eq!(
+            field(&|o| o.points = Some(MAX_GRID_POINTS + 1)),
+            Some("points")
+        );
+        assert_eq!(field(&|o| o.per_decade = 1.5), Some("per_decade"));
+        assert_eq!(field(&|o| o.per_decade = f64::NAN), Some("per_decade"));
+        assert_eq!(field(&|o| o.per_decade = MAX_POINTS_PER_DECADE), None);
+        assert_eq!(field(&|o| o.tau_min_s = Some(0.0)), Some("tau_min_s"));
+        assert_eq!(
+            field(&|o| o.tau_max_s = Some(f64::INFINITY)),
+            Some("tau_max_s")
+        );
+        let reversed = |o: &mut InvertOptions| {
+            o.tau_min_s = Some(10.0);
+            o.tau_max_s = Some(10.0);
+        };
+        assert_eq!(field(&reversed), Some("tau_max_s"));
+        assert_eq!(field(&|o| o.order = 3), Some("order"));
+        assert_eq!(field(&|o| o.order = 0), None);
+        assert_eq!(field(&|o| o.lambda_points = 4), Some("lambda_points"));
+        assert_eq!(field(&|o| o.lambda_points = MAX_LAMBDA_POINTS), None);
+        assert_eq!(
+            field(&|o| o.lambda_points = MAX_LAMBDA_POINTS + 1),
+            Some("lambda_points")
+        );
+        assert_eq!(field(&|o| o.peaks.min_dip = 1.0), Some("min_dip"));
+        assert_eq!(
+            field(&|o| o.peaks.min_area_fraction = -0.1),
+            Some("min_area_fraction")
+        );
+        assert_eq!(field(&|o| o.maxent_model = 0.0), Some("maxent_model"));
+        // The message starts with the bad value.
+        let mut o = base.clone();
+        o.order = 7;
+        assert_eq!(
+            o.check().unwrap_err().to_string(),
+            "order: 7: must be 0, 1 or 2"
+        );
     }
 }

@@ -26,9 +26,9 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
-/// What a finished sweep reports.
+/// What a finished sweep or study reports; `S` is its summary (`summary.json`'s content).
 #[derive(Debug, Clone)]
-pub struct RunReport {
+pub struct RunReport<S> {
     /// Runs executed now (not counting resumed ones).
     pub executed: usize,
     /// Runs already present when resuming.
@@ -38,7 +38,7 @@ pub struct RunReport {
     /// Files written.
     pub files: Vec<PathBuf>,
     /// The summary.
-    pub summary: serde_json::Value,
+    pub summary: S,
 }
 
 /// Why a sweep failed.
@@ -91,14 +91,14 @@ pub(crate) fn plan_json(plan: &Plan) -> serde_json::Value {
 }
 
 /// Writes `summary.json` and reports a finished run (files sorted, each once).
-pub(crate) fn finish(
+pub(crate) fn finish<S: serde::Serialize>(
     dir: &OutputDir,
     mut files: Vec<PathBuf>,
-    summary: serde_json::Value,
+    summary: S,
     executed: usize,
     resumed: usize,
     started: Instant,
-) -> Result<RunReport, RunError> {
+) -> Result<RunReport<S>, RunError> {
     let summary_text =
         serde_json::to_string_pretty(&summary).map_err(|e| RunError::Other(e.to_string()))?;
     files.push(dir.write("summary.json", summary_text.as_bytes())?);

@@ -1,10 +1,10 @@
 //! What the commands print: one line per fact, built here so that the command line only prints.
 //! Warnings are returned apart from the lines (they go to stderr).
 
-use serde_json::Value;
-
 use crate::pipeline::invert::DataInversion;
-use crate::pipeline::score::ORACLE;
+use crate::pipeline::score::{Stats, ORACLE};
+use crate::study::StudySummary;
+use crate::sweep::SweepSummary;
 
 /// A cell whose oracle (the lambda path's best point) has a median spectrum L1 error above this
 /// fraction of the truth's area is reported as poor: no rule recovers the spectrum there.
@@ -104,16 +104,10 @@ pub fn simulate_lines(name: &str, sim: &Simulation, dir: &std::path::Path) -> Ve
 }
 
 /// A study's headline numbers.
-pub fn headline_lines(summary: &Value) -> Vec<String> {
-    let Some(h) = summary["headline"].as_object() else {
-        return Vec::new();
-    };
-    let mut lines = vec![format!(
-        "headline ({}):",
-        summary["headline_note"].as_str().unwrap_or("")
-    )];
-    for (k, v) in h {
-        lines.push(match v.as_f64() {
+pub fn headline_lines(summary: &StudySummary) -> Vec<String> {
+    let mut lines = vec![format!("headline ({}):", summary.headline_note)];
+    for (k, v) in &summary.headline.0 {
+        lines.push(match v {
             Some(x) => format!("  {k:<40} {x:.6}"),
             None => format!("  {k:<40} -"),
         });
@@ -122,33 +116,30 @@ pub fn headline_lines(summary: &Value) -> Vec<String> {
 }
 
 /// A sweep's short table: each cell's best rule by median regret, then each rule over the sweep.
-pub fn sweep_lines(summary: &Value) -> Vec<String> {
+pub fn sweep_lines(summary: &SweepSummary) -> Vec<String> {
     let mut lines = Vec::new();
-    let Some(best) = summary["best_rule"].as_array() else {
-        return lines;
-    };
+    let best = &summary.best_rule;
     let shown = best.len().min(40);
     lines.push(
         "best rule per cell: median regret (its spectrum L1 error / the path's best point's) and the \
          absolute median L1 error (fraction of the truth's area in the window; path's best in brackets):"
             .to_string(),
     );
-    let cells = summary["cells"].as_array().map_or(&[][..], Vec::as_slice);
-    let l1 = |cell: &Value, rule: &str| {
-        cells
+    let l1 = |cell: usize, rule: &str| {
+        summary
+            .cells
             .iter()
-            .find(|c| c["cell"] == *cell && c["rule"] == rule)
-            .and_then(|c| c["metrics"]["spectrum_l1"]["median"].as_f64())
+            .find(|c| c.cell == cell && c.rule == rule)
+            .and_then(|c| c.metrics.get("spectrum_l1"))
+            .filter(|s| s.count > 0)
+            .map(|s| s.median)
     };
     let fmt = |v: Option<f64>| v.map_or("-".to_string(), |r| format!("{r:.3}"));
     let mut poor = 0;
     for b in &best[..shown] {
-        let axes: Vec<String> = b["axes"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
-            .unwrap_or_default();
-        let rule = b["rule"].as_str().unwrap_or("-");
-        let oracle = l1(&b["cell"], ORACLE);
+        let axes: Vec<String> = b.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let rule = b.rule.as_deref().unwrap_or("-");
+        let oracle = l1(b.cell, ORACLE);
         let flag = if oracle.is_some_and(|o| o > POOR_L1) {
             poor += 1;
             "  poor: even the path's best point"
@@ -157,11 +148,11 @@ pub fn sweep_lines(summary: &Value) -> Vec<String> {
         };
         lines.push(format!(
             "  cell {:>4}  {:<40}  {:<12} {:>6}  L1 {} [{}]{flag}",
-            b["cell"],
+            b.cell,
             axes.join(" "),
             rule,
-            fmt(b["median_regret"].as_f64()),
-            fmt(l1(&b["cell"], rule)),
+            fmt(b.median_regret),
+            fmt(l1(b.cell, rule)),
             fmt(oracle),
         ));
     }
@@ -177,51 +168,46 @@ pub fn sweep_lines(summary: &Value) -> Vec<String> {
             best.len() - shown
         ));
     }
-    if let Some(coverage) = summary["coverage"].as_array().filter(|c| !c.is_empty()) {
+    if !summary.coverage.is_empty() {
         lines.push(
             "coverage of the nominal 90 % bootstrap intervals (fraction of truths inside; runs):"
                 .to_string(),
         );
-        for c in coverage.iter().take(shown) {
+        for c in summary.coverage.iter().take(shown) {
             let cell: Vec<String> = ["density", "tau", "area", "slope"]
                 .iter()
-                .map(|q| {
-                    let e = &c["coverage"][*q];
-                    match (e["mean"].as_f64(), e["runs"].as_u64()) {
-                        (Some(m), Some(n)) => format!("{q} {m:.3} ({n})"),
-                        _ => format!("{q} -"),
-                    }
+                .map(|q| match c.coverage.get(q) {
+                    Some(e) => format!("{q} {:.3} ({})", e.mean, e.runs),
+                    None => format!("{q} -"),
                 })
                 .collect();
             lines.push(format!(
                 "  cell {:>4}  {:<12} {}",
-                c["cell"],
-                c["rule"].as_str().unwrap_or("-"),
+                c.cell,
+                c.rule,
                 cell.join("  ")
             ));
         }
     }
-    let Some(overall) = summary["overall"].as_array() else {
-        return lines;
-    };
     lines.push("over the whole sweep (rel_l2: density error over the data window; regret_l2: rel_l2 / the path's best):".to_string());
     lines.push(format!(
         "  {:<24} {:>12} {:>12} {:>12} {:>12}",
         "rule", "median regret", "p95 regret", "median rel_l2", "p95 rel_l2"
     ));
-    for row in overall {
-        let get = |metric: &str, stat: &str| {
-            row["metrics"][metric]["stats"][stat]
-                .as_f64()
-                .map_or("-".to_string(), |v| format!("{v:.3}"))
+    for row in &summary.overall {
+        let get = |metric: &str, stat: fn(&Stats) -> f64| {
+            row.metrics
+                .get(metric)
+                .filter(|m| m.stats.count > 0)
+                .map_or("-".to_string(), |m| format!("{:.3}", stat(&m.stats)))
         };
         lines.push(format!(
             "  {:<24} {:>12} {:>12} {:>12} {:>12}",
-            row["rule"].as_str().unwrap_or("-"),
-            get("regret_l2", "median"),
-            get("regret_l2", "p95"),
-            get("rel_l2", "median"),
-            get("rel_l2", "p95")
+            row.rule,
+            get("regret_l2", |s| s.median),
+            get("regret_l2", |s| s.p95),
+            get("rel_l2", |s| s.median),
+            get("rel_l2", |s| s.p95)
         ));
     }
     lines

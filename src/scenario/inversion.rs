@@ -37,96 +37,21 @@ pub(super) fn resolve_inversion(
         rules.push(rule);
     }
     o.rule = rules[0];
-    if let Some(p) = spec.points {
-        if p < 3 {
-            return Err(invalid(
-                "inversion.points",
-                format!("{p} points: at least 3 are needed"),
-            ));
-        }
-        if p > crate::inversion::kernel::MAX_GRID_POINTS {
-            return Err(invalid(
-                "inversion.points",
-                format!(
-                    "{p} points: at most {} are accepted",
-                    crate::inversion::kernel::MAX_GRID_POINTS
-                ),
-            ));
-        }
-        o.points = Some(p);
-    }
-    if let Some(d) = spec.per_decade {
-        let allowed = crate::inversion::kernel::MIN_POINTS_PER_DECADE
-            ..=crate::inversion::kernel::MAX_POINTS_PER_DECADE;
-        if !allowed.contains(&d) {
-            return Err(invalid(
-                "inversion.per_decade",
-                format!(
-                    "{d}: must lie in [{}, {}]",
-                    crate::inversion::kernel::MIN_POINTS_PER_DECADE,
-                    crate::inversion::kernel::MAX_POINTS_PER_DECADE
-                ),
-            ));
-        }
-        o.per_decade = d;
-    }
-    for (field, v) in [("tau_min_s", spec.tau_min_s), ("tau_max_s", spec.tau_max_s)] {
-        if let Some(v) = v {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(invalid(
-                    format!("inversion.{field}"),
-                    format!("{v}: must be > 0 s"),
-                ));
-            }
-        }
-    }
-    if let (Some(a), Some(b)) = (spec.tau_min_s, spec.tau_max_s) {
-        if a >= b {
-            return Err(invalid(
-                "inversion.tau_max_s",
-                format!("{b} s must exceed tau_min_s = {a} s"),
-            ));
-        }
-    }
+    // Every field is taken as given, then checked in one place (the command line's check too).
+    o.points = spec.points;
+    o.per_decade = spec.per_decade.unwrap_or(o.per_decade);
     o.tau_min_s = spec.tau_min_s;
     o.tau_max_s = spec.tau_max_s;
     o.baseline = spec.baseline;
     o.baseline_nonnegative = spec.baseline_nonnegative.unwrap_or(false);
-    o.order = spec.order.unwrap_or(2);
-    if o.order > 2 {
-        return Err(invalid(
-            "inversion.order",
-            format!("{}: must be 0, 1 or 2", o.order),
-        ));
-    }
+    o.order = spec.order.unwrap_or(o.order);
     o.zero_boundary = spec.zero_boundary.unwrap_or(false);
-    o.lambda_points = spec
-        .lambda_points
-        .unwrap_or(crate::inversion::DEFAULT_LAMBDA_POINTS);
-    if o.lambda_points < 5 {
-        return Err(invalid(
-            "inversion.lambda_points",
-            format!("{}: at least 5 are needed", o.lambda_points),
-        ));
-    }
-    if let Some(d) = spec.min_dip {
-        if !(0.0..1.0).contains(&d) {
-            return Err(invalid(
-                "inversion.min_dip",
-                format!("{d}: must lie in [0, 1)"),
-            ));
-        }
-        o.peaks.min_dip = d;
-    }
-    if let Some(a) = spec.min_area_fraction {
-        if !(0.0..1.0).contains(&a) {
-            return Err(invalid(
-                "inversion.min_area_fraction",
-                format!("{a}: must lie in [0, 1)"),
-            ));
-        }
-        o.peaks.min_area_fraction = a;
-    }
+    o.lambda_points = spec.lambda_points.unwrap_or(o.lambda_points);
+    o.peaks.min_dip = spec.min_dip.unwrap_or(o.peaks.min_dip);
+    o.peaks.min_area_fraction = spec.min_area_fraction.unwrap_or(o.peaks.min_area_fraction);
+    o.maxent_model = spec.maxent_model.unwrap_or(o.maxent_model);
+    o.check()
+        .map_err(|e| invalid(format!("inversion.{}", e.field), e.message))?;
     let match_decades = spec.match_decades.unwrap_or(DEFAULT_MATCH_DECADES);
     if !(match_decades.is_finite() && match_decades > 0.0) {
         return Err(invalid(
@@ -144,10 +69,6 @@ pub(super) fn resolve_inversion(
     if let Some(name) = &spec.regularizer {
         o.regularizer = crate::inversion::Regularizer::parse(name)
             .map_err(|m| invalid("inversion.regularizer", m))?;
-    }
-    if let Some(v) = spec.maxent_model {
-        o.maxent_model = crate::inversion::check_maxent_model(v)
-            .map_err(|m| invalid("inversion.maxent_model", m))?;
     }
     let filled = InversionSpec {
         rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),

@@ -10,7 +10,7 @@ mod stepping;
 mod stretched;
 mod tts;
 
-pub use runner::run;
+pub use runner::{run, StudyCell, StudySummary, HEADLINE_NOTE};
 
 use rand::Rng;
 

@@ -5,23 +5,62 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::{run_study, Outcome};
 use crate::files::csv_line;
-use crate::files::{num, OutputDir};
+use crate::files::{num, Named, OutputDir};
 use crate::noise::rng_from_seed;
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
 use crate::pipeline::progress::Progress;
 use crate::pipeline::score::Stats;
 use crate::scenario::Plan;
 
+/// `summary.json` of a study: per cell the statistics of each of the study's numbers, and the
+/// headline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudySummary {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The study's kind.
+    pub study: String,
+    /// Runs (cells x repeats).
+    pub runs: usize,
+    /// Repeats per cell.
+    pub repeats: usize,
+    /// Axis paths, in order.
+    pub axes: Vec<String>,
+    /// The median of each number over the first cell's repeats (null where none is finite).
+    pub headline: Named<Option<f64>>,
+    /// What the headline is ([`HEADLINE_NOTE`]).
+    pub headline_note: String,
+    /// The study's numbers, in `runs.csv`'s column order.
+    pub numbers: Vec<String>,
+    /// One entry per cell.
+    pub cells: Vec<StudyCell>,
+}
+
+/// One cell of a study.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudyCell {
+    /// Cell index.
+    pub cell: usize,
+    /// The cell's axis values (numbers, strings or booleans as in the scenario; a table's label).
+    pub axes: Map<String, Value>,
+    /// Statistics of each number over the cell's repeats.
+    pub metrics: Named<Stats>,
+}
+
+/// What a study's headline is.
+pub const HEADLINE_NOTE: &str = "medians over the first cell's repeats";
+
 /// Runs the study of every cell of `plan` (its scenarios carry a `[study]`).
 ///
 /// # Errors
 /// [`RunError`]: `--shard` and `--resume` (studies run in one piece), the output folder, a study
 /// that cannot use its input.
-pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
+pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport<StudySummary>, RunError> {
     let started = Instant::now();
     if options.shard != (1, 1) || options.resume {
         return Err(RunError::Usage(
@@ -129,42 +168,40 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
             };
             axes.insert(axis.path.clone(), v);
         }
-        let mut metrics = Map::new();
-        for n in &names {
-            let values: Vec<f64> = runs.iter().map(|o| o.get(n).unwrap_or(f64::NAN)).collect();
-            metrics.insert(
-                n.clone(),
-                serde_json::to_value(Stats::of(&values)).unwrap_or_default(),
-            );
-        }
-        cells.push(json!({ "cell": c, "axes": axes, "metrics": metrics }));
-    }
-    let mut headline = Map::new();
-    for n in &names {
-        let values: Vec<f64> = outcomes[..plan.repeats]
+        let metrics = names
             .iter()
-            .map(|o| o.get(n).unwrap_or(f64::NAN))
+            .map(|n| {
+                let values: Vec<f64> = runs.iter().map(|o| o.get(n).unwrap_or(f64::NAN)).collect();
+                (n.clone(), Stats::of(&values))
+            })
             .collect();
-        let s = Stats::of(&values);
-        headline.insert(
-            n.clone(),
-            if s.count > 0 {
-                json!(s.median)
-            } else {
-                Value::Null
-            },
-        );
+        cells.push(StudyCell {
+            cell: c,
+            axes,
+            metrics,
+        });
     }
-    let summary = json!({
-        "scenario": plan.name,
-        "study": kind,
-        "runs": plan.runs(),
-        "repeats": plan.repeats,
-        "axes": plan.axes.iter().map(|a| a.path.clone()).collect::<Vec<_>>(),
-        "headline": headline,
-        "headline_note": "medians over the first cell's repeats",
-        "numbers": names,
-        "cells": cells,
-    });
+    let headline = names
+        .iter()
+        .map(|n| {
+            let values: Vec<f64> = outcomes[..plan.repeats]
+                .iter()
+                .map(|o| o.get(n).unwrap_or(f64::NAN))
+                .collect();
+            let s = Stats::of(&values);
+            (n.clone(), (s.count > 0).then_some(s.median))
+        })
+        .collect();
+    let summary = StudySummary {
+        scenario: plan.name.clone(),
+        study: kind.to_string(),
+        runs: plan.runs(),
+        repeats: plan.repeats,
+        axes: plan.axes.iter().map(|a| a.path.clone()).collect(),
+        headline,
+        headline_note: HEADLINE_NOTE.to_string(),
+        numbers: names,
+        cells,
+    };
     finish(&dir, files, summary, plan.runs(), 0, started)
 }

@@ -6,4 +6,7 @@ mod runner;
 mod summary;
 
 pub use runner::{merge, run};
-pub use summary::{summarize, SummaryError};
+pub use summary::{
+    summarize, BestRule, CellRule, Coverage, CoverageMean, OverallMetric, OverallRule,
+    SummaryError, SweepSummary,
+};

@@ -10,7 +10,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::rows::{rows_per_run, writer_rows, InOrder};
-use super::summary::{complete_prefix, summarize, Layout};
+use super::summary::{complete_prefix, summarize, Layout, SweepSummary};
 use crate::files::{csv_line, OutputDir};
 use crate::inversion::Workspace;
 use crate::pipeline::cost::{run_seconds, AnalysisSize};
@@ -27,7 +27,7 @@ const CHUNK_PER_THREAD: usize = 16;
 ///
 /// # Errors
 /// [`RunError`].
-pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, RunError> {
+pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport<SweepSummary>, RunError> {
     let started = Instant::now();
     let (k, n) = options.shard;
     if n == 0 || k == 0 || k > n {

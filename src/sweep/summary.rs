@@ -5,8 +5,10 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::files::Named;
 use crate::pipeline::score::{Stats, METRICS, ORACLE};
 
 /// Metrics summarized over the whole sweep per rule (`overall` in summary.json).
@@ -49,11 +51,119 @@ pub struct SummaryError {
     pub message: String,
 }
 
+/// `summary.json` of a sweep: per cell and rule the statistics of every metric, each cell's best
+/// rule, each rule over the whole sweep, and the bootstrap coverage where runs carry it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepSummary {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Runs found in `runs.csv`.
+    pub runs: usize,
+    /// Runs the plan has (a shard's summary covers only its own).
+    pub runs_planned: usize,
+    /// Whether every planned run is in.
+    pub complete: bool,
+    /// Repeats per cell.
+    pub repeats: usize,
+    /// Axis paths, in order.
+    pub axes: Vec<String>,
+    /// Rules that ran, in order, the oracle last.
+    pub rules: Vec<String>,
+    /// The metrics of `runs.csv`, in its column order ([`METRICS`]).
+    pub metrics: Vec<String>,
+    /// One entry per cell and rule.
+    pub cells: Vec<CellRule>,
+    /// Each cell's rule of lowest median regret.
+    pub best_rule: Vec<BestRule>,
+    /// Each rule over every run of the sweep.
+    pub overall: Vec<OverallRule>,
+    /// STZ percolation numbers of the cells with a hierarchy truth, as in `scenario.json` (null
+    /// when none).
+    pub percolation: Value,
+    /// Coverage of the bootstrap intervals, per cell (left out when no run has uncertainty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<Coverage>,
+}
+
+/// One rule in one cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellRule {
+    /// Cell index.
+    pub cell: usize,
+    /// The cell's axis values (numbers, strings or booleans as in the scenario; a table's label).
+    pub axes: Map<String, Value>,
+    /// Rule name (with its parameters), or `oracle`.
+    pub rule: String,
+    /// Statistics of each metric over the cell's runs.
+    pub metrics: Named<Stats>,
+    /// How often each status other than ok occurred.
+    pub status: Named<usize>,
+}
+
+/// A cell's best rule by median regret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestRule {
+    /// Cell index.
+    pub cell: usize,
+    /// The cell's axis values.
+    pub axes: Map<String, Value>,
+    /// The rule (none when no rule gave a regret).
+    pub rule: Option<String>,
+    /// Its median regret.
+    pub median_regret: Option<f64>,
+    /// The cell's representative spectra.
+    pub spectrum_file: String,
+}
+
+/// A rule over the whole sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverallRule {
+    /// Rule name.
+    pub rule: String,
+    /// Each of [`OVERALL_METRICS`] over every run.
+    pub metrics: Named<OverallMetric>,
+    /// How often each status other than ok occurred.
+    pub status: Named<usize>,
+}
+
+/// One metric of a rule over the whole sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OverallMetric {
+    /// Statistics of the runs that gave a value.
+    pub stats: Stats,
+    /// Runs where the rule gave no value.
+    pub missing: usize,
+}
+
+/// A cell's coverage of the nominal bootstrap intervals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Cell index.
+    pub cell: usize,
+    /// The cell's axis values.
+    pub axes: Map<String, Value>,
+    /// The rule the bootstrap ran for.
+    pub rule: String,
+    /// The intervals' nominal level.
+    pub nominal: f64,
+    /// Per quantity (density, tau, area, slope): the mean fraction of truths inside.
+    pub coverage: Named<CoverageMean>,
+}
+
+/// The mean coverage of one quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CoverageMean {
+    /// Mean over the runs of the fraction of truths inside the intervals.
+    pub mean: f64,
+    /// Runs that gave it.
+    pub runs: usize,
+}
+
 /// Builds the summary from `scenario.json`'s content and `runs.csv`.
 ///
 /// # Errors
 /// I/O and parse errors, with the file named.
-pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError> {
+pub fn summarize(record: &Value, runs_csv: &Path) -> Result<SweepSummary, SummaryError> {
     let bad = |message: String| SummaryError {
         file: runs_csv.display().to_string(),
         message,
@@ -119,9 +229,9 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         .collect();
     let mut overall: Vec<Vec<Vec<f64>>> =
         vec![vec![Vec::new(); OVERALL_METRICS.len()]; rules.len()];
-    let mut overall_status: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
-    // statuses[rule]: (status, count) for the current cell.
-    let mut statuses: Vec<Vec<(String, usize)>> = vec![Vec::new(); rules.len()];
+    let mut overall_status: Vec<Named<usize>> = vec![Named::default(); rules.len()];
+    // statuses[rule]: the counts of the current cell.
+    let mut statuses: Vec<Named<usize>> = vec![Named::default(); rules.len()];
     // Rows per rule over the whole sweep: a rule no cell ran (the base list under an axis that
     // sets inversion.rules) is left out of the summary.
     let mut rows_of: Vec<usize> = vec![0; rules.len()];
@@ -129,9 +239,9 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
     let mut flush = |cell: usize,
                      rules: &[String],
                      values: &mut Vec<Vec<Vec<f64>>>,
-                     statuses: &mut Vec<Vec<(String, usize)>>,
-                     cells: &mut Vec<Value>,
-                     best: &mut Vec<Value>| {
+                     statuses: &mut Vec<Named<usize>>,
+                     cells: &mut Vec<CellRule>,
+                     best: &mut Vec<BestRule>| {
         let mut cell_axes = Map::new();
         let mut rest = cell;
         let mut picks = vec![0; axes.len()];
@@ -143,7 +253,7 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         for ((path, vals, labels), &p) in axes.iter().zip(&picks) {
             let v = match vals.get(p) {
                 Some(v @ (Value::Number(_) | Value::String(_) | Value::Bool(_))) => v.clone(),
-                _ => json!(labels.get(p).cloned().unwrap_or_default()),
+                _ => Value::String(labels.get(p).cloned().unwrap_or_default()),
             };
             cell_axes.insert(path.clone(), v);
         }
@@ -156,43 +266,36 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
             if let Some(c) = coverage_entry(cell, &cell_axes, rule, &values[r]) {
                 coverage.push(c);
             }
-            let mut metrics = Map::new();
-            for (m, name) in METRICS.iter().enumerate() {
-                let s = Stats::of(&values[r][m]);
-                metrics.insert(
-                    name.to_string(),
-                    serde_json::to_value(s).unwrap_or(Value::Null),
-                );
-                if *name == "regret"
-                    && rule != ORACLE
-                    && s.count > 0
-                    && best_rule.as_ref().is_none_or(|(_, b)| s.median < *b)
-                {
-                    best_rule = Some((rule.clone(), s.median));
+            let metrics: Named<Stats> = METRICS
+                .iter()
+                .enumerate()
+                .map(|(m, name)| (name.to_string(), Stats::of(&values[r][m])))
+                .collect();
+            if rule != ORACLE {
+                if let Some(s) = metrics.get("regret").filter(|s| s.count > 0) {
+                    if best_rule.as_ref().is_none_or(|(_, b)| s.median < *b) {
+                        best_rule = Some((rule.clone(), s.median));
+                    }
                 }
             }
-            let status: Map<String, Value> = statuses[r]
-                .drain(..)
-                .map(|(name, count)| (name, json!(count)))
-                .collect();
-            cells.push(json!({
-                "cell": cell,
-                "axes": Value::Object(cell_axes.clone()),
-                "rule": rule,
-                "metrics": Value::Object(metrics),
-                "status": Value::Object(status),
-            }));
+            cells.push(CellRule {
+                cell,
+                axes: cell_axes.clone(),
+                rule: rule.clone(),
+                metrics,
+                status: std::mem::take(&mut statuses[r]),
+            });
             for v in values[r].iter_mut() {
                 v.clear();
             }
         }
-        best.push(json!({
-            "cell": cell,
-            "axes": Value::Object(cell_axes),
-            "rule": best_rule.as_ref().map(|b| b.0.clone()),
-            "median_regret": best_rule.as_ref().map(|b| b.1),
-            "spectrum_file": spectrum_file_name(cell),
-        }));
+        best.push(BestRule {
+            cell,
+            axes: cell_axes,
+            rule: best_rule.as_ref().map(|b| b.0.clone()),
+            median_regret: best_rule.as_ref().map(|b| b.1),
+            spectrum_file: spectrum_file_name(cell),
+        });
     };
     for record in reader.records() {
         let record = record.map_err(|e| bad(e.to_string()))?;
@@ -219,8 +322,8 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
                 rules.insert(r, name.to_string());
                 values.insert(r, vec![Vec::new(); METRICS.len()]);
                 overall.insert(r, vec![Vec::new(); OVERALL_METRICS.len()]);
-                overall_status.insert(r, Vec::new());
-                statuses.insert(r, Vec::new());
+                overall_status.insert(r, Named::default());
+                statuses.insert(r, Named::default());
                 rows_of.insert(r, 0);
                 r
             }
@@ -242,12 +345,8 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
         }
         let status = &record[start + METRICS.len()];
         if !status.is_empty() {
-            for list in [&mut statuses[r], &mut overall_status[r]] {
-                match list.iter_mut().find(|(s, _)| s == status) {
-                    Some((_, count)) => *count += 1,
-                    None => list.push((status.to_string(), 1)),
-                }
-            }
+            statuses[r].count(status);
+            overall_status[r].count(status);
         }
     }
     if let Some(c) = current {
@@ -257,48 +356,40 @@ pub fn summarize(record: &Value, runs_csv: &Path) -> Result<Value, SummaryError>
     // The whole sweep's table, rule by rule: each overall metric's statistics over every run (a
     // run where the rule gave no value counts in `missing`, not in the statistics).
     let ran: Vec<usize> = (0..rules.len()).filter(|&r| rows_of[r] > 0).collect();
-    let overall_table: Vec<Value> = ran
+    let overall = ran
         .iter()
-        .map(|&r| {
-            let rule = &rules[r];
-            let mut metrics = Map::new();
-            for (k, name) in OVERALL_METRICS.iter().enumerate() {
-                let v = &overall[r][k];
-                let stats = Stats::of(v);
-                metrics.insert(
-                    name.to_string(),
-                    json!({
-                        "stats": serde_json::to_value(stats).unwrap_or(Value::Null),
-                        "missing": v.len() - stats.count,
-                    }),
-                );
-            }
-            let status: Map<String, Value> = overall_status[r]
+        .map(|&r| OverallRule {
+            rule: rules[r].clone(),
+            metrics: OVERALL_METRICS
                 .iter()
-                .map(|(name, count)| (name.clone(), json!(count)))
-                .collect();
-            json!({ "rule": rule, "metrics": Value::Object(metrics), "status": Value::Object(status) })
+                .zip(&overall[r])
+                .map(|(name, v)| {
+                    let stats = Stats::of(v);
+                    let missing = v.len() - stats.count;
+                    (name.to_string(), OverallMetric { stats, missing })
+                })
+                .collect(),
+            status: overall_status[r].clone(),
         })
         .collect();
-    let mut summary = json!({
-        "scenario": record["scenario"]["name"],
-        "runs": runs_seen.len(),
-        "runs_planned": total,
-        "complete": runs_seen.len() == total,
-        "repeats": record["repeats"],
-        "axes": layout.axes,
-        "rules": ran.iter().map(|&r| rules[r].clone()).collect::<Vec<_>>(),
-        "metrics": METRICS,
-        "cells": cells,
-        "best_rule": best,
-        "overall": overall_table,
-        "percolation": record.get("percolation").cloned().unwrap_or(Value::Null),
-    });
-    // Only runs with uncertainty have coverage.
-    if !coverage.is_empty() {
-        summary["coverage"] = Value::Array(coverage);
-    }
-    Ok(summary)
+    Ok(SweepSummary {
+        scenario: record["scenario"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        runs: runs_seen.len(),
+        runs_planned: total,
+        complete: runs_seen.len() == total,
+        repeats: record["repeats"].as_u64().unwrap_or(0) as usize,
+        axes: layout.axes,
+        rules: ran.iter().map(|&r| rules[r].clone()).collect(),
+        metrics: METRICS.iter().map(|m| m.to_string()).collect(),
+        cells,
+        best_rule: best,
+        overall,
+        percolation: record.get("percolation").cloned().unwrap_or(Value::Null),
+        coverage,
+    })
 }
 
 /// The coverage metrics, in [`METRICS`] order of their columns.
@@ -317,23 +408,29 @@ fn coverage_entry(
     axes: &Map<String, Value>,
     rule: &str,
     values: &[Vec<f64>],
-) -> Option<Value> {
-    let mut table = Map::new();
-    for (name, metric) in COVERAGE {
-        let m = METRICS.iter().position(|n| *n == metric).expect("a metric");
-        let s = Stats::of(&values[m]);
-        if s.count > 0 {
-            table.insert(name.into(), json!({ "mean": s.mean, "runs": s.count }));
-        }
-    }
-    (!table.is_empty()).then(|| {
-        json!({
-            "cell": cell,
-            "axes": Value::Object(axes.clone()),
-            "rule": rule,
-            "nominal": crate::pipeline::uncertainty::NOMINAL_LEVEL,
-            "coverage": Value::Object(table),
+) -> Option<Coverage> {
+    let table: Named<CoverageMean> = COVERAGE
+        .iter()
+        .filter_map(|(name, metric)| {
+            let m = METRICS.iter().position(|n| n == metric).expect("a metric");
+            let s = Stats::of(&values[m]);
+            (s.count > 0).then(|| {
+                (
+                    name.to_string(),
+                    CoverageMean {
+                        mean: s.mean,
+                        runs: s.count,
+                    },
+                )
+            })
         })
+        .collect();
+    (!table.0.is_empty()).then(|| Coverage {
+        cell,
+        axes: axes.clone(),
+        rule: rule.to_string(),
+        nominal: crate::pipeline::uncertainty::NOMINAL_LEVEL,
+        coverage: table,
     })
 }
 

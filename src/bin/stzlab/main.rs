@@ -127,28 +127,28 @@ fn run_command(args: &RunArgs, started: Instant) -> Result<(), Failure> {
         quiet: args.quiet,
     };
     let study = plan.cells[0].scenario.study.is_some();
-    let report = if study {
-        stzlab::study::run(&plan, &options)
+    // The summary's short table: a study's headline, or each cell's best rule.
+    let (report, lines) = if study {
+        let r = stzlab::study::run(&plan, &options).map_err(run_failure)?;
+        let lines = report::headline_lines(&r.summary);
+        ((r.executed, r.resumed, r.seconds), lines)
     } else {
-        stzlab::sweep::run(&plan, &options)
-    }
-    .map_err(run_failure)?;
+        let r = stzlab::sweep::run(&plan, &options).map_err(run_failure)?;
+        let lines = report::sweep_lines(&r.summary);
+        ((r.executed, r.resumed, r.seconds), lines)
+    };
     record(&output, started).map_err(output_failure)?;
     if !args.quiet {
-        let resumed = match report.resumed {
+        let (executed, resumed, seconds) = report;
+        let resumed = match resumed {
             0 => String::new(),
             n => format!(" ({n} already done)"),
         };
-        let (executed, seconds) = (report.executed, report.seconds);
         say([format!(
             "ran {executed} runs in {seconds:.2} s{resumed} -> {}",
             output.display()
         )]);
-        say(if study {
-            report::headline_lines(&report.summary)
-        } else {
-            report::sweep_lines(&report.summary)
-        });
+        say(lines);
     }
     // A shard's figures would show a part of the sweep: they are drawn after the merge.
     if !args.no_figures && shard.1 == 1 {

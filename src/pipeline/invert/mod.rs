@@ -42,6 +42,9 @@ pub const MISFIT_SIGMAS: f64 = 5.0;
 /// Why an inversion could not run. Every variant is bad input (the command line exits 2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvertError {
+    /// A setting out of its domain ([`InvertOptions::check`]).
+    #[error(transparent)]
+    Setting(#[from] crate::inversion::SettingError),
     /// The data have no points, or x and y differ in length.
     #[error("{0}")]
     Shape(String),
@@ -109,6 +112,7 @@ pub fn build_problem(
     sigma: Option<&[f64]>,
     options: &InvertOptions,
 ) -> Result<Problem, InvertError> {
+    options.check()?;
     if x.is_empty() || x.len() != y.len() {
         return Err(InvertError::Shape(format!(
             "{} x values and {} y values: need as many of each, and at least one",
@@ -197,6 +201,7 @@ pub(crate) fn analyse_assembled(
     ws: &mut Workspace,
     observer: &dyn Observer,
 ) -> Result<SeriesInversion, InvertError> {
+    options.check()?;
     let started = std::time::Instant::now();
     let Assembled {
         problem,
@@ -391,5 +396,28 @@ mod tests {
             let e = invert_series(&series, &options, None, &mut ws).unwrap_err();
             assert!(matches!(e, InvertError::Shape(_)), "{e}");
         }
+    }
+
+    #[test]
+    fn the_library_refuses_settings_out_of_their_domain() {
+        let x: Vec<f64> = (0..50).map(|i| 10f64.powf(i as f64 / 10.0)).collect();
+        let y: Vec<f64> = x.iter().map(|t| (-t / 30.0).exp()).collect();
+        let series = MeasuredSeries {
+            temperature_k: None,
+            x: x.clone(),
+            y: y.clone(),
+            sigma: None,
+        };
+        let mut options = InvertOptions::new(Kernel::Decay);
+        options.order = 3;
+        let e = invert_series(&series, &options, None, &mut Workspace::new()).unwrap_err();
+        assert!(
+            matches!(&e, InvertError::Setting(s) if s.field == "order"),
+            "{e}"
+        );
+        let e = build_problem(&x, &y, None, &options).unwrap_err();
+        assert!(matches!(e, InvertError::Setting(_)), "{e}");
+        options.order = 2;
+        assert!(invert_series(&series, &options, None, &mut Workspace::new()).is_ok());
     }
 }

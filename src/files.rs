@@ -194,6 +194,125 @@ impl<T: serde::Serialize> serde::Serialize for Named<T> {
     }
 }
 
+/// One value of a [`Table`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    /// A number, written by [`num`].
+    Num(f64),
+    /// A count, an index or a seed.
+    Int(u64),
+    /// Text (a label, a flag).
+    Text(String),
+    /// No value (an empty field).
+    Empty,
+}
+
+impl From<f64> for Field {
+    fn from(x: f64) -> Self {
+        Self::Num(x)
+    }
+}
+
+impl From<usize> for Field {
+    fn from(i: usize) -> Self {
+        Self::Int(i as u64)
+    }
+}
+
+impl From<u64> for Field {
+    fn from(i: u64) -> Self {
+        Self::Int(i)
+    }
+}
+
+impl From<u32> for Field {
+    fn from(i: u32) -> Self {
+        Self::Int(u64::from(i))
+    }
+}
+
+impl From<bool> for Field {
+    fn from(b: bool) -> Self {
+        Self::Text(b.to_string())
+    }
+}
+
+impl From<&str> for Field {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_string())
+    }
+}
+
+impl From<String> for Field {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl<T: Into<Field>> From<Option<T>> for Field {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Empty, Into::into)
+    }
+}
+
+impl Field {
+    /// The field as written.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Num(x) => num(*x),
+            Self::Int(i) => i.to_string(),
+            Self::Text(s) => s.clone(),
+            Self::Empty => String::new(),
+        }
+    }
+}
+
+/// A table of named columns and typed rows: what the studies and sweeps hand over to be written as
+/// CSV (one writer, [`Table::to_csv`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    /// Column names (the header).
+    pub columns: Vec<String>,
+    /// Rows, each as long as the header.
+    pub rows: Vec<Vec<Field>>,
+}
+
+impl Table {
+    /// An empty table with these columns.
+    pub fn new<S: AsRef<str>>(columns: &[S]) -> Self {
+        Self {
+            columns: columns.iter().map(|c| c.as_ref().to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row.
+    ///
+    /// # Panics
+    /// When the row's length differs from the header's (a programming error).
+    pub fn push(&mut self, row: Vec<Field>) {
+        assert_eq!(row.len(), self.columns.len(), "a row of {:?}", self.columns);
+        self.rows.push(row);
+    }
+
+    /// The header and every row as CSV text.
+    pub fn to_csv(&self) -> String {
+        let mut text = csv_line(&self.columns);
+        for row in &self.rows {
+            text.push_str(&csv_line(&row.iter().map(Field::text).collect::<Vec<_>>()));
+        }
+        text
+    }
+}
+
+/// The fields of a table row: `fields![a, b, c]` is `vec![Field::from(a), ...]`.
+macro_rules! fields {
+    ($($x:expr),* $(,)?) => {
+        vec![$($crate::files::Field::from($x)),*]
+    };
+}
+pub(crate) use fields;
+
 /// A number in its shortest round-trip form: positional for moderate magnitudes, scientific otherwise.
 pub fn num(x: f64) -> String {
     let a = x.abs();
@@ -206,17 +325,13 @@ pub fn num(x: f64) -> String {
 
 /// One CSV line, quoting fields that need it.
 pub(crate) fn csv_line(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to memory cannot fail, and the csv crate's fields are the strings given.
+    w.write_record(fields).expect("a CSV record in memory");
+    let bytes = w.into_inner().expect("a CSV writer's buffer");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields")
 }
 
 /// Whether `name` is a per-cell output: `stem_cellNNNN.csv` or `.svg`, stem in [a-z0-9_].

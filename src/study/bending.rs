@@ -12,7 +12,7 @@ use rand::Rng;
 use super::{Outcome, StudyError};
 use crate::analysis::fit::least_squares;
 use crate::constants::BOLTZMANN_J_PER_K;
-use crate::files::num;
+use crate::files::{fields, Table};
 use crate::scenario::{BendingParams, Protocol, Scenario, Truth};
 use crate::stz::{Material, StzLevel};
 
@@ -308,21 +308,23 @@ pub(super) fn run<R: Rng + ?Sized>(
     out.push("observe_s", p.observe_s);
     if keep_tables {
         let fitted = model_units(fit.params[0]).map(|u| run_all(&u));
-        let mut t = String::from(
-            "constraining_strain,elastic_strain,anelastic_strain_clean,anelastic_strain,anelastic_strain_fit,linear_extrapolation\n",
-        );
+        let mut t = Table::new(&[
+            "constraining_strain",
+            "elastic_strain",
+            "anelastic_strain_clean",
+            "anelastic_strain",
+            "anelastic_strain_fit",
+            "linear_extrapolation",
+        ]);
         for (k, &e) in p.strains.iter().enumerate() {
-            t.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                num(e),
-                num(clean[k].elastic(e)),
-                num(y_clean[k]),
-                num(y[k]),
-                fitted
-                    .as_ref()
-                    .map_or(String::new(), |f| num(f[k].anelastic_observed)),
-                num(ratio(0) * e)
-            ));
+            t.push(fields![
+                e,
+                clean[k].elastic(e),
+                y_clean[k],
+                y[k],
+                fitted.as_ref().map(|f| f[k].anelastic_observed),
+                ratio(0) * e
+            ]);
         }
         out.tables.push(("strain".into(), t));
     }

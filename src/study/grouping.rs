@@ -25,7 +25,7 @@ use crate::stz::Hierarchy;
 use super::{Outcome, StudyError};
 use crate::analysis::fit::{least_squares, Fit};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
-use crate::files::num;
+use crate::files::{fields, Table};
 use crate::inversion::Workspace;
 use crate::pipeline::simulate::simulate_clean;
 use crate::pipeline::trial::run_once;
@@ -740,7 +740,7 @@ fn global_tables(
     material: &Material,
     h: &Hierarchy,
     clean: &Simulation,
-) -> Vec<(String, String)> {
+) -> Vec<(String, Table)> {
     let va = h.volume().omega_m3(1);
     let solution = &g.series.choice().solution;
     let step = g.grid.grid.step();
@@ -756,44 +756,43 @@ fn global_tables(
         .map(|o| material.delta_f_j(*o, coldest) / J_PER_EV)
         .collect();
     let per_ev = density_per_ev(&df, &solution.amplitudes);
-    let mut spectrum = String::from("omega_m3,n,df_ev,density,density_per_ev,weight\n");
+    let mut spectrum = Table::new(&[
+        "omega_m3",
+        "n",
+        "df_ev",
+        "density",
+        "density_per_ev",
+        "weight",
+    ]);
     for (j, (o, w)) in g.grid.omega_m3.iter().zip(&solution.amplitudes).enumerate() {
-        spectrum.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            num(*o),
-            num(o / va),
-            num(df[j]),
-            num(w / step),
-            num(per_ev[j]),
-            num(*w)
-        ));
+        spectrum.push(fields![*o, o / va, df[j], w / step, per_ev[j], *w]);
     }
-    let mut peaks = String::from("omega_m3,n,area\n");
+    let mut peaks = Table::new(&["omega_m3", "n", "area"]);
     for (o, a) in g.peaks_m3(material, 0.0) {
-        peaks.push_str(&format!("{},{},{}\n", num(o), num(o / va), num(a)));
+        peaks.push(fields![o, o / va, a]);
     }
     let fit = g.series.problem.fitted(solution);
-    let mut rows = String::from("temperature_k,omega_rad_s,loss_normalized,fit_normalized\n");
+    let mut rows = Table::new(&[
+        "temperature_k",
+        "omega_rad_s",
+        "loss_normalized",
+        "fit_normalized",
+    ]);
     let mut i = 0;
     for s in &clean.series {
         for &w in &s.x {
-            rows.push_str(&format!(
-                "{},{},{},{}\n",
-                num(s.temperature_k.unwrap_or(f64::NAN)),
-                num(w),
-                num(g.series.problem.y()[i]),
-                num(fit[i])
-            ));
+            rows.push(fields![
+                s.temperature_k.unwrap_or(f64::NAN),
+                w,
+                g.series.problem.y()[i],
+                fit[i]
+            ]);
             i += 1;
         }
     }
-    let mut truth = String::from("n,omega_m3,c\n");
+    let mut truth = Table::new(&["n", "omega_m3", "c"]);
     for (n, c) in h.sizes().iter().zip(h.c()) {
-        truth.push_str(&format!(
-            "{n},{},{}\n",
-            num(h.volume().omega_m3(*n)),
-            num(*c)
-        ));
+        truth.push(fields![*n, h.volume().omega_m3(*n), *c]);
     }
     vec![
         ("global_truth".into(), truth),
@@ -805,39 +804,46 @@ fn global_tables(
 
 /// `peaks` (every kept peak with its size in the best and the true grouping), `groupings` (every
 /// candidate, ranked) and `lines` (Eq. 9 of the best grouping for each size, for plotting).
-fn tables(material: &Material, r: &GroupingResult, t_low: f64) -> Vec<(String, String)> {
+fn tables(material: &Material, r: &GroupingResult, t_low: f64) -> Vec<(String, Table)> {
     let best = &r.ranked[0];
-    let mut peaks = String::from("temperature_k,side,tau_s,area_pa,truth_n,best_n\n");
+    let mut peaks = Table::new(&[
+        "temperature_k",
+        "side",
+        "tau_s",
+        "area_pa",
+        "truth_n",
+        "best_n",
+    ]);
     for (tp, q, n) in r.labels(best) {
         let side = if r.below.iter().any(|b| std::ptr::eq(b, tp)) {
             "below"
         } else {
             "above"
         };
-        peaks.push_str(&format!(
-            "{},{side},{},{},{},{n}\n",
-            num(tp.t_k),
-            num(q.tau_s),
-            num(q.area),
-            q.truth_n.map_or(String::new(), |v| v.to_string()),
-        ));
+        peaks.push(fields![tp.t_k, side, q.tau_s, q.area, q.truth_n, n]);
     }
-    let steps = |labs: &[Labelling], i: Option<usize>| i.map_or(String::new(), |i| labs[i].text());
-    let mut groupings = String::from(
-        "rank,below_labels,above_labels,misfit_decades,continuity_gap_decades,atomic_volume_m3,nu_g_hz,is_truth\n",
-    );
+    let steps = |labs: &[Labelling], i: Option<usize>| i.map(|i| labs[i].text());
+    let mut groupings = Table::new(&[
+        "rank",
+        "below_labels",
+        "above_labels",
+        "misfit_decades",
+        "continuity_gap_decades",
+        "atomic_volume_m3",
+        "nu_g_hz",
+        "is_truth",
+    ]);
     for (k, g) in r.ranked.iter().enumerate() {
-        groupings.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
+        groupings.push(fields![
             k + 1,
             steps(&r.below_labellings, g.below),
             steps(&r.above_labellings, g.above),
-            num(g.joint.rms_decades),
-            num(g.continuity_gap_decades),
-            num(g.joint.atomic_volume_m3),
-            num(g.joint.nu_g_hz),
-            u8::from(g.is_truth),
-        ));
+            g.joint.rms_decades,
+            g.continuity_gap_decades,
+            g.joint.atomic_volume_m3,
+            g.joint.nu_g_hz,
+            usize::from(g.is_truth)
+        ]);
     }
     let labels = r.labels(best);
     let t_hi = labels.iter().map(|l| l.0.t_k).fold(t_low, f64::max);
@@ -846,17 +852,17 @@ fn tables(material: &Material, r: &GroupingResult, t_low: f64) -> Vec<(String, S
         labels.iter().map(|l| l.2).max().unwrap_or(0),
     );
     let d = (best.joint.nu_g_hz / material.params().nu_g_hz).ln();
-    let mut lines = String::from("n,temperature_k,inverse_kt_per_ev,tau_s\n");
+    let mut lines = Table::new(&["n", "temperature_k", "inverse_kt_per_ev", "tau_s"]);
     for n in n_lo..=n_hi {
         for k in 0..=40 {
             let t = t_low + (t_hi - t_low) * f64::from(k) / 40.0;
             let ln_tau = ln_tau_model(material, n, t, best.joint.atomic_volume_m3, d);
-            lines.push_str(&format!(
-                "{n},{},{},{}\n",
-                num(t),
-                num(J_PER_EV / (BOLTZMANN_J_PER_K * t)),
-                num(ln_tau.exp())
-            ));
+            lines.push(fields![
+                n,
+                t,
+                J_PER_EV / (BOLTZMANN_J_PER_K * t),
+                ln_tau.exp()
+            ]);
         }
     }
     vec![

@@ -14,6 +14,7 @@ pub use runner::{run, StudyCell, StudySummary, HEADLINE_NOTE};
 
 use rand::Rng;
 
+use crate::files::Table;
 use crate::scenario::{Scenario, Study};
 
 /// What one run of a study gives.
@@ -21,8 +22,8 @@ use crate::scenario::{Scenario, Study};
 pub struct Outcome {
     /// Named numbers, in a fixed order for a study kind (units in the names or the README).
     pub numbers: Vec<(String, f64)>,
-    /// (name, CSV text) tables; written as `<name>_cellNNNN.csv`.
-    pub tables: Vec<(String, String)>,
+    /// Named tables; written as `<name>_cellNNNN.csv`.
+    pub tables: Vec<(String, Table)>,
 }
 
 impl Outcome {

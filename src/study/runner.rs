@@ -142,7 +142,10 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport<StudySummary>,
         }));
         text.push_str(&csv_line(&row));
         for (name, table) in &o.tables {
-            files.push(dir.write(&format!("{name}_cell{cell:04}.csv"), table.as_bytes())?);
+            files.push(dir.write(
+                &format!("{name}_cell{cell:04}.csv"),
+                table.to_csv().as_bytes(),
+            )?);
         }
     }
     files.push(dir.write("runs.csv", text.as_bytes())?);

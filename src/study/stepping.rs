@@ -12,7 +12,7 @@ use rand::Rng;
 use super::{Outcome, StudyError};
 use crate::constants::BOLTZMANN_EV_PER_K as K_EV;
 use crate::data::MeasuredSeries;
-use crate::files::num;
+use crate::files::{fields, Table};
 use crate::inversion::energy::{creep_table, ArrheniusLaw, EnergyGrid, TemperatureHistory};
 use crate::inversion::Workspace;
 use crate::pipeline::invert::energy::{invert_creep_history, EnergyInversion, EnergyOptions};
@@ -355,48 +355,57 @@ pub(super) fn run<R: Rng + ?Sized>(
         direct.inversion.series.choice().solution.lambda,
     );
     if keep_tables {
-        let mut t = String::from("df_ev,density_per_ev\n");
+        let mut t = Table::new(&["df_ev", "density_per_ev"]);
         for (d, g) in grid_df.iter().zip(&inverted) {
-            t.push_str(&format!("{},{}\n", num(*d), num(*g)));
+            t.push(fields![*d, *g]);
         }
         out.tables.push(("inverted".into(), t));
         let series = &direct.inversion.series;
         let fit = series.problem.fitted(&series.choice().solution);
-        let mut r = String::from("t_s,temperature_k,strain_clean,strain,strain_fit\n");
+        let mut r = Table::new(&[
+            "t_s",
+            "temperature_k",
+            "strain_clean",
+            "strain",
+            "strain_fit",
+        ]);
         for (i, &t_s) in direct.record.x.iter().enumerate() {
             let hold = history.holds()[i / RECORD_POINTS_PER_HOLD];
-            r.push_str(&format!(
-                "{},{},{},{},{}\n",
-                num(t_s),
-                num(hold.temperature_k),
-                num(direct.clean[i]),
-                num(direct.record.y[i]),
-                num(fit[i])
-            ));
+            r.push(fields![
+                t_s,
+                hold.temperature_k,
+                direct.clean[i],
+                direct.record.y[i],
+                fit[i]
+            ]);
         }
         out.tables.push(("record".into(), r));
-    }
-    if keep_tables {
-        let mut a = String::from("df_ev,density_per_ev\n");
+        let mut a = Table::new(&["df_ev", "density_per_ev"]);
         for (d, g) in df.iter().zip(&density) {
-            a.push_str(&format!("{},{}\n", num(*d), num(*g)));
+            a.push(fields![*d, *g]);
         }
         out.tables.push(("assumed".into(), a));
-        let mut b = String::from(
-            "step,from_k,to_k,rate_before_per_s,rate_after_per_s,df_ev,strain,density_per_ev\n",
-        );
+        let mut b = Table::new(&[
+            "step",
+            "from_k",
+            "to_k",
+            "rate_before_per_s",
+            "rate_after_per_s",
+            "df_ev",
+            "strain",
+            "density_per_ev",
+        ]);
         for (i, (r, g)) in readings.iter().zip(&apparent).enumerate() {
-            b.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+            b.push(fields![
                 i + 1,
-                num(r.from_k),
-                num(r.to_k),
-                num(r.rate_before),
-                num(r.rate_after),
-                num(r.df_ev),
-                num(r.strain),
-                num(*g)
-            ));
+                r.from_k,
+                r.to_k,
+                r.rate_before,
+                r.rate_after,
+                r.df_ev,
+                r.strain,
+                *g
+            ]);
         }
         out.tables.push(("apparent".into(), b));
     }

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::{Outcome, StudyError};
 use crate::analysis::fit::{least_squares, Fit};
-use crate::files::num;
+use crate::files::{fields, Table};
 use crate::protocol::kww::stretched_exponent;
 use crate::protocol::{AxisGrid, Spacing};
 use crate::scenario::{Protocol, Scenario};
@@ -108,15 +108,14 @@ pub(super) fn run<R: Rng + ?Sized>(
         out.push(&format!("beta_{label}_pinned_stderr"), qe[1]);
         out.push(&format!("rms_{label}_pinned"), f.pinned.rms());
         if keep_tables {
-            let mut text = String::from("t_s,data,fit_free,fit_x0_pinned\n");
+            let mut text = Table::new(&["t_s", "data", "fit_free", "fit_x0_pinned"]);
             for (&t, &y) in f.times.iter().zip(&f.y) {
-                text.push_str(&format!(
-                    "{},{},{},{}\n",
-                    num(t),
-                    num(y),
-                    num(model(p[0], p[1], p[2], t)),
-                    num(model(1.0, q[0], q[1], t))
-                ));
+                text.push(fields![
+                    t,
+                    y,
+                    model(p[0], p[1], p[2], t),
+                    model(1.0, q[0], q[1], t)
+                ]);
             }
             out.tables.push((format!("fit_{label}"), text));
         }

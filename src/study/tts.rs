@@ -8,7 +8,7 @@ use rand::Rng;
 use super::{Outcome, StudyError};
 use crate::analysis::fit::{golden_section, least_squares, line};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
-use crate::files::num;
+use crate::files::{fields, Table};
 use crate::pipeline::simulate::simulate_clean;
 use crate::scenario::{Protocol, Scenario, Truth};
 
@@ -338,45 +338,37 @@ pub(super) fn run<R: Rng + ?Sized>(
     out.push("kww_amplitude_pa", kww.amplitude_pa);
     out.push("kww_rms_ln", kww.rms);
     if keep_tables {
-        let mut t = String::from("temperature_k,ln_a,ln_a_stderr,rms_ln,overlap_points\n");
+        let mut t = Table::new(&[
+            "temperature_k",
+            "ln_a",
+            "ln_a_stderr",
+            "rms_ln",
+            "overlap_points",
+        ]);
         for (tk, s) in temps.iter().zip(&shifts) {
-            t.push_str(&format!(
-                "{},{},{},{},{}\n",
-                num(*tk),
-                num(s.ln_a),
-                num(s.stderr),
-                num(s.rms),
-                s.overlap
-            ));
+            t.push(fields![*tk, s.ln_a, s.stderr, s.rms, s.overlap]);
         }
         out.tables.push(("shifts".into(), t));
-        let mut c = String::from("temperature_k,omega_rad_s,loss_modulus_pa\n");
+        let mut c = Table::new(&["temperature_k", "omega_rad_s", "loss_modulus_pa"]);
         for (s, y) in sim.series.iter().zip(&data) {
             for (w, e) in s.x.iter().zip(y) {
-                c.push_str(&format!(
-                    "{},{},{}\n",
-                    num(s.temperature_k.unwrap_or_default()),
-                    num(*w),
-                    num(*e)
-                ));
+                c.push(fields![s.temperature_k.unwrap_or_default(), *w, *e]);
             }
         }
         out.tables.push(("curves".into(), c));
-        let mut m =
-            String::from("temperature_k,reduced_omega_rad_s,loss_modulus_pa,debye_pa,kww_pa\n");
+        let mut m = Table::new(&[
+            "temperature_k",
+            "reduced_omega_rad_s",
+            "loss_modulus_pa",
+            "debye_pa",
+            "kww_pa",
+        ]);
         let table = kww_table(kww.beta);
         for (lw, le, tk) in &master {
             let u_d = lw + debye.tau_s.ln();
             let d = debye.amplitude_pa * u_d.exp() / (1.0 + (2.0 * u_d).exp());
             let k = kww.amplitude_pa * table_at(&table, lw + kww.tau_s.ln()).exp();
-            m.push_str(&format!(
-                "{},{},{},{},{}\n",
-                num(*tk),
-                num(lw.exp()),
-                num(le.exp()),
-                num(d),
-                num(k)
-            ));
+            m.push(fields![*tk, lw.exp(), le.exp(), d, k]);
         }
         out.tables.push(("master".into(), m));
     }

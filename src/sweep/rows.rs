@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::summary::spectrum_file_name;
-use crate::files::{csv_line, num, OutputDir};
+use crate::files::{csv_line, fields, Field, OutputDir, Table};
 use crate::pipeline::drive::RunError;
 use crate::pipeline::simulate::Simulation;
 use crate::pipeline::trial::{RunResult, SeriesSpectra};
@@ -105,28 +105,27 @@ pub(super) fn rows_per_run(plan: &Plan, run: usize) -> usize {
 
 fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
     let cell = run / plan.repeats;
-    let repeat = run % plan.repeats;
-    let seed = plan.run_seed(run);
     let mut text = String::new();
     for row in &result.rows {
-        let mut fields: Vec<String> = vec![
-            run.to_string(),
-            cell.to_string(),
-            repeat.to_string(),
-            seed.to_string(),
-        ];
-        fields.extend(plan.cells[cell].labels.iter().cloned());
-        fields.push(row.temperature_k.map(num).unwrap_or_default());
-        fields.push(row.rule_name());
-        fields.extend(row.metrics.values().iter().map(|v| {
-            if v.is_finite() {
-                num(*v)
-            } else {
-                String::new()
-            }
-        }));
-        fields.push(row.status.to_string());
-        text.push_str(&csv_line(&fields));
+        let mut fields = fields![run, cell, run % plan.repeats, plan.run_seed(run)];
+        fields.extend(
+            plan.cells[cell]
+                .labels
+                .iter()
+                .map(|l| Field::from(l.as_str())),
+        );
+        fields.push(row.temperature_k.into());
+        fields.push(row.rule_name().into());
+        fields.extend(
+            row.metrics
+                .values()
+                .iter()
+                .map(|v| Field::from(v.is_finite().then_some(*v))),
+        );
+        fields.push(row.status.to_string().into());
+        text.push_str(&csv_line(
+            &fields.iter().map(Field::text).collect::<Vec<_>>(),
+        ));
     }
     text
 }
@@ -148,60 +147,54 @@ fn spectrum_csv(spectra: &[SeriesSpectra]) -> String {
             .map(|s| s.to_string()),
     );
     header.extend(names.iter().map(|n| format!("{n}_density")));
-    let mut text = csv_line(&header);
+    let mut table = Table::new(&header);
     for s in spectra {
         for j in 0..s.tau_s.len() {
             let mut row = Vec::new();
             if multi {
-                row.push(s.temperature_k.map(num).unwrap_or_default());
+                row.push(s.temperature_k.into());
             }
-            row.push(num(s.tau_s[j]));
-            row.push(num(s.tau_s[j].ln()));
-            row.push(s.in_window[j].to_string());
-            row.push(num(s.truth[j] / s.step));
+            row.extend(fields![
+                s.tau_s[j],
+                s.tau_s[j].ln(),
+                s.in_window[j],
+                s.truth[j] / s.step
+            ]);
             for name in &names {
-                let v = s
-                    .recovered
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, w)| num(w[j] / s.step))
-                    .unwrap_or_default();
-                row.push(v);
+                let w = s.recovered.iter().find(|(n, _)| n == name);
+                row.push(w.map(|(_, w)| w[j] / s.step).into());
             }
-            text.push_str(&csv_line(&row));
+            table.push(row);
         }
     }
-    text
+    table.to_csv()
 }
 
 /// The truth peaks of a cell: nominal area and the area the data actually carry (the mandrel's
 /// shortfall for slow peaks; E0(T) c in Pa for DMA).
 fn truth_peaks_csv(sim: &Simulation) -> String {
-    let mut text = csv_line(
-        &[
-            "temperature_k",
-            "peak",
-            "tau_s",
-            "area",
-            "effective_area",
-            "delta",
-        ]
-        .map(String::from),
-    );
+    let mut table = Table::new(&[
+        "temperature_k",
+        "peak",
+        "tau_s",
+        "area",
+        "effective_area",
+        "delta",
+    ]);
     for (series, truth) in sim.series.iter().zip(&sim.truth) {
         let Some(e) = &series.effective else { continue };
         for (i, p) in truth.spectrum.peaks().iter().enumerate() {
-            text.push_str(&csv_line(&[
-                series.temperature_k.map(num).unwrap_or_default(),
-                (i + 1).to_string(),
-                num(e.peak_tau_s[i]),
-                num(p.area),
-                num(e.peak_area[i]),
-                p.is_delta().to_string(),
-            ]));
+            table.push(fields![
+                series.temperature_k,
+                i + 1,
+                e.peak_tau_s[i],
+                p.area,
+                e.peak_area[i],
+                p.is_delta()
+            ]);
         }
     }
-    text
+    table.to_csv()
 }
 
 /// The recovered peaks of a cell's representative run, each choice, with the truth peak each was
@@ -212,61 +205,46 @@ fn followed_peaks_csv(scenario: &Scenario, spectra: &[SeriesSpectra]) -> String 
         (Some(Truth::Hierarchy(h)), Some(m)) => Some((h, m)),
         _ => None,
     };
-    let mut text = csv_line(
-        &[
-            "temperature_k",
-            "rule",
-            "peak",
-            "tau_s",
-            "area",
-            "truth_peak",
-            "truth_tau_s",
-            "truth_effective_area",
-            "log10_tau_shift",
-            "area_ratio",
-            "omega_m3",
-            "truth_n",
-            "truth_omega_m3",
-        ]
-        .map(String::from),
-    );
+    let mut table = Table::new(&[
+        "temperature_k",
+        "rule",
+        "peak",
+        "tau_s",
+        "area",
+        "truth_peak",
+        "truth_tau_s",
+        "truth_effective_area",
+        "log10_tau_shift",
+        "area_ratio",
+        "omega_m3",
+        "truth_n",
+        "truth_omega_m3",
+    ]);
     for s in spectra {
         for ((name, _), peaks) in s.recovered.iter().zip(&s.peaks) {
             for (k, p) in peaks.iter().enumerate() {
-                let mut row = vec![
-                    s.temperature_k.map(num).unwrap_or_default(),
-                    name.clone(),
-                    (k + 1).to_string(),
-                    num(p.tau_s),
-                    num(p.area),
-                ];
+                let mut row = fields![s.temperature_k, name.as_str(), k + 1, p.tau_s, p.area];
                 match p.truth {
-                    Some((i, tau, area)) => row.extend([
-                        i.to_string(),
-                        num(tau),
-                        num(area),
-                        num((p.tau_s / tau).log10()),
-                        num(p.area / area),
+                    Some((i, tau, area)) => row.extend(fields![
+                        i,
+                        tau,
+                        area,
+                        (p.tau_s / tau).log10(),
+                        p.area / area
                     ]),
-                    None => row.extend(std::iter::repeat_n(String::new(), 5)),
+                    None => row.extend(std::iter::repeat_n(Field::Empty, 5)),
                 }
                 let omega = hierarchy
                     .zip(s.temperature_k)
                     .and_then(|((_, m), t)| m.omega_from_tau(p.tau_s, t));
-                row.push(omega.map(num).unwrap_or_default());
                 let n = hierarchy
                     .zip(p.truth)
                     .and_then(|((h, _), (i, _, _))| h.sizes().get(i - 1).copied());
-                row.push(n.map(|n| n.to_string()).unwrap_or_default());
-                row.push(
-                    hierarchy
-                        .zip(n)
-                        .map(|((h, _), n)| num(h.volume().omega_m3(n)))
-                        .unwrap_or_default(),
-                );
-                text.push_str(&csv_line(&row));
+                let truth_omega = hierarchy.zip(n).map(|((h, _), n)| h.volume().omega_m3(n));
+                row.extend(fields![omega, n, truth_omega]);
+                table.push(row);
             }
         }
     }
-    text
+    table.to_csv()
 }

@@ -120,7 +120,7 @@ pub struct BestRule {
 pub struct OverallRule {
     /// Rule name.
     pub rule: String,
-    /// Each of [`OVERALL_METRICS`] over every run.
+    /// Each overall metric (`regret_l2`, `rel_l2`, `regret`, `spectrum_l1`) over every run.
     pub metrics: Named<OverallMetric>,
     /// How often each status other than ok occurred.
     pub status: Named<usize>,

@@ -144,20 +144,9 @@ pub fn quantize(omega_m3: &[f64]) -> Option<Quantized> {
 mod tests {
     use super::*;
     use crate::inversion::Kernel;
-    use crate::stz::{GlassTransition, MaterialParams};
 
     fn zr() -> Material {
-        Material::new(MaterialParams {
-            mu_pa: 34e9,
-            nu: 0.35,
-            gamma_t: 0.2,
-            glass_transition: Some(GlassTransition {
-                t_g_k: 625.0,
-                dmu_dt_pa_per_k: -0.08e9,
-            }),
-            ..MaterialParams::default()
-        })
-        .unwrap()
+        crate::stz::zr_test_material()
     }
 
     #[test]

@@ -46,6 +46,17 @@ fn check(
     }
 }
 
+/// A grid's ends: 0 < tau_min_s < tau_max_s, both finite.
+fn check_range(tau_min_s: f64, tau_max_s: f64) -> Result<(), SpectrumError> {
+    check("tau_min_s", tau_min_s, tau_min_s > 0.0, "must be > 0")?;
+    check(
+        "tau_max_s",
+        tau_max_s,
+        tau_max_s > tau_min_s,
+        "must exceed tau_min_s",
+    )
+}
+
 /// N points equally spaced in ln tau from `tau_min_s` to `tau_max_s` inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LnTauGrid {
@@ -60,13 +71,7 @@ impl LnTauGrid {
     /// # Errors
     /// [`SpectrumError::OutOfRange`].
     pub fn new(tau_min_s: f64, tau_max_s: f64, points: usize) -> Result<Self, SpectrumError> {
-        check("tau_min_s", tau_min_s, tau_min_s > 0.0, "must be > 0")?;
-        check(
-            "tau_max_s",
-            tau_max_s,
-            tau_max_s > tau_min_s,
-            "must exceed tau_min_s",
-        )?;
+        check_range(tau_min_s, tau_max_s)?;
         check("points", points as f64, points >= 2, "must be >= 2")?;
         Ok(Self {
             ln_tau_min: tau_min_s.ln(),
@@ -86,13 +91,7 @@ impl LnTauGrid {
         per_decade: f64,
     ) -> Result<Self, SpectrumError> {
         check("per_decade", per_decade, per_decade > 0.0, "must be > 0")?;
-        check("tau_min_s", tau_min_s, tau_min_s > 0.0, "must be > 0")?;
-        check(
-            "tau_max_s",
-            tau_max_s,
-            tau_max_s > tau_min_s,
-            "must exceed tau_min_s",
-        )?;
+        check_range(tau_min_s, tau_max_s)?;
         let decades = (tau_max_s / tau_min_s).log10();
         let points = (decades * per_decade).ceil() as usize + 1;
         Self::new(tau_min_s, tau_max_s, points.max(2))

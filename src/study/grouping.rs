@@ -875,22 +875,9 @@ fn tables(material: &Material, r: &GroupingResult, t_low: f64) -> Vec<(String, T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stz::{GlassTransition, MaterialParams};
 
     fn zr() -> Material {
-        Material::new(MaterialParams {
-            mu_pa: 34e9,
-            nu: 0.35,
-            gamma_t: 0.2,
-            beta: 1.0,
-            sigma_stz_over_mu: 0.025,
-            nu_g_hz: 1e13,
-            glass_transition: Some(GlassTransition {
-                t_g_k: 625.0,
-                dmu_dt_pa_per_k: -0.08e9,
-            }),
-        })
-        .unwrap()
+        crate::stz::zr_test_material()
     }
 
     /// Exact Eq. 9 peaks of sizes 25..=33 inside 0.01..100 s at each temperature.

@@ -47,6 +47,23 @@ impl Default for MaterialParams {
     }
 }
 
+/// The Zr-based glass of the zr-dma scenario (mu 34 GPa, nu 0.35, T_g 625 K, mu falling 0.08 GPa/K
+/// above it), shared by the unit tests of the volume kernels and the grouping study.
+#[cfg(test)]
+pub(crate) fn zr_test_material() -> Material {
+    Material::new(MaterialParams {
+        mu_pa: 34e9,
+        nu: 0.35,
+        gamma_t: 0.2,
+        glass_transition: Some(GlassTransition {
+            t_g_k: 625.0,
+            dmu_dt_pa_per_k: -0.08e9,
+        }),
+        ..MaterialParams::default()
+    })
+    .expect("a valid material")
+}
+
 /// A validated glass in Argon's STZ model.
 ///
 /// # Formula

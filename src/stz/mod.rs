@@ -8,6 +8,8 @@ mod percolation;
 
 pub use free_volume::FreeVolumeModel;
 pub use hierarchy::{AtomicVolume, Hierarchy, StzLevel};
+#[cfg(test)]
+pub(crate) use material::zr_test_material;
 pub use material::{GlassTransition, Material, MaterialParams};
 pub use percolation::{percolation, Percolation};
 

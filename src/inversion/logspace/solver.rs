@@ -220,7 +220,8 @@ pub(super) struct Factor {
 
 impl Factor {
     pub(super) fn new(a: &[f64], n: usize) -> Option<Self> {
-        let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[i * n + j]);
+        // A row-major view: the factorization copies it into its own storage (no copy here).
+        let m = faer::MatRef::from_row_major_slice(&a[..n * n], n, n);
         let llt = m.llt(faer::Side::Lower).ok()?;
         let l = llt.L();
         (0..n)

@@ -220,6 +220,71 @@ fn path_best(grid: &LnTauGrid, path: &LambdaPath, truth: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Third differences leave every parabola in ln f free, so a log-normal spectrum is in the null
+/// space of the order-3 log-smooth penalty: even the strongest lambda of the path recovers it
+/// (noise-free data), where the order-2 penalty (free: straight lines in ln f only) bends it.
+#[test]
+fn a_log_normal_costs_nothing_under_the_third_difference_of_ln_f() {
+    let grid = LnTauGrid::new(1e-3, 1e5, 41).unwrap();
+    // One decade wide (sd of ln tau 2.303) at 10 s, area 0.1: decay by quadrature.
+    let (centre, sd, area) = (10f64.ln(), 2.303, 0.1);
+    let density = |u: f64| {
+        area / (sd * (2.0 * std::f64::consts::PI).sqrt())
+            * (-(u - centre).powi(2) / (2.0 * sd * sd)).exp()
+    };
+    let x: Vec<f64> = (0..200)
+        .map(|i| 10f64.powf(-2.0 + 6.0 * i as f64 / 199.0))
+        .collect();
+    let y: Vec<f64> = x
+        .iter()
+        .map(|&t| {
+            let (lo, steps) = (centre - 10.0 * sd, 8000);
+            let d = 20.0 * sd / steps as f64;
+            (0..=steps)
+                .map(|k| {
+                    let u = lo + d * k as f64;
+                    let w = if k == 0 || k == steps { 0.5 } else { 1.0 };
+                    w * d * density(u) * (-t / u.exp()).exp()
+                })
+                .sum()
+        })
+        .collect();
+    let truth: Vec<f64> = (0..grid.len()).map(|i| density(grid.ln_tau(i))).collect();
+    let sigma = vec![1e-6; x.len()];
+    let strongest = |order: usize| {
+        let settings = ProblemSettings {
+            baseline: Baseline::None,
+            order,
+            ..ProblemSettings::new(Kernel::Decay, grid)
+        };
+        let p = Problem::new(&x, &y, Some(&sigma), settings).unwrap();
+        let a = analyse(
+            &p,
+            30,
+            &[Rule::Gcv],
+            &PeakParams::default(),
+            Regularizer::LogSmooth,
+            &mut Workspace::new(),
+        );
+        let top = a
+            .path
+            .points
+            .iter()
+            .max_by(|a, b| a.solution.lambda.total_cmp(&b.solution.lambda))
+            .unwrap();
+        rel_l2(&grid, &top.solution.amplitudes, &truth)
+    };
+    let (third, second) = (strongest(3), strongest(2));
+    assert!(
+        third < 1e-3,
+        "order 3 at the strongest lambda: rel L2 {third}"
+    );
+    assert!(
+        second > 10.0 * third,
+        "order 2 {second} against order 3 {third}"
+    );
+}
+
 #[test]
 fn narrow_peaks_are_resolved_better_than_by_tikhonov() {
     // 20 points per decade over 1e-3..1e5 s: fine enough to draw a 0.08-decade peak.

@@ -78,5 +78,19 @@ mod tests {
             let v: f64 = (0..8).map(|j| l[r * 8 + j] * line[j]).sum();
             assert!(v.abs() < 1e-14);
         }
+        // Third differences: every parabola is free (a log-normal peak's ln f in ln tau), a cubic
+        // is not; the rows are the binomial coefficients -1, 3, -3, 1.
+        let (rows, l) = difference_operator(8, 3, false);
+        assert_eq!(rows, 5);
+        assert_eq!(&l[0..8], &[-1.0, 3.0, -3.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+        let at =
+            |p: &dyn Fn(f64) -> f64, r: usize| (0..8).map(|j| l[r * 8 + j] * p(j as f64)).sum();
+        for r in 0..rows {
+            let v: f64 = at(&|x| -0.5 * (x - 3.2) * (x - 3.2) + 1.0, r);
+            assert!(v.abs() < 1e-12, "{v}");
+            // The third difference of x^3 is 3! = 6 everywhere.
+            let v: f64 = at(&|x| x * x * x, r);
+            assert!((v - 6.0).abs() < 1e-12, "{v}");
+        }
     }
 }

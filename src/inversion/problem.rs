@@ -308,10 +308,11 @@ impl Problem {
             baseline: first.baseline,
             ..settings
         };
-        if settings.order > 2 {
+        if settings.order > super::settings::MAX_ORDER {
             return Err(InversionError::Invalid(format!(
-                "difference order {} must be 0, 1 or 2",
-                settings.order
+                "difference order {} must be 0, 1, 2 or {}",
+                settings.order,
+                super::settings::MAX_ORDER
             )));
         }
         let sigma_given = first.sigma.is_some();

@@ -187,6 +187,9 @@ pub const MAX_LAMBDA_POINTS: usize = 10_000;
 pub const MIN_LAMBDA_POINTS: usize = 5;
 /// Fewest grid points.
 pub const MIN_GRID_POINTS: usize = 3;
+/// Highest difference order of the penalty. Order r leaves the polynomials of degree < r free; with
+/// r = 3 and log-smooth, every log-normal peak (a parabola in ln f) costs nothing.
+pub const MAX_ORDER: usize = 3;
 
 /// A setting out of its domain: the field (its key under a scenario's `[inversion]`; the command
 /// line names its flag) and why, starting with the bad value.
@@ -264,8 +267,11 @@ impl InvertOptions {
                 );
             }
         }
-        if self.order > 2 {
-            return bad("order", format!("{}: must be 0, 1 or 2", self.order));
+        if self.order > MAX_ORDER {
+            return bad(
+                "order",
+                format!("{}: must be 0, 1, 2 or {MAX_ORDER}", self.order),
+            );
         }
         let n = self.lambda_points;
         if n < MIN_LAMBDA_POINTS {
@@ -397,7 +403,8 @@ mod tests {
             o.tau_max_s = Some(10.0);
         };
         assert_eq!(field(&reversed), Some("tau_max_s"));
-        assert_eq!(field(&|o| o.order = 3), Some("order"));
+        assert_eq!(field(&|o| o.order = 4), Some("order"));
+        assert_eq!(field(&|o| o.order = 3), None);
         assert_eq!(field(&|o| o.order = 0), None);
         assert_eq!(field(&|o| o.lambda_points = 4), Some("lambda_points"));
         assert_eq!(field(&|o| o.lambda_points = MAX_LAMBDA_POINTS), None);
@@ -416,7 +423,7 @@ mod tests {
         o.order = 7;
         assert_eq!(
             o.check().unwrap_err().to_string(),
-            "order: 7: must be 0, 1 or 2"
+            "order: 7: must be 0, 1, 2 or 3"
         );
     }
 }

@@ -202,7 +202,8 @@ pub(crate) struct InvertArgs {
     /// Constrain the baseline coefficients to be >= 0.
     #[arg(long)]
     pub(crate) baseline_nonnegative: bool,
-    /// Order of the difference penalty (0, 1 or 2).
+    /// Order of the difference penalty, 0 to 3 (order r leaves polynomials of degree < r unpenalized;
+    /// 3 with log-smooth leaves every log-normal peak free).
     #[arg(long, default_value_t = 2)]
     pub(crate) order: u8,
     /// Take the spectrum as zero beyond the grid ends (CONTIN).

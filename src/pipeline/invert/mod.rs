@@ -409,7 +409,7 @@ mod tests {
             sigma: None,
         };
         let mut options = InvertOptions::new(Kernel::Decay);
-        options.order = 3;
+        options.order = 4;
         let e = invert_series(&series, &options, None, &mut Workspace::new()).unwrap_err();
         assert!(
             matches!(&e, InvertError::Setting(s) if s.field == "order"),

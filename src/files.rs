@@ -194,6 +194,37 @@ impl<T: serde::Serialize> serde::Serialize for Named<T> {
     }
 }
 
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Named<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Entries<T> {
+            type Value = Named<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of named values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Named<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Named(out))
+            }
+        }
+        d.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+/// Reads a number that JSON may hold as null (serde_json writes NaN and infinities as null).
+///
+/// # Errors
+/// When the value is neither a number nor null.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One value of a [`Table`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
@@ -374,5 +405,35 @@ mod tests {
         ] {
             assert!(!is_cell_file(name), "{name}");
         }
+    }
+
+    /// Named values keep their order through JSON; null reads back as NaN; a table's fields are
+    /// written as `num` writes numbers, quoted only where CSV needs it.
+    #[test]
+    fn named_values_and_tables_round_trip() {
+        let named: Named<usize> = [("b".to_string(), 2), ("a".to_string(), 1)]
+            .into_iter()
+            .collect();
+        let text = serde_json::to_string(&named).unwrap();
+        assert_eq!(text, r#"{"b":2,"a":1}"#);
+        let back: Named<usize> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, named);
+        #[derive(serde::Deserialize)]
+        struct X {
+            #[serde(deserialize_with = "nan_if_null")]
+            v: f64,
+        }
+        assert!(serde_json::from_str::<X>(r#"{"v":null}"#)
+            .unwrap()
+            .v
+            .is_nan());
+        assert_eq!(serde_json::from_str::<X>(r#"{"v":2.5}"#).unwrap().v, 2.5);
+        let mut t = Table::new(&["x", "label", "n", "missing"]);
+        t.push(fields![1e-9, "a,b", 3usize, None::<f64>]);
+        t.push(fields![0.5, "say \"hi\"", u64::MAX, Some(2.0)]);
+        assert_eq!(
+            t.to_csv(),
+            "x,label,n,missing\n1e-9,\"a,b\",3,\n0.5,\"say \"\"hi\"\"\",18446744073709551615,2\n"
+        );
     }
 }

@@ -338,6 +338,20 @@ fn no_figures_writes_none_and_report_draws_them_later() {
     assert!(out.join("my-notes.svg").exists());
     std::fs::remove_file(out.join("my-notes.svg")).unwrap();
     assert!(check_report(&out).len() >= 8);
+    // A summary.json that does not read as a sweep's summary draws no figures, and says so.
+    let path = out.join("summary.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let damaged = text.replacen("\"repeats\": 1", "\"repeats\": \"one\"", 1);
+    assert_ne!(damaged, text);
+    std::fs::write(&path, damaged).unwrap();
+    let o = stzlab().arg("report").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: no figures: ") && err.contains("summary.json"),
+        "{err}"
+    );
+    assert!(!out.join("metrics.svg").exists());
     // A folder without summary.json is refused.
     let o = stzlab().arg("report").arg(tmp.path()).output().unwrap();
     assert_eq!(o.status.code(), Some(2));

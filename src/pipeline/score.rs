@@ -108,17 +108,21 @@ pub const NOT_FOR_REGULARIZER: &str = "not-for-regularizer";
 pub const ORACLE: &str = "oracle";
 
 /// Count, mean, median and the 5th and 95th percentiles of the finite values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Number of finite values.
     pub count: usize,
     /// Mean.
+    #[serde(deserialize_with = "crate::files::nan_if_null")]
     pub mean: f64,
     /// Median.
+    #[serde(deserialize_with = "crate::files::nan_if_null")]
     pub median: f64,
     /// 5th percentile (linear interpolation between order statistics).
+    #[serde(deserialize_with = "crate::files::nan_if_null")]
     pub p05: f64,
     /// 95th percentile.
+    #[serde(deserialize_with = "crate::files::nan_if_null")]
     pub p95: f64,
 }
 

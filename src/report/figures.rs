@@ -11,6 +11,9 @@ use super::html::index_html;
 use super::plot::{render, Figure, Panel, Series, Style};
 use super::provenance::Provenance;
 use crate::files::OutputDir;
+use crate::pipeline::score::{Stats, ORACLE};
+use crate::study::StudySummary;
+use crate::sweep::SweepSummary;
 
 /// A CSV file read as text cells.
 struct Table {
@@ -150,16 +153,21 @@ fn kind_of(summary: &Value) -> Option<Kind> {
 }
 
 /// The figures for the output folder `dir` (from its files; none when it holds no summary.json).
-pub fn figures_for(dir: &Path) -> Vec<Figure> {
+///
+/// # Errors
+/// A sweep's or study's summary.json that does not read as [`SweepSummary`] or [`StudySummary`]
+/// (a damaged file, or one from another version).
+pub fn figures_for(dir: &Path) -> Result<Vec<Figure>, String> {
     let Some(summary) = read_summary(dir) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    match kind_of(&summary) {
+    let typed = |e: serde_json::Error| format!("{}: {e}", dir.join("summary.json").display());
+    Ok(match kind_of(&summary) {
         Some(Kind::Invert) => invert_figures(dir, &summary),
-        Some(Kind::Sweep) => sweep_figures(dir, &summary),
-        Some(Kind::Study) => study_figures(dir, &summary),
+        Some(Kind::Sweep) => sweep_figures(dir, &serde_json::from_value(summary).map_err(typed)?),
+        Some(Kind::Study) => study_figures(dir, &serde_json::from_value(summary).map_err(typed)?),
         None => Vec::new(),
-    }
+    })
 }
 
 fn read_summary(dir: &Path) -> Option<Value> {
@@ -180,7 +188,10 @@ pub fn write_report(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), crate::fi
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     let mut shown = Vec::new();
-    let figs = figures_for(dir);
+    let figs = figures_for(dir).unwrap_or_else(|e| {
+        warnings.push(format!("no figures: {e}"));
+        Vec::new()
+    });
     // Figures of an earlier run into this folder (say, one with more cells) that this one does not
     // draw would sit next to the new ones unshown: only stzlab's own figure names are removed.
     for entry in std::fs::read_dir(dir)
@@ -827,8 +838,8 @@ type NumericAxis = (String, BTreeMap<u64, f64>);
 /// Each cell's axis values as text; a numeric axis (the first whose value is a number in every
 /// cell, with at least two distinct values) and each cell's condition: the values of the other axes
 /// as text (empty with one axis). Cells of one condition differ only along the numeric axis.
-fn cell_axes(
-    summary: &Value,
+fn cell_axes<'a>(
+    cells: impl Iterator<Item = (usize, &'a serde_json::Map<String, Value>)>,
 ) -> (
     BTreeMap<u64, String>,
     Option<NumericAxis>,
@@ -837,23 +848,19 @@ fn cell_axes(
     let mut text = BTreeMap::new();
     let mut paths: Vec<String> = Vec::new();
     let mut all: BTreeMap<u64, serde_json::Map<String, Value>> = BTreeMap::new();
-    for c in summary["cells"].as_array().into_iter().flatten() {
-        let Some(cell) = c["cell"].as_u64() else {
-            continue;
-        };
-        if let Some(axes) = c["axes"].as_object() {
-            for k in axes.keys() {
-                if !paths.contains(k) {
-                    paths.push(k.clone());
-                }
+    for (cell, axes) in cells {
+        let cell = cell as u64;
+        for k in axes.keys() {
+            if !paths.contains(k) {
+                paths.push(k.clone());
             }
-            let label: Vec<String> = axes
-                .iter()
-                .map(|(k, v)| format!("{k} = {}", short(v)))
-                .collect();
-            text.insert(cell, label.join(", "));
-            all.insert(cell, axes.clone());
         }
+        let label: Vec<String> = axes
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", short(v)))
+            .collect();
+        text.insert(cell, label.join(", "));
+        all.insert(cell, axes.clone());
     }
     let numeric = paths.iter().find_map(|p| {
         let xs: BTreeMap<u64, f64> = all
@@ -887,9 +894,9 @@ fn short(v: &Value) -> String {
     }
 }
 
-fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
+fn sweep_figures(dir: &Path, summary: &SweepSummary) -> Vec<Figure> {
     let mut figs = Vec::new();
-    let (labels, numeric, conditions) = cell_axes(summary);
+    let (labels, numeric, conditions) = cell_axes(summary.cells.iter().map(|c| (c.cell, &c.axes)));
     for (cell, path) in cell_files(dir, "spectrum") {
         let Some(t) = Table::read(&path) else {
             continue;
@@ -1008,7 +1015,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         });
     }
     // Metrics against the swept axis (or the cell number), median with the p05-p95 band.
-    let cells = summary["cells"].as_array().cloned().unwrap_or_default();
+    let cells = &summary.cells;
     let n_cells = labels.len();
     if n_cells > 1 {
         let (x_label, x_of, x_log) = match &numeric {
@@ -1023,18 +1030,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                 false,
             ),
         };
-        let rules: Vec<String> = summary["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        let metrics: Vec<String> = summary["metrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        let (rules, metrics) = (&summary.rules, &summary.metrics);
         // One panel per metric and condition (the values of the other axes): lines join only
         // cells that differ along the x axis. With several conditions, the key metrics only.
         let mut groups: Vec<String> = Vec::new();
@@ -1053,7 +1049,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         let has_values = |m: &str| {
             cells
                 .iter()
-                .any(|c| c["metrics"][m]["count"].as_u64().is_some_and(|n| n > 0))
+                .any(|c| c.metrics.get(m).is_some_and(|s| s.count > 0))
         };
         let empty: Vec<&str> = metrics
             .iter()
@@ -1087,24 +1083,18 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                 for (k, rule) in rules.iter().enumerate() {
                     let mut pts = Vec::new();
                     let mut band = Vec::new();
-                    for c in cells.iter().filter(|c| c["rule"].as_str() == Some(rule)) {
-                        let Some(cell) = c["cell"].as_u64() else {
-                            continue;
-                        };
+                    for c in cells.iter().filter(|c| c.rule == *rule) {
+                        let cell = c.cell as u64;
                         if !g.is_empty() && conditions.get(&cell) != Some(g) {
                             continue;
                         }
                         let Some(x) = x_of.get(&cell) else {
                             continue;
                         };
-                        let s = &c["metrics"][m.as_str()];
+                        let s = c.metrics.get(m).copied().unwrap_or(Stats::of(&[]));
                         let x = x + shift(k);
-                        pts.push((x, s["median"].as_f64().unwrap_or(f64::NAN)));
-                        band.push((
-                            x,
-                            s["p05"].as_f64().unwrap_or(f64::NAN),
-                            s["p95"].as_f64().unwrap_or(f64::NAN),
-                        ));
+                        pts.push((x, s.median));
+                        band.push((x, s.p05, s.p95));
                     }
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                     band.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -1145,7 +1135,7 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         figs.push(fig);
     }
     // Omega_m against m with the fitted slope, for the first rule.
-    let first_rule = summary["rules"][0].as_str().unwrap_or("").to_string();
+    let first_rule = summary.rules.first().cloned().unwrap_or_default();
     let mut panels = Vec::new();
     for (cell, path) in cell_files(dir, "peaks").into_iter().take(12) {
         let Some(t) = Table::read(&path) else {
@@ -1218,20 +1208,20 @@ fn sweep_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
 
 /// Which rule under which conditions: each cell's median regret per rule as a table figure, with
 /// the path's best (the oracle's) absolute spectrum L1 error beside it, flagged when poor.
-fn regret_figure(summary: &Value, labels: &BTreeMap<u64, String>) -> Option<Figure> {
-    let rules: Vec<String> = summary["rules"]
-        .as_array()?
+fn regret_figure(summary: &SweepSummary, labels: &BTreeMap<u64, String>) -> Option<Figure> {
+    let rules: Vec<String> = summary
+        .rules
         .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .filter(|r| r != "oracle")
+        .filter(|r| *r != ORACLE)
+        .cloned()
         .collect();
-    let cells = summary["cells"].as_array()?;
     let median = |cell: u64, rule: &str, metric: &str| {
-        cells
+        summary
+            .cells
             .iter()
-            .find(|c| c["cell"].as_u64() == Some(cell) && c["rule"].as_str() == Some(rule))
-            .and_then(|c| c["metrics"][metric]["median"].as_f64())
-            .unwrap_or(f64::NAN)
+            .find(|c| c.cell as u64 == cell && c.rule == rule)
+            .and_then(|c| c.metrics.get(metric))
+            .map_or(f64::NAN, |s| s.median)
     };
     if rules.is_empty() || labels.is_empty() {
         return None;
@@ -1246,7 +1236,7 @@ fn regret_figure(summary: &Value, labels: &BTreeMap<u64, String>) -> Option<Figu
             format!("cell {cell}: {label}")
         });
         values.push(rules.iter().map(|r| median(cell, r, "regret")).collect());
-        let best = median(cell, "oracle", "spectrum_l1");
+        let best = median(cell, ORACLE, "spectrum_l1");
         notes.push(if !best.is_finite() {
             "-".to_string()
         } else if best > crate::report::console::POOR_L1 {
@@ -1288,8 +1278,8 @@ fn straight_line(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
 // ---------------------------------------------------------------------------------------------
 // Studies
 
-fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
-    let (labels, _, _) = cell_axes(summary);
+fn study_figures(dir: &Path, summary: &StudySummary) -> Vec<Figure> {
+    let (labels, _, _) = cell_axes(summary.cells.iter().map(|c| (c.cell, &c.axes)));
     let at = |cell: usize| {
         labels
             .get(&(cell as u64))
@@ -1311,7 +1301,7 @@ fn study_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
         .collect::<std::collections::BTreeSet<usize>>()
         .into_iter()
         .collect();
-    let study = summary["study"].as_str().unwrap_or("");
+    let study = summary.study.as_str();
     for cell in cells {
         let file = |name: &str| format!("{name}_cell{cell:04}.svg");
         match study {

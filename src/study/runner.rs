@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{run_study, Outcome};
@@ -19,7 +19,7 @@ use crate::scenario::Plan;
 
 /// `summary.json` of a study: per cell the statistics of each of the study's numbers, and the
 /// headline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudySummary {
     /// The scenario's name.
     pub scenario: String,
@@ -42,7 +42,7 @@ pub struct StudySummary {
 }
 
 /// One cell of a study.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyCell {
     /// Cell index.
     pub cell: usize,

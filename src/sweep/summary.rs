@@ -5,7 +5,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::files::Named;
@@ -53,7 +53,7 @@ pub struct SummaryError {
 
 /// `summary.json` of a sweep: per cell and rule the statistics of every metric, each cell's best
 /// rule, each rule over the whole sweep, and the bootstrap coverage where runs carry it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSummary {
     /// The scenario's name.
     pub scenario: String,
@@ -81,12 +81,12 @@ pub struct SweepSummary {
     /// when none).
     pub percolation: Value,
     /// Coverage of the bootstrap intervals, per cell (left out when no run has uncertainty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<Coverage>,
 }
 
 /// One rule in one cell.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRule {
     /// Cell index.
     pub cell: usize,
@@ -101,7 +101,7 @@ pub struct CellRule {
 }
 
 /// A cell's best rule by median regret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BestRule {
     /// Cell index.
     pub cell: usize,
@@ -116,7 +116,7 @@ pub struct BestRule {
 }
 
 /// A rule over the whole sweep.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverallRule {
     /// Rule name.
     pub rule: String,
@@ -127,7 +127,7 @@ pub struct OverallRule {
 }
 
 /// One metric of a rule over the whole sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct OverallMetric {
     /// Statistics of the runs that gave a value.
     pub stats: Stats,
@@ -136,7 +136,7 @@ pub struct OverallMetric {
 }
 
 /// A cell's coverage of the nominal bootstrap intervals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Cell index.
     pub cell: usize,
@@ -151,7 +151,7 @@ pub struct Coverage {
 }
 
 /// The mean coverage of one quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CoverageMean {
     /// Mean over the runs of the fraction of truths inside the intervals.
     pub mean: f64,

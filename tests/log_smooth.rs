@@ -152,6 +152,29 @@ fn the_misfit_grows_with_lambda_and_choices_are_scale_free() {
 /// Decay data of four log-normal peaks 0.08 decade wide, one decade apart (sd 0.1842 in ln tau),
 /// 200 log-spaced times over 1e-2..1e4 s, white noise 1e-4 from `seed`; and the exact density per
 /// unit ln tau.
+/// The decay sum over the density of ln tau at times `x`: the trapezoidal rule with `steps`
+/// intervals over `lo..hi` in ln tau.
+fn decay_by_quadrature(
+    x: &[f64],
+    density: &dyn Fn(f64) -> f64,
+    lo: f64,
+    hi: f64,
+    steps: usize,
+) -> Vec<f64> {
+    let d = (hi - lo) / steps as f64;
+    x.iter()
+        .map(|&t| {
+            (0..=steps)
+                .map(|k| {
+                    let u = lo + d * k as f64;
+                    let weight = if k == 0 || k == steps { 0.5 } else { 1.0 };
+                    weight * d * density(u) * (-t / u.exp()).exp()
+                })
+                .sum()
+        })
+        .collect()
+}
+
 fn narrow_peaks(seed: u64, grid: &LnTauGrid) -> (common::Case, Vec<f64>) {
     let peaks = [(0.1, 0.015), (1.0, 0.02), (10.0, 0.03), (100.0, 0.04)];
     let w: f64 = 0.1842;
@@ -168,21 +191,8 @@ fn narrow_peaks(seed: u64, grid: &LnTauGrid) -> (common::Case, Vec<f64>) {
         .map(|i| 10f64.powf(-2.0 + 6.0 * i as f64 / 199.0))
         .collect();
     // The clean decay by quadrature on a fine ln tau grid (1000 points over +-6 sd of each peak).
-    let clean: Vec<f64> = x
-        .iter()
-        .map(|&t| {
-            let (lo, hi) = (f64::ln(0.1) - 6.0 * w, f64::ln(100.0) + 6.0 * w);
-            let steps = 4000;
-            let d = (hi - lo) / steps as f64;
-            (0..=steps)
-                .map(|k| {
-                    let u = lo + d * k as f64;
-                    let weight = if k == 0 || k == steps { 0.5 } else { 1.0 };
-                    weight * d * density(u) * (-t / u.exp()).exp()
-                })
-                .sum()
-        })
-        .collect();
+    let (lo, hi) = (f64::ln(0.1) - 6.0 * w, f64::ln(100.0) + 6.0 * w);
+    let clean = decay_by_quadrature(&x, &density, lo, hi, 4000);
     let noise = 1e-4;
     let y = NoiseModel::new(noise, 0.0, 0.0, 0.0, 0.0)
         .unwrap()
@@ -235,20 +245,7 @@ fn a_log_normal_costs_nothing_under_the_third_difference_of_ln_f() {
     let x: Vec<f64> = (0..200)
         .map(|i| 10f64.powf(-2.0 + 6.0 * i as f64 / 199.0))
         .collect();
-    let y: Vec<f64> = x
-        .iter()
-        .map(|&t| {
-            let (lo, steps) = (centre - 10.0 * sd, 8000);
-            let d = 20.0 * sd / steps as f64;
-            (0..=steps)
-                .map(|k| {
-                    let u = lo + d * k as f64;
-                    let w = if k == 0 || k == steps { 0.5 } else { 1.0 };
-                    w * d * density(u) * (-t / u.exp()).exp()
-                })
-                .sum()
-        })
-        .collect();
+    let y = decay_by_quadrature(&x, &density, centre - 10.0 * sd, centre + 10.0 * sd, 8000);
     let truth: Vec<f64> = (0..grid.len()).map(|i| density(grid.ln_tau(i))).collect();
     let sigma = vec![1e-6; x.len()];
     let strongest = |order: usize| {

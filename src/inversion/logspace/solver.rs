@@ -156,13 +156,19 @@ impl Parts<'_> {
             position[i] = a;
         }
         let scales: Vec<f64> = idx.iter().map(|&j| scale(j)).collect();
-        let mut h = vec![0.0; k * k];
+        // Every entry is written below: no zeroing first. A contiguous set (nothing held) reads
+        // G's rows as slices, which vectorizes; the arithmetic is the same either way.
+        let contiguous = idx.windows(2).all(|w| w[1] == w[0] + 1);
+        let mut h = Vec::with_capacity(k * k);
         for (a, &i) in idx.iter().enumerate() {
             let (si, g) = (scales[a], &self.g[i * n..(i + 1) * n]);
-            let row = &mut h[a * k..(a + 1) * k];
-            for ((out, &j), sj) in row.iter_mut().zip(idx).zip(&scales) {
-                *out = si * g[j] * sj;
+            if contiguous && k > 0 {
+                let g = &g[idx[0]..idx[0] + k];
+                h.extend(g.iter().zip(&scales).map(|(gj, sj)| si * gj * sj));
+            } else {
+                h.extend(idx.iter().zip(&scales).map(|(&j, sj)| si * g[j] * sj));
             }
+            let row = &mut h[a * k..(a + 1) * k];
             if i >= ns {
                 continue;
             }
@@ -301,23 +307,24 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
             .map(|&j| if held[j] { 0.0 } else { -grad[j] })
             .collect();
         // The step matrix on the moving coordinates only (k x k).
-        let h = parts.step_matrix(&point, l2, &moving);
-        let (step, predicted) = loop {
-            // H on the moving coordinates; a held one (log-smooth) gets an identity row and column.
-            let mut damped = h.clone();
-            for (a, &i) in moving.iter().enumerate() {
-                if held[i] {
-                    for b in 0..k {
-                        damped[a * k + b] = 0.0;
-                        damped[b * k + a] = 0.0;
-                    }
+        // H on the moving coordinates; a held one (log-smooth) gets an identity row and column.
+        // Each damping below rewrites the diagonal from H's own, kept apart.
+        let mut damped = parts.step_matrix(&point, l2, &moving);
+        let diagonal: Vec<f64> = (0..k).map(|a| damped[a * k + a]).collect();
+        for (a, &i) in moving.iter().enumerate() {
+            if held[i] {
+                for b in 0..k {
+                    damped[a * k + b] = 0.0;
+                    damped[b * k + a] = 0.0;
                 }
             }
+        }
+        let (step, predicted) = loop {
             for (a, &i) in moving.iter().enumerate() {
                 damped[a * k + a] = if held[i] {
                     1.0
                 } else {
-                    damped[a * k + a] + mu * h[a * k + a].abs().max(f64::MIN_POSITIVE)
+                    diagonal[a] + mu * diagonal[a].abs().max(f64::MIN_POSITIVE)
                 };
             }
             factorizations += 1;

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{run_study, Outcome};
-use crate::files::csv_line;
-use crate::files::{num, Named, OutputDir};
+use crate::files::{fields, Field, Named, OutputDir, Table};
 use crate::noise::rng_from_seed;
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
 use crate::pipeline::progress::Progress;
@@ -124,23 +123,22 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport<StudySummary>,
         .collect();
     header.extend(plan.axes.iter().map(|a| a.path.clone()));
     header.extend(names.iter().cloned());
-    let mut text = csv_line(&header);
+    let mut runs = Table::new(&header);
     for (run, o) in outcomes.iter().enumerate() {
         let cell = run / plan.repeats;
-        let mut row = vec![
-            run.to_string(),
-            cell.to_string(),
-            (run % plan.repeats).to_string(),
-            plan.run_seed(run).to_string(),
-        ];
-        row.extend(plan.cells[cell].labels.iter().cloned());
-        row.extend(names.iter().map(|n| {
-            o.get(n)
-                .filter(|v| v.is_finite())
-                .map(num)
-                .unwrap_or_default()
-        }));
-        text.push_str(&csv_line(&row));
+        let mut row = fields![run, cell, run % plan.repeats, plan.run_seed(run)];
+        row.extend(
+            plan.cells[cell]
+                .labels
+                .iter()
+                .map(|l| Field::from(l.as_str())),
+        );
+        row.extend(
+            names
+                .iter()
+                .map(|n| Field::from(o.get(n).filter(|v| v.is_finite()))),
+        );
+        runs.push(row);
         for (name, table) in &o.tables {
             files.push(dir.write(
                 &format!("{name}_cell{cell:04}.csv"),
@@ -148,7 +146,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport<StudySummary>,
             )?);
         }
     }
-    files.push(dir.write("runs.csv", text.as_bytes())?);
+    files.push(dir.write("runs.csv", runs.to_csv().as_bytes())?);
 
     // Summary: statistics per cell and number; the headline is the first cell's medians.
     let mut cells = Vec::new();

@@ -79,6 +79,7 @@ pub struct SweepSummary {
     pub overall: Vec<OverallRule>,
     /// STZ percolation numbers of the cells with a hierarchy truth, as in `scenario.json` (null
     /// when none).
+    #[serde(default)]
     pub percolation: Value,
     /// Coverage of the bootstrap intervals, per cell (left out when no run has uncertainty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -96,7 +97,7 @@ pub struct CellRule {
     pub rule: String,
     /// Statistics of each metric over the cell's runs.
     pub metrics: Named<Stats>,
-    /// How often each status other than ok occurred.
+    /// How many runs ended in each status (none for the oracle).
     pub status: Named<usize>,
 }
 
@@ -122,7 +123,7 @@ pub struct OverallRule {
     pub rule: String,
     /// Each overall metric (`regret_l2`, `rel_l2`, `regret`, `spectrum_l1`) over every run.
     pub metrics: Named<OverallMetric>,
-    /// How often each status other than ok occurred.
+    /// How many runs ended in each status (none for the oracle).
     pub status: Named<usize>,
 }
 

@@ -2,6 +2,7 @@
 //! whole scenario built by setting the axis paths in the TOML document and validating it exactly as
 //! a file would be, so a bad path or value is reported before anything runs.
 
+use crate::files::{fields, Field};
 use crate::noise::splitmix64;
 use std::path::Path;
 
@@ -284,6 +285,20 @@ impl Plan {
     /// noise is fixed by (seed, index) whatever the threads or shards.
     pub fn run_seed(&self, run: usize) -> u64 {
         splitmix64(self.seed ^ splitmix64(run as u64 ^ 0x5354_5a4c_4142_0001))
+    }
+
+    /// The leading fields of run `run`'s rows in `runs.csv`: run, cell, repeat, seed, and the
+    /// cell's label on each axis.
+    pub fn run_fields(&self, run: usize) -> Vec<Field> {
+        let cell = run / self.repeats;
+        let mut fields = fields![run, cell, run % self.repeats, self.run_seed(run)];
+        fields.extend(
+            self.cells[cell]
+                .labels
+                .iter()
+                .map(|l| Field::from(l.as_str())),
+        );
+        fields
     }
 
     /// What `scenario.json` holds.

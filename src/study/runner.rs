@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{run_study, Outcome};
-use crate::files::{fields, Field, Named, OutputDir, Table};
+use crate::files::{Field, Named, OutputDir, Table};
 use crate::noise::rng_from_seed;
 use crate::pipeline::drive::{finish, plan_json, RunError, RunOptions, RunReport};
 use crate::pipeline::progress::Progress;
@@ -126,13 +126,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport<StudySummary>,
     let mut runs = Table::new(&header);
     for (run, o) in outcomes.iter().enumerate() {
         let cell = run / plan.repeats;
-        let mut row = fields![run, cell, run % plan.repeats, plan.run_seed(run)];
-        row.extend(
-            plan.cells[cell]
-                .labels
-                .iter()
-                .map(|l| Field::from(l.as_str())),
-        );
+        let mut row = plan.run_fields(run);
         row.extend(
             names
                 .iter()

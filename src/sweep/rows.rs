@@ -104,16 +104,9 @@ pub(super) fn rows_per_run(plan: &Plan, run: usize) -> usize {
 }
 
 fn rows_text(plan: &Plan, run: usize, result: &RunResult) -> String {
-    let cell = run / plan.repeats;
     let mut text = String::new();
     for row in &result.rows {
-        let mut fields = fields![run, cell, run % plan.repeats, plan.run_seed(run)];
-        fields.extend(
-            plan.cells[cell]
-                .labels
-                .iter()
-                .map(|l| Field::from(l.as_str())),
-        );
+        let mut fields = plan.run_fields(run);
         fields.push(row.temperature_k.into());
         fields.push(row.rule_name().into());
         fields.extend(

@@ -169,15 +169,14 @@ impl<T> Named<T> {
     pub fn get(&self, name: &str) -> Option<&T> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+}
 
+impl Named<usize> {
     /// Adds one to the count of `name` (appended at the end when new).
-    pub fn count(&mut self, name: &str)
-    where
-        T: std::ops::AddAssign + From<u8>,
-    {
+    pub fn count(&mut self, name: &str) {
         match self.0.iter_mut().find(|(n, _)| n == name) {
-            Some((_, v)) => *v += T::from(1),
-            None => self.0.push((name.to_string(), T::from(1))),
+            Some((_, v)) => *v += 1,
+            None => self.0.push((name.to_string(), 1)),
         }
     }
 }

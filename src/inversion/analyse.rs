@@ -42,7 +42,10 @@ pub fn analyse(
     ws: &mut Workspace,
 ) -> Analysis {
     let path = match regularizer {
-        Regularizer::Tikhonov => LambdaPath::compute(problem, lambda_points, peak_params, ws),
+        Regularizer::Tikhonov => {
+            let terms = rules.iter().any(Rule::needs_terms);
+            LambdaPath::compute_with(problem, lambda_points, peak_params, terms, ws)
+        }
         Regularizer::LogSmooth | Regularizer::MaxEnt => {
             // Continuation from the strongest Tikhonov solution (smooth and broad); maxent's
             // default model spreads its total amplitude flat over the grid.

@@ -43,7 +43,7 @@ pub(crate) fn cholesky_from(a: &mut [f64], k: usize, start: usize) -> bool {
 /// [`dot`] of four vectors with one: the same operations in the same order for each, so each
 /// result is [`dot`]'s to the last bit.
 #[inline]
-fn dot4(a: [&[f64]; 4], b: &[f64]) -> [f64; 4] {
+pub(crate) fn dot4(a: [&[f64]; 4], b: &[f64]) -> [f64; 4] {
     let n = b.len();
     let mut acc = [[0.0f64; 4]; 4];
     for c in 0..n / 4 {

@@ -19,6 +19,7 @@ pub use problem::{
 pub mod path;
 pub mod rules;
 mod settings;
+mod terms;
 
 pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
 pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::logspace::LogSpaceTerms;
+use super::terms::FactorTerms;
 use super::{Problem, Solution, Workspace};
 use crate::spectrum::{find_peaks, PeakParams};
 
@@ -17,6 +18,10 @@ pub struct PathPoint {
     pub solution: Solution,
     /// Number of peaks of the spectrum.
     pub peaks: usize,
+    /// The factor's terms of the linearized problem at this point, when the path was computed for
+    /// rules that need them (Tikhonov only).
+    #[serde(skip)]
+    pub(crate) terms: Option<FactorTerms>,
 }
 
 impl PathPoint {
@@ -50,6 +55,18 @@ impl LambdaPath {
         peak_params: &PeakParams,
         ws: &mut Workspace,
     ) -> Self {
+        Self::compute_with(problem, count, peak_params, false, ws)
+    }
+
+    /// [`LambdaPath::compute`], keeping each point's factor terms when `terms` is set (for the
+    /// evidence, robust GCV and consensus rules, which would otherwise refactor every point).
+    pub(crate) fn compute_with(
+        problem: &Problem,
+        count: usize,
+        peak_params: &PeakParams,
+        terms: bool,
+        ws: &mut Workspace,
+    ) -> Self {
         let (lo, hi) = problem.lambda_range();
         let count = count.max(2);
         let mut coef = problem.zeros();
@@ -57,9 +74,13 @@ impl LambdaPath {
             .rev()
             .map(|k| {
                 let lambda = (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp();
-                let solution = problem.solve(lambda, &mut coef, ws);
+                let (solution, terms) = problem.solve_with(lambda, &mut coef, terms, ws);
                 let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
-                PathPoint { solution, peaks }
+                PathPoint {
+                    solution,
+                    peaks,
+                    terms,
+                }
             })
             .collect();
         points.reverse();

@@ -1,7 +1,6 @@
 //! The discretized inverse problem: weighted design [W K, W B], its Gram matrix, the penalty and the
 //! scale of lambda, built once and solved for many lambda.
 
-use faer::linalg::solvers::Solve;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +8,10 @@ use super::dense::row_sums;
 use super::kernel::Kernel;
 use super::nnls::{self, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
 use super::penalty::{difference_operator, gram_of};
+use super::terms::{
+    ln_pdet_gram, penalty_trace, ActiveSetTerms, FactorTerms, KeptColumns, PriorTerms,
+};
+use super::PathPoint;
 use crate::spectrum::LnTauGrid;
 
 /// Unregularized background terms fitted with the spectrum (docs/model.md §4).
@@ -555,6 +558,19 @@ impl Problem {
     /// Solves at `lambda`, warm-started from `coef` (spectrum then baseline, internal scaling), which
     /// receives the solution.
     pub fn solve(&self, lambda: f64, coef: &mut [f64], ws: &mut Workspace) -> Solution {
+        self.solve_with(lambda, coef, false, ws).0
+    }
+
+    /// [`Problem::solve`], with the factor's terms of the linearized problem on the free set when
+    /// `terms` is set (the rules' evidence and robust GCV; from the factor the degrees of freedom
+    /// use, at the cost of one more product).
+    pub(crate) fn solve_with(
+        &self,
+        lambda: f64,
+        coef: &mut [f64],
+        terms: bool,
+        ws: &mut Workspace,
+    ) -> (Solution, Option<FactorTerms>) {
         let l2 = lambda * lambda;
         ws.q.clear();
         ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
@@ -566,8 +582,8 @@ impl Problem {
             &self.settings.nnls,
             &mut ws.nnls,
         );
-        let stats = self.stats_with_q(coef, l2, ws);
-        self.solution(lambda, coef, info, stats)
+        let (stats, terms) = self.stats_with_q(coef, l2, terms, ws);
+        (self.solution(lambda, coef, info, stats), terms)
     }
 
     pub(crate) fn solution(
@@ -593,8 +609,15 @@ impl Problem {
         }
     }
 
-    /// Fit statistics of `coef` at lambda^2 = `l2`; `ws.q` must hold G + l2 L^T L.
-    fn stats_with_q(&self, coef: &[f64], l2: f64, ws: &mut Workspace) -> FitStats {
+    /// Fit statistics of `coef` at lambda^2 = `l2`, and with `terms` the factor's terms of the free
+    /// set; `ws.q` must hold G + l2 L^T L.
+    fn stats_with_q(
+        &self,
+        coef: &[f64],
+        l2: f64,
+        terms: bool,
+        ws: &mut Workspace,
+    ) -> (FitStats, Option<FactorTerms>) {
         let n = self.n;
         // ||W r||^2 = y'y - 2 x'h + x'Gx (cheap; exact enough above 1e-13 of ||W y||^2).
         ws.idx.clear();
@@ -610,36 +633,44 @@ impl Problem {
         ws.col.resize(self.penalty_rows, 0.0);
         row_sums(&self.penalty, n, |r| r, coef, &mut ws.col);
         let penalty_norm = ws.col.iter().map(|s| s.powi(2)).sum::<f64>().sqrt();
-        // dof = trace((Q_PP)^-1 G_PP) = |P| - l2 trace((Q_PP)^-1 (L^T L)_PP) on the free set P.
-        // With Q_PP = C C^T and (L^T L)_PP = L_P^T L_P the trace is ||C^-1 L_P^T||_F^2: one forward
-        // substitution per penalty row, started at the row's first non-zero (rows are banded).
+        // dof = trace((Q_PP)^-1 G_PP) = |P| - l2 tr(X) on the free set P (module `terms`).
         ws.idx.clear();
         ws.idx
             .extend((0..n).filter(|&j| !self.constrained[j] || coef[j] > 0.0));
         let k = ws.idx.len();
         let mut dof = k as f64;
+        let mut factor_terms = None;
         if k > 0 && l2 > 0.0 {
             // The solver's last factor is the one needed when its passive set is the free set.
             let reused = ws.nnls.last_factor().filter(|(idx, _)| *idx == &ws.idx[..]);
-            let chol: &[f64] = match reused {
-                Some((_, factor)) => factor,
+            let (chol, jitter): (&[f64], f64) = match reused {
+                Some((_, factor)) => (factor, 0.0),
                 None => {
                     ws.chol.resize(k * k, 0.0);
-                    factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
-                    &ws.chol
+                    let jitter = factor_block(&ws.q, n, &ws.idx, &mut ws.chol);
+                    (&ws.chol, jitter)
                 }
             };
-            dof -= l2
-                * penalty_trace(
-                    &self.penalty,
-                    self.penalty_rows,
-                    n,
-                    &ws.idx,
-                    chol,
-                    &mut ws.col,
-                );
+            let keep = (terms && jitter == 0.0).then_some(&mut ws.kept);
+            let trace_x = penalty_trace(
+                &self.penalty,
+                self.penalty_rows,
+                n,
+                &ws.idx,
+                chol,
+                &mut ws.col,
+                keep,
+            );
+            dof -= l2 * trace_x;
+            if terms {
+                factor_terms = Some(if jitter == 0.0 {
+                    FactorTerms::of(chol, k, l2, trace_x, ws.kept.trace_of_square(k))
+                } else {
+                    FactorTerms::singular(k)
+                });
+            }
         }
-        FitStats {
+        let stats = FitStats {
             residual_norm: weighted_ss.sqrt(),
             weighted_ss,
             r2: if self.ss_tot > 0.0 {
@@ -649,72 +680,63 @@ impl Problem {
             },
             penalty_norm,
             dof,
-        }
+        };
+        (stats, factor_terms)
     }
 
-    /// Quantities of the linearized problem on the free set of `solution` (the rules' evidence and
-    /// robust GCV). Refactorizes Q_PP = G_PP + lambda^2 (L^T L)_PP.
+    /// Quantities of the linearized problem on the free set of a path point (the rules' evidence
+    /// and robust GCV): the factor's terms the path kept, or else from a factorization of
+    /// Q_PP = G_PP + lambda^2 (L^T L)_PP; the prior's from `priors`.
     pub(crate) fn active_set_terms(
         &self,
-        solution: &Solution,
+        point: &PathPoint,
+        priors: &mut PriorTerms,
         ws: &mut Workspace,
     ) -> ActiveSetTerms {
         let n = self.n;
-        let l2 = solution.lambda * solution.lambda;
+        let solution = &point.solution;
         let mut coef = solution.amplitudes.clone();
         coef.extend(&solution.baseline);
         ws.idx.clear();
         ws.idx
             .extend((0..n).filter(|&j| !self.constrained[j] || coef[j] > 0.0));
-        let k = ws.idx.len();
         let spectrum: Vec<usize> = ws
             .idx
             .iter()
             .copied()
             .filter(|&j| j < self.n_spec)
             .collect();
-        let (ln_pdet_prior, prior_rank) =
-            ln_pdet_gram(&self.penalty, self.penalty_rows, n, &spectrum);
-        if k == 0 {
-            return ActiveSetTerms {
-                free: 0,
-                ln_det_q: 0.0,
-                ln_pdet_prior,
-                prior_rank,
-                trace_a2: 0.0,
-            };
-        }
-        // With X = Q_PP^-1 (L^T L)_PP: tr(Q^-1 G) = k - l2 tr(X) and
-        // tr((Q^-1 G)^2) = k - 2 l2 tr(X) + l2^2 tr(X X), G = Q - l2 L^T L on P.
-        let idx = &ws.idx;
-        let q = Mat::<f64>::from_fn(k, k, |a, b| {
-            let (i, j) = (idx[a], idx[b]);
-            self.gram[i * n + j] + l2 * self.ltl[i * n + j]
-        });
-        let ltl = Mat::<f64>::from_fn(k, k, |a, b| self.ltl[idx[a] * n + idx[b]]);
-        let Ok(llt) = q.llt(faer::Side::Lower) else {
-            return ActiveSetTerms {
-                free: k,
-                ln_det_q: f64::NAN,
-                ln_pdet_prior,
-                prior_rank,
-                trace_a2: f64::NAN,
-            };
+        let prior = priors.of(&self.penalty, self.penalty_rows, n, &spectrum);
+        let factor = match point.terms {
+            Some(terms) => terms,
+            None => self.factor_terms(solution.lambda, ws),
         };
-        let ln_det_q = 2.0 * (0..k).map(|a| llt.L()[(a, a)].ln()).sum::<f64>();
-        let x = llt.solve(&ltl);
-        let trace: f64 = (0..k).map(|a| x[(a, a)]).sum();
-        let trace_sq: f64 = (0..k)
-            .map(|a| (0..k).map(|b| x[(a, b)] * x[(b, a)]).sum::<f64>())
-            .sum();
-        let kf = k as f64;
-        ActiveSetTerms {
-            free: k,
-            ln_det_q,
-            ln_pdet_prior,
-            prior_rank,
-            trace_a2: kf - 2.0 * l2 * trace + l2 * l2 * trace_sq,
+        ActiveSetTerms::new(factor, prior)
+    }
+
+    /// The factor's terms on the free set in `ws.idx`, from a new factorization.
+    fn factor_terms(&self, lambda: f64, ws: &mut Workspace) -> FactorTerms {
+        let (n, k) = (self.n, ws.idx.len());
+        let l2 = lambda * lambda;
+        if k == 0 {
+            return FactorTerms::of(&[], 0, l2, 0.0, 0.0);
         }
+        ws.q.clear();
+        ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
+        ws.chol.resize(k * k, 0.0);
+        if factor_block(&ws.q, n, &ws.idx, &mut ws.chol) > 0.0 {
+            return FactorTerms::singular(k);
+        }
+        let trace_x = penalty_trace(
+            &self.penalty,
+            self.penalty_rows,
+            n,
+            &ws.idx,
+            &ws.chol,
+            &mut ws.col,
+            Some(&mut ws.kept),
+        );
+        FactorTerms::of(&ws.chol, k, l2, trace_x, ws.kept.trace_of_square(k))
     }
 
     /// k-fold cross-validation: for each lambda (solved from the largest down, warm-started), the
@@ -829,7 +851,7 @@ impl Problem {
     ) -> Solution {
         ws.q.clear();
         ws.q.extend_from_slice(&self.gram);
-        let stats = self.stats_with_q(coef, 0.0, ws);
+        let (stats, _) = self.stats_with_q(coef, 0.0, false, ws);
         self.solution(0.0, coef, info, stats)
     }
 
@@ -858,73 +880,6 @@ impl Problem {
             })
             .collect()
     }
-}
-
-/// ||C^-1 L_P^T||_F^2 for the factor C (k x k, row-major, lower) of Q on the free set `idx` and the
-/// penalty rows restricted to it: one forward substitution per penalty row, started at the row's
-/// first non-zero on the set (the rows are banded). Four rows advance together, each in its own
-/// lane of `z` (4 k values), so that four independent chains of the same operations in the same
-/// order run at once: the result is that of one row at a time to the last bit, at about a quarter
-/// of its latency.
-fn penalty_trace(
-    penalty: &[f64],
-    rows: usize,
-    n: usize,
-    idx: &[usize],
-    chol: &[f64],
-    z: &mut Vec<f64>,
-) -> f64 {
-    const LANES: usize = 4;
-    let k = idx.len();
-    let started: Vec<(usize, usize)> = (0..rows)
-        .filter_map(|r| {
-            let row = &penalty[r * n..(r + 1) * n];
-            idx.iter().position(|&j| row[j] != 0.0).map(|s| (r, s))
-        })
-        .collect();
-    z.clear();
-    z.resize(LANES * k, 0.0);
-    let mut trace = 0.0;
-    for group in started.chunks(LANES) {
-        z.iter_mut().for_each(|v| *v = 0.0);
-        let first = group.iter().map(|g| g.1).min().unwrap_or(k);
-        let last = group.iter().map(|g| g.1).max().unwrap_or(k);
-        for a in first..k {
-            let c = &chol[a * k..a * k + a];
-            let mut v = [0.0; LANES];
-            // Each lane alone up to the last lane's start, then all together.
-            for (g, &(r, s)) in group.iter().enumerate() {
-                if a < s {
-                    continue;
-                }
-                let mut x = penalty[r * n + idx[a]];
-                for p in s..last.min(a) {
-                    x -= c[p] * z[p * LANES + g];
-                }
-                v[g] = x;
-            }
-            if a > last {
-                for p in last..a {
-                    let zp = &z[p * LANES..(p + 1) * LANES];
-                    for g in 0..LANES {
-                        v[g] -= c[p] * zp[g];
-                    }
-                }
-            }
-            for (g, &(_, s)) in group.iter().enumerate() {
-                if a >= s {
-                    z[a * LANES + g] = v[g] / chol[a * k + a];
-                }
-            }
-        }
-        for (g, &(_, s)) in group.iter().enumerate() {
-            for a in s..k {
-                let v = z[a * LANES + g];
-                trace += v * v;
-            }
-        }
-    }
-    trace
 }
 
 /// The terms of a problem that depend on the data: A^T W y, ||W y||^2 and the weighted total sum
@@ -983,57 +938,6 @@ pub(crate) fn largest_eigenvalue(
     value
 }
 
-/// Determinants and traces of the linearized problem on a solution's free set P.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct ActiveSetTerms {
-    /// |P|, the free coefficients (spectrum and baseline).
-    pub free: usize,
-    /// ln det Q_PP (NaN when Q_PP is numerically singular).
-    pub ln_det_q: f64,
-    /// ln of the product of the non-zero eigenvalues of L_S^T L_S (S: the free spectrum points).
-    pub ln_pdet_prior: f64,
-    /// The rank of L_S.
-    pub prior_rank: usize,
-    /// tr(A^2) of the influence matrix A = W K_P Q_PP^-1 K_P^T W.
-    pub trace_a2: f64,
-}
-
-/// ln pdet(L_S^T L_S) and the rank of L_S, where L_S holds the columns `cols` of the `rows` x `n`
-/// row-major `penalty`: the Cholesky factor of the smaller of L_S L_S^T (rows with a non-zero entry)
-/// and L_S^T L_S, with eigenvalues when that Gram matrix is singular.
-fn ln_pdet_gram(penalty: &[f64], rows: usize, n: usize, cols: &[usize]) -> (f64, usize) {
-    let kept: Vec<usize> = (0..rows)
-        .filter(|&r| cols.iter().any(|&j| penalty[r * n + j] != 0.0))
-        .collect();
-    let (p, k) = (kept.len(), cols.len());
-    if p == 0 || k == 0 {
-        return (0.0, 0);
-    }
-    let restricted = Mat::<f64>::from_fn(p, k, |a, b| penalty[kept[a] * n + cols[b]]);
-    let gram = if p <= k {
-        &restricted * restricted.transpose()
-    } else {
-        restricted.transpose() * &restricted
-    };
-    let size = gram.nrows();
-    if let Ok(llt) = gram.llt(faer::Side::Lower) {
-        let l = llt.L();
-        let diag_max = (0..size).map(|a| l[(a, a)]).fold(0.0, f64::max);
-        if (0..size).all(|a| l[(a, a)] > 1e-7 * diag_max) {
-            let ln_det = 2.0 * (0..size).map(|a| l[(a, a)].ln()).sum::<f64>();
-            return (ln_det, size);
-        }
-    }
-    match gram.self_adjoint_eigenvalues(faer::Side::Lower) {
-        Ok(eig) => {
-            let top = eig.iter().copied().fold(0.0, f64::max);
-            let kept: Vec<f64> = eig.into_iter().filter(|v| *v > 1e-10 * top).collect();
-            (kept.iter().map(|v| v.ln()).sum(), kept.len())
-        }
-        Err(_) => (f64::NAN, 0),
-    }
-}
-
 /// Per-thread buffers for [`Problem::solve`].
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
@@ -1041,6 +945,7 @@ pub struct Workspace {
     chol: Vec<f64>,
     col: Vec<f64>,
     idx: Vec<usize>,
+    kept: KeptColumns,
     nnls: NnlsWorkspace,
 }
 

@@ -9,7 +9,7 @@ use statrs::function::gamma::ln_gamma;
 use super::iterative::{iterative_scan, IterativeParams};
 use super::logspace::LogSpaceTerms;
 use super::path::{LambdaPath, PathPoint};
-use super::problem::ActiveSetTerms;
+use super::terms::{ActiveSetTerms, PriorTerms};
 use super::{Problem, Solution, Workspace};
 
 /// A rule for lambda.
@@ -308,7 +308,7 @@ impl Rule {
     }
 
     /// Whether the rule needs the active-set determinants and tr(A^2) of every path point.
-    fn needs_terms(&self) -> bool {
+    pub(crate) fn needs_terms(&self) -> bool {
         matches!(
             self,
             Self::Evidence { .. } | Self::RobustGcv { .. } | Self::Consensus { .. }
@@ -502,8 +502,9 @@ impl PathScores {
                 scores.classic[k] = t.penalty_energy / (scores.sigma2 * t.n_good);
             }
         } else if rules.iter().any(Rule::needs_terms) {
+            let mut priors = PriorTerms::default();
             for (k, p) in path.points.iter().enumerate() {
-                let t = problem.active_set_terms(&p.solution, ws);
+                let t = problem.active_set_terms(p, &mut priors, ws);
                 scores.mu2[k] = t.trace_a2 / m;
                 scores.ln_evidence[k] =
                     ln_evidence(problem, &p.solution, &t, problem.sigma_given());
@@ -972,5 +973,55 @@ mod tests {
             Some((0, RuleStatus::TargetUnreachable))
         );
         assert_eq!(classic_crossing(&[f64::NAN, f64::NAN]), None);
+    }
+
+    /// The evidence and tr(A^2) from the factors the path kept are those of a refactorization of
+    /// every point (to rounding), on a problem whose free set changes along the path.
+    #[test]
+    fn the_path_s_kept_factor_terms_match_a_refactorization() {
+        use crate::inversion::{Baseline, Kernel, ProblemSettings};
+        use crate::spectrum::{LnTauGrid, PeakParams};
+        let t: Vec<f64> = (0..120)
+            .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / 119.0))
+            .collect();
+        let y: Vec<f64> = t
+            .iter()
+            .enumerate()
+            .map(|(i, &ti)| {
+                0.02 * (-ti / 3.0).exp()
+                    + 0.05 * (-ti / 300.0).exp()
+                    + 1e-4 * ((i * 7919 % 101) as f64 / 50.0 - 1.0)
+            })
+            .collect();
+        let sigma = vec![1e-4; t.len()];
+        let grid = LnTauGrid::new(0.01, 1e5, 40).unwrap();
+        let settings = ProblemSettings {
+            baseline: Baseline::Constant,
+            ..ProblemSettings::new(Kernel::Decay, grid)
+        };
+        let p = Problem::new(&t, &y, Some(&sigma), settings).unwrap();
+        let mut ws = Workspace::new();
+        let kept = LambdaPath::compute_with(&p, 30, &PeakParams::default(), true, &mut ws);
+        let plain = LambdaPath::compute(&p, 30, &PeakParams::default(), &mut ws);
+        assert!(kept.points.iter().all(|q| q.terms.is_some()));
+        assert!(plain.points.iter().all(|q| q.terms.is_none()));
+        let free: std::collections::BTreeSet<usize> =
+            kept.points.iter().map(|q| q.terms.unwrap().free).collect();
+        assert!(free.len() > 5, "the free set should change: {free:?}");
+        let rules = [Rule::Evidence { free_scale: false }];
+        let a = PathScores::compute_for(&p, &kept, &rules, &mut ws);
+        let b = PathScores::compute_for(&p, &plain, &rules, &mut ws);
+        for k in 0..kept.len() {
+            for (u, v) in [
+                (a.ln_evidence[k], b.ln_evidence[k]),
+                (a.ln_evidence_free[k], b.ln_evidence_free[k]),
+                (a.mu2[k], b.mu2[k]),
+            ] {
+                assert!(
+                    u.is_finite() && (u - v).abs() <= 1e-9 * v.abs().max(1.0),
+                    "{k}: {u} {v}"
+                );
+            }
+        }
     }
 }

@@ -275,7 +275,11 @@ fn log_space_path(
             let coef = parts.coefficients(&st);
             let solution = problem.solution(lambda, &coef, info, fit);
             let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
-            PathPoint { solution, peaks }
+            PathPoint {
+                solution,
+                peaks,
+                terms: None,
+            }
         })
         .collect();
     points.reverse();

@@ -92,14 +92,21 @@ pub(super) fn range(values: impl Iterator<Item = f64>, log: bool) -> Option<(f64
 }
 
 /// Compact tick labels: plain for moderate magnitudes, 1e-5 style otherwise; a value within 1e-9
-/// of the axis span of zero is a rounding residue and prints as 0.
+/// of the axis span of zero is a rounding residue and prints as 0. Plain labels carry four decimals,
+/// or as many as a narrow axis needs to tell its ticks apart (R^2 between 0.99996 and 1).
 pub(super) fn tick(v: f64, span: f64) -> String {
     if v == 0.0 || v.abs() < 1e-9 * span {
         return "0".into();
     }
     let a = v.abs();
     if (1e-3..1e4).contains(&a) {
-        let s = format!("{v:.4}");
+        let narrow = if span > 0.0 {
+            (-span.log10()).ceil() as i64 + 2
+        } else {
+            0
+        };
+        let decimals = narrow.clamp(4, 12) as usize;
+        let s = format!("{v:.decimals$}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
         s.to_string()
     } else {
@@ -178,6 +185,10 @@ mod tests {
     #[test]
     fn tick_labels_are_compact() {
         assert_eq!(tick(0.01, 1.0), "0.01");
+        // A narrow axis near 1 (R^2) keeps the digits that tell its ticks apart.
+        assert_eq!(tick(0.99998, 4e-5), "0.99998");
+        assert_eq!(tick(0.999995, 2e-5), "0.999995");
+        assert_eq!(tick(0.5, 1.0), "0.5");
         assert_eq!(tick(100.0, 1.0), "100");
         assert_eq!(tick(1e-6, 1e-6), "1e-6");
         assert_eq!(tick(2.5e7, 1.0), "2.5e7");

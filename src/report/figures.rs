@@ -835,8 +835,8 @@ const FACET_METRICS: [&str; 6] = [
 /// A numeric axis: its path and each cell's value.
 type NumericAxis = (String, BTreeMap<u64, f64>);
 
-/// Each cell's axis values as text; a numeric axis (the first whose value is a number in every
-/// cell, with at least two distinct values) and each cell's condition: the values of the other axes
+/// Each cell's axis values as text; a numeric axis (of those whose value is a number in every cell,
+/// with at least two distinct values, the one with the most values) and each cell's condition: the values of the other axes
 /// as text (empty with one axis). Cells of one condition differ only along the numeric axis.
 fn cell_axes<'a>(
     cells: impl Iterator<Item = (usize, &'a serde_json::Map<String, Value>)>,
@@ -862,16 +862,29 @@ fn cell_axes<'a>(
         text.insert(cell, label.join(", "));
         all.insert(cell, axes.clone());
     }
-    let numeric = paths.iter().find_map(|p| {
-        let xs: BTreeMap<u64, f64> = all
-            .iter()
-            .filter_map(|(c, axes)| axes.get(p).and_then(Value::as_f64).map(|x| (*c, x)))
-            .collect();
-        let mut distinct: Vec<f64> = xs.values().copied().collect();
-        distinct.sort_by(f64::total_cmp);
-        distinct.dedup();
-        (xs.len() == all.len() && !xs.is_empty() && distinct.len() >= 2).then(|| (p.clone(), xs))
-    });
+    // The x axis: the numeric axis with the most distinct values; among equals one of fractional
+    // values (a noise level) before one of whole numbers (a penalty order), then the first.
+    let numeric = paths
+        .iter()
+        .enumerate()
+        .filter_map(|(rank, p)| {
+            let xs: BTreeMap<u64, f64> = all
+                .iter()
+                .filter_map(|(c, axes)| axes.get(p).and_then(Value::as_f64).map(|x| (*c, x)))
+                .collect();
+            let mut distinct: Vec<f64> = xs.values().copied().collect();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            let whole = distinct.iter().all(|x| x.fract() == 0.0);
+            (xs.len() == all.len() && !xs.is_empty() && distinct.len() >= 2).then(|| {
+                (
+                    (distinct.len(), !whole, std::cmp::Reverse(rank)),
+                    (p.clone(), xs),
+                )
+            })
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, axis)| axis);
     let condition = all
         .iter()
         .map(|(c, axes)| {
@@ -1071,6 +1084,7 @@ fn sweep_figures(dir: &Path, summary: &SweepSummary) -> Vec<Figure> {
                 };
                 let mut p = Panel::new(title, &x_label, m, x_log, m == "lambda");
                 p.x_categories = numeric.is_none();
+                p.x_integers = x_of.values().all(|x| x.fract() == 0.0);
                 // Cells without a numeric axis are unlike conditions: points with p05-p95 bars,
                 // each rule shifted a little so that none hides another.
                 let shift = |k: usize| {
@@ -1623,4 +1637,52 @@ fn study_figures(dir: &Path, summary: &StudySummary) -> Vec<Figure> {
         }
     }
     figs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(rows: &[(f64, f64)]) -> Vec<serde_json::Map<String, Value>> {
+        rows.iter()
+            .map(|&(order, sigma)| {
+                let mut m = serde_json::Map::new();
+                m.insert("inversion.order".into(), serde_json::json!(order));
+                m.insert("noise.sigma".into(), serde_json::json!(sigma));
+                m
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_x_axis_is_the_one_with_most_values_and_whole_numbers_give_way_on_a_tie() {
+        // Two orders (listed first) x three noise levels: the noise is the x axis, the order the
+        // panels' condition.
+        let axes = cells(&[
+            (2.0, 3e-5),
+            (2.0, 1e-4),
+            (2.0, 3e-4),
+            (3.0, 3e-5),
+            (3.0, 1e-4),
+            (3.0, 3e-4),
+        ]);
+        let (_, numeric, conditions) = cell_axes(axes.iter().enumerate());
+        assert_eq!(numeric.unwrap().0, "noise.sigma");
+        assert_eq!(conditions[&0], "inversion.order = 2.0");
+        // Two values each: the fractional one.
+        let axes = cells(&[(2.0, 1e-4), (2.0, 3e-4), (3.0, 1e-4), (3.0, 3e-4)]);
+        let (_, numeric, _) = cell_axes(axes.iter().enumerate());
+        assert_eq!(numeric.unwrap().0, "noise.sigma");
+        // Three orders against two noise levels: the orders.
+        let axes = cells(&[
+            (1.0, 1e-4),
+            (2.0, 1e-4),
+            (3.0, 1e-4),
+            (1.0, 3e-4),
+            (2.0, 3e-4),
+            (3.0, 3e-4),
+        ]);
+        let (_, numeric, _) = cell_axes(axes.iter().enumerate());
+        assert_eq!(numeric.unwrap().0, "inversion.order");
+    }
 }

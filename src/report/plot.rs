@@ -79,6 +79,9 @@ pub struct Panel {
     /// The x values are categories numbered 0, 1, ... (cells): only integers are labelled and the
     /// axis reaches half a category beyond the first and last.
     pub x_categories: bool,
+    /// The x values are whole numbers (a penalty order, a number of points): only integers are
+    /// labelled.
+    pub x_integers: bool,
 }
 
 impl Panel {
@@ -98,6 +101,7 @@ impl Panel {
             y_log,
             series: Vec::new(),
             x_categories: false,
+            x_integers: false,
         }
     }
 }
@@ -225,7 +229,7 @@ macro_rules! draw_chart {
             .x_desc(panel.x_label.as_str())
             .y_desc(panel.y_label.as_str())
             .x_label_formatter(&|v| {
-                if panel.x_categories && (v - v.round()).abs() > 1e-9 {
+                if (panel.x_categories || panel.x_integers) && (v - v.round()).abs() > 1e-9 {
                     String::new()
                 } else {
                     tick(*v * sx, x_span * sx)

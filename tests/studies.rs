@@ -174,6 +174,30 @@ fn temperature_stepping_shifts_the_spectrum_down_and_loses_its_high_end() {
     );
     // The resolved range spans the assumed one at 10 K steps up to 450 K.
     assert!(headline(&s, "resolved_df_min_ev") < 0.8 && headline(&s, "resolved_df_max_ev") > 1.3);
+    // The rule's fallbacks are numbers, not silent. Noise-free cells repeat one record: at 10 and
+    // 20 K steps the discrepancy principle finds its target in every repeat; at 5 K steps the
+    // weakest fit leaves no residual, the sigma estimated from it is zero, and it falls back in
+    // every repeat. Every value is a 0/1 flag.
+    for cell in [1, 4, 13, 16] {
+        assert_eq!(
+            cell_stat(&s, cell, "inverted_fallback", "mean"),
+            0.0,
+            "cell {cell}"
+        );
+    }
+    for cell in [7, 10] {
+        assert_eq!(
+            cell_stat(&s, cell, "inverted_fallback", "mean"),
+            1.0,
+            "cell {cell}"
+        );
+    }
+    for cell in 0..18 {
+        for stat in ["p05", "p95"] {
+            let v = cell_stat(&s, cell, "inverted_fallback", stat);
+            assert!((0.0..=1.0).contains(&v), "cell {cell} {stat} {v}");
+        }
+    }
 }
 
 #[test]
@@ -253,6 +277,10 @@ fn arrhenius_grouping_fixes_the_relative_grouping_and_the_sizes_to_within_one() 
     assert!(cell_stat(&s, 0, "global_atomic_volume_error", "p05") > -0.02);
     assert!(cell_stat(&s, 0, "global_atomic_volume_error", "p95") < 0.02);
     assert_eq!(headline(&s, "global_n_min"), 25.0);
+    for cell in 0..3 {
+        let v = cell_stat(&s, cell, "global_fallback", "mean");
+        assert!((0.0..=1.0).contains(&v), "cell {cell}: {v}");
+    }
     global.assert_curve(&global_path, "recovered (global)", FIRST, 100);
     assert!(global.has_text("truth") && global.has_text("665 K"));
     // More noise, fewer resolved peaks to group.

@@ -112,6 +112,22 @@ pub fn headline_lines(summary: &StudySummary) -> Vec<String> {
             None => format!("  {k:<40} -"),
         });
     }
+    // A study's direct inversions flag a rule that fell back (`*_fallback`, 1 per flagged run):
+    // their count over every cell, which the headline's median would hide.
+    for name in summary.numbers.iter().filter(|n| n.ends_with("_fallback")) {
+        let (mut flagged, mut runs) = (0.0, 0);
+        for cell in &summary.cells {
+            if let Some(s) = cell.metrics.get(name).filter(|s| s.count > 0) {
+                flagged += s.mean * s.count as f64;
+                runs += s.count;
+            }
+        }
+        lines.push(format!(
+            "{name}: the inversion's rule fell back (its status is not ok: an optimum at a path \
+             end, no corner, ...) in {} of {runs} runs, flagged per run in runs.csv",
+            flagged.round()
+        ));
+    }
     lines
 }
 
@@ -211,4 +227,44 @@ pub fn sweep_lines(summary: &SweepSummary) -> Vec<String> {
         ));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::Named;
+    use crate::pipeline::score::Stats;
+    use crate::study::{StudyCell, HEADLINE_NOTE};
+
+    #[test]
+    fn a_study_counts_its_fallbacks_over_every_cell() {
+        let cell = |k: usize, flags: &[f64]| StudyCell {
+            cell: k,
+            axes: serde_json::Map::new(),
+            metrics: Named(vec![
+                ("inverted_lambda".to_string(), Stats::of(&[1.0, 2.0])),
+                ("inverted_fallback".to_string(), Stats::of(flags)),
+            ]),
+        };
+        let summary = StudySummary {
+            scenario: "s".into(),
+            study: "temperature-stepping".into(),
+            runs: 7,
+            repeats: 4,
+            axes: vec![],
+            headline: Named(vec![("inverted_fallback".to_string(), Some(0.0))]),
+            headline_note: HEADLINE_NOTE.to_string(),
+            numbers: vec!["inverted_lambda".into(), "inverted_fallback".into()],
+            cells: vec![
+                cell(0, &[0.0, 1.0, 0.0, 0.0]),
+                cell(1, &[1.0, 1.0, f64::NAN]),
+            ],
+        };
+        let lines = headline_lines(&summary);
+        let last = lines.last().unwrap();
+        assert!(last.starts_with("inverted_fallback:"), "{last}");
+        // 1 + 2 flagged of 4 + 2 runs with a value; the headline's median (0) would hide them.
+        assert!(last.contains("in 3 of 6 runs"), "{last}");
+        assert!(!lines.iter().any(|l| l.starts_with("inverted_lambda:")));
+    }
 }

@@ -12,6 +12,7 @@ const DIMENSIONLESS: &[&str] = &[
     "dof",
     "error",
     "excess",
+    "fallback",
     "first",
     "fraction",
     "gamma",

@@ -22,7 +22,7 @@ use crate::pipeline::simulate::Simulation;
 use crate::pipeline::trial::noisy_data;
 use crate::stz::Hierarchy;
 
-use super::{Outcome, StudyError};
+use super::{fallback, Outcome, StudyError};
 use crate::analysis::fit::{least_squares, Fit};
 use crate::constants::{BOLTZMANN_J_PER_K, J_PER_EV};
 use crate::files::{fields, Table};
@@ -704,6 +704,7 @@ pub(super) fn run<R: Rng + ?Sized>(
         )),
     );
     out.push("global_lambda", global.series.choice().solution.lambda);
+    out.push("global_fallback", fallback(global.series.choice()));
     if keep_tables {
         out.tables = tables(material, &r, t_low);
         out.tables

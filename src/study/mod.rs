@@ -40,6 +40,14 @@ impl Outcome {
     }
 }
 
+/// 1 when an inversion's rule did not return its own choice (its status is not `ok`: an optimum
+/// at a path end, an unreachable target, no corner, a point that did not converge), 0 when it did:
+/// a study's direct inversions carry their rule's fallback as a number, whose mean over repeats is
+/// the fraction flagged.
+fn fallback(choice: &crate::inversion::Choice) -> f64 {
+    f64::from(u8::from(choice.status != crate::inversion::RuleStatus::Ok))
+}
+
 /// Why a study could not run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StudyError {

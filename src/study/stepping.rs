@@ -9,7 +9,7 @@
 
 use rand::Rng;
 
-use super::{Outcome, StudyError};
+use super::{fallback, Outcome, StudyError};
 use crate::constants::BOLTZMANN_EV_PER_K as K_EV;
 use crate::data::MeasuredSeries;
 use crate::files::{fields, Table};
@@ -353,6 +353,10 @@ pub(super) fn run<R: Rng + ?Sized>(
     out.push(
         "inverted_lambda",
         direct.inversion.series.choice().solution.lambda,
+    );
+    out.push(
+        "inverted_fallback",
+        fallback(direct.inversion.series.choice()),
     );
     if keep_tables {
         let mut t = Table::new(&["df_ev", "density_per_ev"]);

@@ -277,9 +277,13 @@ fn arrhenius_grouping_fixes_the_relative_grouping_and_the_sizes_to_within_one() 
     assert!(cell_stat(&s, 0, "global_atomic_volume_error", "p05") > -0.02);
     assert!(cell_stat(&s, 0, "global_atomic_volume_error", "p95") < 0.02);
     assert_eq!(headline(&s, "global_n_min"), 25.0);
+    // Fallbacks are counted: the global rule's as a 0/1 flag, the per-temperature rule's as the
+    // number of temperatures (of 8) where it fell back.
     for cell in 0..3 {
         let v = cell_stat(&s, cell, "global_fallback", "mean");
         assert!((0.0..=1.0).contains(&v), "cell {cell}: {v}");
+        let t = cell_stat(&s, cell, "fallback_temperatures", "p95");
+        assert!((0.0..=8.0).contains(&t), "cell {cell}: {t}");
     }
     global.assert_curve(&global_path, "recovered (global)", FIRST, 100);
     assert!(global.has_text("truth") && global.has_text("665 K"));

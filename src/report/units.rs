@@ -59,6 +59,7 @@ const COUNTS: &[&str] = &[
     "planned",
     "spurious",
     "target-unreachable",
+    "temperatures",
     "undefined",
     "used",
 ];

@@ -507,7 +507,7 @@ fn recovered_peaks(
     p: &GroupingParams,
     clean: &Simulation,
     seed: u64,
-) -> Result<Vec<TemperaturePeaks>, StudyError> {
+) -> Result<(Vec<TemperaturePeaks>, usize), StudyError> {
     let (Some(material), Some(Truth::Hierarchy(h))) = (&scenario.material, &scenario.truth) else {
         return Err(StudyError::Input(
             "the arrhenius-grouping study needs a material and a hierarchy truth".into(),
@@ -515,6 +515,12 @@ fn recovered_peaks(
     };
     let mut ws = Workspace::default();
     let result = run_once(scenario, clean, seed, true, &mut ws);
+    // The temperatures whose rule (the scenario's first) fell back: its status is not ok.
+    let fallbacks = result
+        .rows
+        .iter()
+        .filter(|r| r.rule == scenario.rules.first().copied() && r.status != "ok")
+        .count();
     let spectra = result.spectra.unwrap_or_default();
     let mut out = Vec::new();
     for (series, s) in clean.series.iter().zip(&spectra) {
@@ -555,7 +561,7 @@ fn recovered_peaks(
         out.push(TemperaturePeaks { t_k, peaks });
     }
     out.sort_by(|a, b| a.t_k.total_cmp(&b.t_k));
-    Ok(out)
+    Ok((out, fallbacks))
 }
 
 pub(super) fn run<R: Rng + ?Sized>(
@@ -573,7 +579,7 @@ pub(super) fn run<R: Rng + ?Sized>(
     let clean = simulate_clean(scenario).map_err(|e| StudyError::Input(e.to_string()))?;
     // One noise draw, read both ways: per temperature and grouped, and globally.
     let seed: u64 = rng.random();
-    let temperatures = recovered_peaks(scenario, p, &clean, seed)?;
+    let (temperatures, fallback_temperatures) = recovered_peaks(scenario, p, &clean, seed)?;
     let global = global_reading(scenario, material, &clean, seed, p)?;
     let r = rank_groupings(material, t_g_k, temperatures, p)?;
     let best = &r.ranked[0];
@@ -674,6 +680,7 @@ pub(super) fn run<R: Rng + ?Sized>(
             (global.window_m3.0..=global.window_m3.1).contains(&o)
         })
         .collect();
+    out.push("fallback_temperatures", fallback_temperatures as f64);
     let sized = global.sizes(material, p.min_area_fraction);
     out.push(
         "global_peaks",

@@ -1,5 +1,8 @@
 //! The regularizer L: the r-th difference operator on the spectrum amplitudes (docs/model.md §4).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 /// Rows of the r-th difference operator on `n` amplitudes, as dense row-major (rows x n).
 ///
 /// Without `zero_boundary` L has n - r rows (the plain difference, whose null space holds the
@@ -49,9 +52,58 @@ pub fn gram_of(rows: usize, n: usize, l: &[f64]) -> Vec<f64> {
     g
 }
 
+/// The smallest eigenvalue of L^T L above 1e-10 of the largest (the smallest of its non-null
+/// space), and the largest, for the r-th difference operator on `n` points: they set the lambda
+/// range. They depend on (n, order, boundary) only, so each is computed once per process (a sweep
+/// builds the same grid for every run; the eigensolve is O(n^3)). `None` when the eigensolve does
+/// not converge.
+pub fn extremal_eigenvalues(n: usize, order: usize, zero_boundary: bool) -> Option<(f64, f64)> {
+    type Known = HashMap<(usize, usize, bool), Option<(f64, f64)>>;
+    static KNOWN: OnceLock<Mutex<Known>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let key = (n, order, zero_boundary);
+    if let Some(v) = known.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return *v;
+    }
+    let (rows, l) = difference_operator(n, order, zero_boundary);
+    let ltl = gram_of(rows, n, &l);
+    let matrix = faer::Mat::<f64>::from_fn(n, n, |i, j| ltl[i * n + j]);
+    let v = matrix
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .ok()
+        .map(|eig| {
+            let top = eig.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
+            let bottom = eig
+                .iter()
+                .copied()
+                .find(|v| *v > 1e-10 * top)
+                .unwrap_or(top);
+            (bottom, top)
+        });
+    known
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, v);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_extremal_eigenvalues_of_the_first_difference_are_the_closed_form() {
+        // D^T D of the first difference on n points (free ends) has eigenvalues
+        // 4 sin^2(k pi / (2 n)), k = 0 .. n-1: 0 (the flat vector), then k = 1 and k = n - 1.
+        for n in [5, 40, 61] {
+            let (bottom, top) = extremal_eigenvalues(n, 1, false).unwrap();
+            let at = |k: f64| 4.0 * (k * std::f64::consts::PI / (2.0 * n as f64)).sin().powi(2);
+            assert!((bottom - at(1.0)).abs() < 1e-12, "n {n}: {bottom}");
+            assert!((top - at(n as f64 - 1.0)).abs() < 1e-12, "n {n}: {top}");
+            // The second call is the cached value.
+            assert_eq!(extremal_eigenvalues(n, 1, false), Some((bottom, top)));
+        }
+    }
 
     #[test]
     fn second_difference_rows() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::dense::row_sums;
 use super::kernel::Kernel;
 use super::nnls::{self, factor_block, NnlsInfo, NnlsParams, NnlsWorkspace};
-use super::penalty::{difference_operator, gram_of};
+use super::penalty::{difference_operator, extremal_eigenvalues, gram_of};
 use super::terms::{
     ln_pdet_gram, penalty_trace, ActiveSetTerms, FactorTerms, KeptColumns, PriorTerms,
 };
@@ -419,16 +419,10 @@ impl Problem {
         // lambda range from the spectra of the data and penalty Gram matrices.
         // A scale, not a precise number.
         let e_data = largest_eigenvalue(&gram, n, n_spec, 1e-6, 100);
-        let ltl_spec: Mat<f64> = Mat::from_fn(n_spec, n_spec, |i, j| ltl[i * n + j]);
-        let eig = ltl_spec
-            .self_adjoint_eigenvalues(faer::Side::Lower)
-            .map_err(|_| InversionError::Invalid("eigenvalues of L^T L did not converge".into()))?;
-        let e_pen_max = eig.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
-        let e_pen_min = eig
-            .iter()
-            .copied()
-            .find(|v| *v > 1e-10 * e_pen_max)
-            .unwrap_or(e_pen_max);
+        let (e_pen_min, e_pen_max) =
+            extremal_eigenvalues(n_spec, settings.order, settings.zero_boundary).ok_or_else(
+                || InversionError::Invalid("eigenvalues of L^T L did not converge".into()),
+            )?;
         if !(e_data > 0.0) {
             return Err(InversionError::Invalid(
                 "the kernel is zero at every data point".into(),

@@ -7,6 +7,7 @@ mod figures;
 mod heatmap;
 mod html;
 mod invert_tables;
+mod legend;
 mod plot;
 mod provenance;
 mod tables;

@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axes::{drawable, laid_out, range, tick};
+use super::legend::{self, Corner};
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +147,7 @@ pub fn color(i: usize) -> RGBColor {
 
 /// How a series is drawn: its style, except that a solid line whose colour is a reused one (past
 /// the palette's end) is dotted, so that no two lines of a figure look alike.
-fn drawn_style(s: &Series) -> Style {
+pub(super) fn drawn_style(s: &Series) -> Style {
     if s.style == Style::Line && s.color >= PALETTE.len() {
         Style::Dotted
     } else {
@@ -206,6 +207,7 @@ struct Frame {
     scales: (f64, f64),
     base: f64,
     outside: bool,
+    legend_at: Corner,
 }
 
 macro_rules! draw_chart {
@@ -216,6 +218,7 @@ macro_rules! draw_chart {
             scales: (sx, sy),
             base,
             outside,
+            legend_at,
         } = $frame;
         let mut chart = ChartBuilder::on($area)
             .caption(&panel.title, ("sans-serif", TITLE_PX))
@@ -315,7 +318,12 @@ macro_rules! draw_chart {
         if legend && !outside {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(match legend_at {
+                    Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+                    Corner::LowerRight => SeriesLabelPosition::LowerRight,
+                    Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+                    Corner::UpperRight => SeriesLabelPosition::UpperRight,
+                })
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
                 .label_font(("sans-serif", LEGEND_PX))
@@ -453,9 +461,9 @@ fn draw_panel<DB: DrawingBackend>(
         .map_err(|e| e.to_string())?;
         return Ok(());
     };
-    // Head-room for the legend: the data keep below the legend box (upper right), so that it
-    // covers nothing; a legend that would need more than 45 % of the height goes to the right of
-    // the data instead.
+    // The legend: in a corner of the plot where it covers nothing; when every corner holds data,
+    // upper right with head-room (the data keep below the box); a legend that would need more than
+    // 45 % of the height goes to the right of the data instead.
     let rows = panel.series.iter().filter(|s| !s.name.is_empty()).count();
     let free = (rows as f64 * f64::from(LEGEND_ROW) + 24.0) / (f64::from(PANEL_H) - 130.0);
     let outside = free > 0.45;
@@ -469,7 +477,22 @@ fn draw_panel<DB: DrawingBackend>(
     if let Some(strip) = &strip {
         draw_legend_strip(strip, panel)?;
     }
-    let y1 = if rows == 0 || outside {
+    // The box's width: the symbol and margins, and about 0.55 em per character of the longest
+    // name, over the plot's width.
+    let chars = panel
+        .series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let box_width =
+        (60.0 + 0.55 * 0.806 * f64::from(LEGEND_PX) * chars as f64) / (f64::from(PANEL_W) - 130.0);
+    let stems_from = if panel.y_log { y0 } else { 0f64.clamp(y0, y1) };
+    let corner = (rows > 0 && !outside)
+        .then(|| legend::free_corner(panel, (x0, x1), (y0, y1), stems_from, box_width, free))
+        .flatten();
+    let legend_at = corner.unwrap_or(Corner::UpperRight);
+    let y1 = if rows == 0 || outside || corner.is_some() {
         y1
     } else if panel.y_log {
         (y0.ln() + (y1.ln() - y0.ln()) / (1.0 - free)).exp()
@@ -486,6 +509,7 @@ fn draw_panel<DB: DrawingBackend>(
         scales: (sx, sy),
         base,
         outside,
+        legend_at,
     };
     match (panel.x_log, panel.y_log) {
         (false, false) => draw_chart!(area, panel, frame, x0..x1, y0..y1),

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::plot::{Panel, DECIMATE_ABOVE, PANEL_W};
+use super::plot::{Panel, DECIMATE_ABOVE, PANEL_W, TITLE_PX};
 
 /// The points of a series that can be drawn on the panel's axes, decimated above
 /// [`DECIMATE_ABOVE`] points.
@@ -177,9 +177,53 @@ pub(super) fn laid_out(panel: &Panel) -> (Cow<'_, Panel>, f64, f64) {
     }
 }
 
+/// The smallest title size asked of plotters (14.5 px written, still readable on a slide).
+const TITLE_MIN_PX: u32 = 18;
+/// Characters of a title that fit across a panel at [`TITLE_PX`] (about 0.55 em each).
+const TITLE_CHARS: usize = 72;
+
+/// A panel title's size: [`TITLE_PX`], or smaller down to [`TITLE_MIN_PX`] for a long one (a
+/// sweep's condition with several axes) so that it fits across the panel.
+pub(super) fn title_px(title: &str) -> u32 {
+    let n = title.chars().count().max(1);
+    let fit = (TITLE_PX as usize * TITLE_CHARS / n) as u32;
+    fit.clamp(TITLE_MIN_PX, TITLE_PX)
+}
+
+/// The title as drawn: one too long even at [`TITLE_MIN_PX`] keeps its start and end around an
+/// ellipsis (the full condition is in index.html's table of cells and in summary.json).
+pub(super) fn fitted_title(title: &str) -> String {
+    let most = TITLE_CHARS * TITLE_PX as usize / TITLE_MIN_PX as usize;
+    let chars: Vec<char> = title.chars().collect();
+    if chars.len() <= most {
+        return title.to_string();
+    }
+    let keep = (most - 1) / 2;
+    let head: String = chars[..keep].iter().collect();
+    let tail: String = chars[chars.len() - keep..].iter().collect();
+    format!("{head}…{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_titles_shrink_to_fit_and_the_longest_keep_both_ends() {
+        assert_eq!(title_px("lambda"), TITLE_PX);
+        let three_axes =
+            "lambda: protocol = mandrel, inversion.order = 2, inversion.zero_boundary = false";
+        let px = title_px(three_axes);
+        assert!((TITLE_MIN_PX..TITLE_PX).contains(&px), "{px}");
+        assert_eq!(fitted_title(three_axes), three_axes);
+        let long = format!("rel_l2: {}", "axis.path = value, ".repeat(12));
+        let drawn = fitted_title(&long);
+        assert_eq!(title_px(&long), TITLE_MIN_PX);
+        assert!(drawn.chars().count() <= TITLE_CHARS * TITLE_PX as usize / TITLE_MIN_PX as usize);
+        assert!(drawn.starts_with("rel_l2: axis.path") && drawn.contains('…'));
+        assert!(drawn.ends_with(&long[long.len() - 10..]));
+    }
+
     use crate::report::plot::{Series, Style};
 
     #[test]

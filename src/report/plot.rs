@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::{drawable, laid_out, range, tick};
+use super::axes::{drawable, fitted_title, laid_out, range, tick, title_px};
 use super::legend::{self, Corner};
 
 /// How a series is drawn.
@@ -162,7 +162,7 @@ pub const PANEL_H: u32 = 600;
 /// Text sizes asked of plotters for panel titles, axis descriptions, tick labels and legends; its
 /// SVG backend writes 0.806 of them as `font-size` (px), so these give 22.6, 17.7, 14.5 and 14.5 px
 /// (>= 14 for a slide; `tests/common` checks every figure).
-const TITLE_PX: u32 = 28;
+pub(super) const TITLE_PX: u32 = 28;
 const AXIS_PX: u32 = 22;
 const TICK_PX: u32 = 18;
 const LEGEND_PX: u32 = 18;
@@ -221,7 +221,10 @@ macro_rules! draw_chart {
             legend_at,
         } = $frame;
         let mut chart = ChartBuilder::on($area)
-            .caption(&panel.title, ("sans-serif", TITLE_PX))
+            .caption(
+                fitted_title(&panel.title),
+                ("sans-serif", title_px(&panel.title)),
+            )
             .margin(12)
             .x_label_area_size(60)
             .y_label_area_size(100)

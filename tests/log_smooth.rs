@@ -61,6 +61,7 @@ fn every_converged_point_is_stationary_by_finite_differences() {
     let c = common::two_peak_decay(120, 36, 7, 1e-3, 0.05);
     let (p, a) = analysis(&c, true, &[Rule::Gcv]);
     let mut checked = 0;
+    let mut stopped_by_step = 0;
     for point in &a.path.points {
         let s = &point.solution;
         assert_eq!(
@@ -74,6 +75,13 @@ fn every_converged_point_is_stationary_by_finite_differences() {
             s.amplitudes.iter().all(|f| *f > 0.0),
             "positivity is built in"
         );
+        // The residual is the relative decrease the last step still promised (g'H^-1 g / phi).
+        assert!(
+            s.info.kkt_residual.is_finite() && s.info.kkt_residual >= 0.0,
+            "{:?}",
+            s.info
+        );
+        stopped_by_step += usize::from(s.info.kkt_residual <= 1e-10);
         assert!(s.stats.dof > 0.0 && s.stats.dof <= (c.grid.len() + 1) as f64 + 1e-9);
         let ln_f: Vec<f64> = s.amplitudes.iter().map(|f| f.ln()).collect();
         let top = ln_f.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
@@ -103,6 +111,7 @@ fn every_converged_point_is_stationary_by_finite_differences() {
         }
     }
     assert!(checked > 100, "{checked} derivatives checked");
+    assert!(stopped_by_step > 0, "no point stopped by the step test");
 }
 
 #[test]

@@ -36,8 +36,9 @@
 //! the scale is integrated out as for the Tikhonov evidence. The classic maxent choice is
 //! -2 alpha S = N_good (Gull 1989), i.e. lambda^2 p / sigma^2 = N_good.
 //!
-//! Each path point reports its iterations, the final gradient norm relative to the first and whether
-//! it converged (as its `info`: `converged` or `max-iterations` in path.csv).
+//! Each path point reports its iterations, the relative decrease of the objective its last step
+//! still promised (g'H^-1 g / phi) and whether it converged (as its `info`: `converged` or
+//! `max-iterations` in path.csv).
 
 mod solver;
 

@@ -26,6 +26,20 @@ pub(super) fn drawable(panel: &Panel, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
     }
 }
 
+/// The samples (x, low, high) of a series' band that can be drawn on the panel's axes.
+pub(super) fn drawable_band(panel: &Panel, band: &[(f64, f64, f64)]) -> Vec<(f64, f64, f64)> {
+    band.iter()
+        .copied()
+        .filter(|(x, lo, hi)| {
+            x.is_finite()
+                && lo.is_finite()
+                && hi.is_finite()
+                && (!panel.x_log || *x > 0.0)
+                && (!panel.y_log || (*lo > 0.0 && *hi > 0.0))
+        })
+        .collect()
+}
+
 /// The first, lowest, highest and last point of each of `columns` equal columns in x (in log x
 /// when `log`), in x order: what a line through every point would show at that width.
 fn decimate(pts: &[(f64, f64)], log: bool, columns: usize) -> Vec<(f64, f64)> {

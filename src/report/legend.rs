@@ -2,7 +2,7 @@
 //! lower left) whose box covers no drawn line, point, band or stem; when every corner is taken, the
 //! caller raises the top of the y axis to make room above the data (upper right).
 
-use super::axes::drawable;
+use super::axes::{drawable, drawable_band};
 use super::plot::{drawn_style, Panel, Style};
 
 /// A corner of the plot.
@@ -88,17 +88,9 @@ pub(super) fn free_corner(
         }
         // A band (or error bars) covers the span between its ends at each x and, for a band,
         // between neighbouring samples.
-        let band: Vec<(f64, f64, f64)> = s
-            .band
-            .iter()
-            .filter(|(a, lo, hi)| {
-                a.is_finite()
-                    && lo.is_finite()
-                    && hi.is_finite()
-                    && (!panel.x_log || *a > 0.0)
-                    && (!panel.y_log || (*lo > 0.0 && *hi > 0.0))
-            })
-            .map(|&(a, lo, hi)| (fx(a), fy(lo), fy(hi)))
+        let band: Vec<(f64, f64, f64)> = drawable_band(panel, &s.band)
+            .into_iter()
+            .map(|(a, lo, hi)| (fx(a), fy(lo), fy(hi)))
             .collect();
         for (k, &(u, lo, hi)) in band.iter().enumerate() {
             segment((u, lo), (u, hi));

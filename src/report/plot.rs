@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::{drawable, fitted_title, laid_out, range, tick, title_px};
+use super::axes::{drawable, drawable_band, fitted_title, laid_out, range, tick, title_px};
 use super::legend::{self, Corner};
 
 /// How a series is drawn.
@@ -251,18 +251,7 @@ macro_rules! draw_chart {
         let mut legend = false;
         for s in &panel.series {
             let c = color(s.color);
-            let band: Vec<(f64, f64, f64)> = s
-                .band
-                .iter()
-                .copied()
-                .filter(|(x, lo, hi)| {
-                    x.is_finite()
-                        && lo.is_finite()
-                        && hi.is_finite()
-                        && (!panel.x_log || *x > 0.0)
-                        && (!panel.y_log || (*lo > 0.0 && *hi > 0.0))
-                })
-                .collect();
+            let band = drawable_band(panel, &s.band);
             if s.bars {
                 chart
                     .draw_series(band.iter().map(|&(x, lo, hi)| {

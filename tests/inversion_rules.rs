@@ -327,6 +327,13 @@ fn rule_parameters_parse_name_and_reject_bad_values() {
         Rule::parse("consensus:rss=1.25").unwrap().name(),
         "consensus:rss=1.25"
     );
+    for name in ["consensus:white=3", "consensus:rss=1.5,white=0"] {
+        assert_eq!(Rule::parse(name).unwrap().name(), name);
+    }
+    assert_eq!(
+        Rule::parse("consensus:white=5").unwrap().name(),
+        "consensus"
+    );
     assert_eq!(
         Rule::parse("discrepancy:factor=1.2").unwrap(),
         Rule::Discrepancy { factor: 1.2 }
@@ -339,6 +346,7 @@ fn rule_parameters_parse_name_and_reject_bad_values() {
         ("rgcv:gamma=0", "(0, 1]"),
         ("rgcv:gamma=1.5", "(0, 1]"),
         ("consensus:rss=1", "must be > 1"),
+        ("consensus:white=-1", "must be >= 0"),
         ("ftest:level=1", "(0, 1)"),
         ("r2-onset:tolerance=0.1", "unknown parameter"),
         ("gcv:gamma=0.1", "unknown parameter"),
@@ -393,16 +401,33 @@ fn every_new_rule_is_scale_free() {
     }
 }
 
+/// The lag-one autocorrelation of the weighted residuals, by hand from the fitted values.
+fn lag1_by_hand(c: &Case, p: &Problem, solution: &stzlab::inversion::Solution) -> f64 {
+    let fit = p.fitted(solution);
+    let r: Vec<f64> = (0..c.x.len())
+        .map(|i| (c.y[i] - fit[i]) / c.sigma[i])
+        .collect();
+    let num: f64 = (1..r.len()).map(|i| r[i] * r[i - 1]).sum();
+    num / r.iter().map(|v| v * v).sum::<f64>()
+}
+
 #[test]
 fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
-    for (seed, noise, rss) in [
-        (1, 1e-3, 2.0),
-        (2, 1e-4, 2.0),
-        (3, 1e-2, 2.0),
-        (4, 1e-3, 1.25),
+    let mut screened = 0;
+    for (seed, n, noise, rss, white) in [
+        (1, 25, 1e-3, 2.0, 5.0),
+        (2, 25, 1e-4, 2.0, 5.0),
+        (3, 25, 1e-2, 2.0, 5.0),
+        (4, 25, 1e-3, 1.25, 5.0),
+        (5, 60, 1e-3, 2.0, 0.0),
+        (6, 60, 1e-4, 2.0, 1.0),
+        (7, 60, 1e-3, 2.0, 1.0),
+        (8, 60, 1e-2, 2.0, 1.0),
+        (9, 60, 1e-3, 2.0, 2.0),
+        (10, 60, 1e-2, 2.0, 2.0),
     ] {
-        let rule = Rule::Consensus { rss };
-        let c = case(80, 25, seed, noise);
+        let rule = Rule::Consensus { rss, white };
+        let c = case(80, n, seed, noise);
         let p = Problem::new(
             &c.x,
             &c.y,
@@ -413,14 +438,33 @@ fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
         let mut ws = Workspace::new();
         let path = LambdaPath::compute(&p, 40, &PeakParams::default(), &mut ws);
         let scores = PathScores::compute_for(&p, &path, &[rule], &mut ws);
-        // By hand: admissible points have ||W r||^2 <= rss x the smallest on the path.
+        // By hand: admissible points have ||W r||^2 <= rss x the smallest on the path and, when
+        // the best fit's residual is white (its lag-one autocorrelation at most white/sqrt(M))
+        // with chi^2 at most one standard deviation above M - dof, a lag-one autocorrelation at
+        // most the best fit's + white/sqrt(M).
         let residuals: Vec<f64> = path
             .points
             .iter()
             .map(|q| q.solution.stats.weighted_ss)
             .collect();
         let floor = residuals.iter().copied().fold(f64::INFINITY, f64::min);
-        let ok: Vec<bool> = residuals.iter().map(|v| *v <= rss * floor).collect();
+        let best = residuals.iter().position(|v| *v == floor).unwrap();
+        let lag1: Vec<f64> = path
+            .points
+            .iter()
+            .map(|q| lag1_by_hand(&c, &p, &q.solution))
+            .collect();
+        let m = c.x.len() as f64;
+        let band = white / m.sqrt();
+        let expected = m - path.points[best].solution.stats.dof;
+        let screen =
+            white > 0.0 && lag1[best] <= band && floor <= expected + (2.0 * expected).sqrt();
+        let ok: Vec<bool> = (0..path.len())
+            .map(|k| residuals[k] <= rss * floor && (!screen || lag1[k] <= lag1[best] + band))
+            .collect();
+        if screen && (0..path.len()).any(|k| residuals[k] <= rss * floor && !ok[k]) {
+            screened += 1;
+        }
         let n = path.len();
         let lcurve = (0..n)
             .filter(|&k| ok[k] && scores.lcurve_curvature[k] > 0.0)
@@ -451,5 +495,61 @@ fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
         let expected = picks[picks.len() / 2];
         let choice = choose(rule, &p, &path, &scores, &mut ws).unwrap();
         assert_eq!(choice.index, Some(expected), "seed {seed}: picks {picks:?}");
+    }
+    // The screen took points out of the admissible set in some case: the cases test it.
+    assert!(screened >= 1, "the whiteness screen never applied");
+}
+
+#[test]
+fn the_whiteness_screen_applies_only_to_a_white_best_fit_of_credible_chi2() {
+    use stzlab::inversion::rules::whiteness_ceiling;
+    use stzlab::inversion::FitStats;
+    let stats = |weighted_ss: f64, dof: f64| FitStats {
+        residual_norm: weighted_ss.sqrt(),
+        weighted_ss,
+        r2: 0.99,
+        penalty_norm: 1.0,
+        dof,
+    };
+    let lag1 = [-0.05, -0.04, 0.1, 0.6];
+    // M = 100: band 5/10 = 0.5; chi^2 expectation 100 - 10 = 90, one sd sqrt(180) = 13.4.
+    let ceiling = whiteness_ceiling(&lag1, 0, 5.0, 100, &stats(95.0, 10.0), true).unwrap();
+    assert!((ceiling - (-0.05 + 0.5)).abs() < 1e-15);
+    // chi^2 of 104 passes, 104 + 0.5 does not (90 + 13.42 = 103.42 ... 104.0 is above).
+    assert!(whiteness_ceiling(&lag1, 0, 5.0, 100, &stats(103.4, 10.0), true).is_some());
+    assert!(whiteness_ceiling(&lag1, 0, 5.0, 100, &stats(103.5, 10.0), true).is_none());
+    // Without sigma the scale is estimated: no chi^2 test.
+    assert!(whiteness_ceiling(&lag1, 0, 5.0, 100, &stats(1e6, 10.0), false).is_some());
+    // A best fit whose residual is not white (0.6 > 0.5) turns the screen off; so does white = 0.
+    assert!(whiteness_ceiling(&lag1, 3, 5.0, 100, &stats(95.0, 10.0), true).is_none());
+    assert!(whiteness_ceiling(&lag1, 0, 0.0, 100, &stats(95.0, 10.0), true).is_none());
+}
+
+#[test]
+fn weighted_residuals_and_their_lag1_agree_with_a_hand_computation() {
+    use stzlab::inversion::rules::residual_lag1;
+    for (seed, noise) in [(11, 1e-3), (12, 1e-5)] {
+        let c = case(60, 20, seed, noise);
+        let p = Problem::new(
+            &c.x,
+            &c.y,
+            Some(&c.sigma),
+            settings(c.grid, Baseline::Constant, false),
+        )
+        .unwrap();
+        let mut ws = Workspace::new();
+        let path = LambdaPath::compute(&p, 12, &PeakParams::default(), &mut ws);
+        for q in &path.points {
+            let r = p.weighted_residuals(&q.solution);
+            let ss: f64 = r.iter().map(|v| v * v).sum();
+            let rel = (ss - q.solution.stats.weighted_ss).abs() / q.solution.stats.weighted_ss;
+            assert!(
+                rel < 1e-9,
+                "sum of squares {ss} against {}",
+                q.solution.stats.weighted_ss
+            );
+            let hand = lag1_by_hand(&c, &p, &q.solution);
+            assert!((residual_lag1(&p, &r) - hand).abs() < 1e-9, "{hand}");
+        }
     }
 }

@@ -859,6 +859,28 @@ impl Problem {
         }
     }
 
+    /// The weighted residuals W (y - K f - B b) of a solution, of the data divided by
+    /// [`Problem::data_scale`] (their squares sum to the solution's ||W r||^2).
+    pub fn weighted_residuals(&self, solution: &Solution) -> Vec<f64> {
+        let mut coef = solution.amplitudes.clone();
+        coef.extend(&solution.baseline);
+        self.to_internal(&mut coef);
+        let mut r: Vec<f64> = self
+            .scaled_y
+            .iter()
+            .zip(&self.scaled_weights)
+            .map(|(y, w)| y * w)
+            .collect();
+        for (j, &c) in coef.iter().enumerate() {
+            if c != 0.0 {
+                for (ri, a) in r.iter_mut().zip(self.design.col(j).iter()) {
+                    *ri -= a * c;
+                }
+            }
+        }
+        r
+    }
+
     /// Model values K f + B b at the data points (unweighted), for a solution.
     pub fn fitted(&self, solution: &Solution) -> Vec<f64> {
         let mut coef = solution.amplitudes.clone();

@@ -10,7 +10,7 @@ use super::iterative::{iterative_scan, IterativeParams};
 use super::logspace::LogSpaceTerms;
 use super::path::{LambdaPath, PathPoint};
 use super::terms::{ActiveSetTerms, PriorTerms};
-use super::{Problem, Solution, Workspace};
+use super::{FitStats, Problem, Solution, Workspace};
 
 /// A rule for lambda.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -77,11 +77,15 @@ pub enum Rule {
     /// The median ln lambda of three rules that fail in different ways: the L-curve (no noise
     /// model), quasi-optimality (no noise model) and the Bayesian evidence (white noise of the
     /// stated sigma), the first two restricted to path points whose ||W r||^2 is at most
-    /// `rss` times the smallest. Chosen by measurement over the validation suite (README,
-    /// "Choosing lambda").
+    /// `rss` times the smallest and, when the best fit's residual looks like white noise of the
+    /// stated sigma, whose residual is still white (see [`whiteness_ceiling`]). Chosen by
+    /// measurement over the validation suite (README, "Choosing lambda").
     Consensus {
         /// Admissible multiple of the smallest ||W r||^2 on the path (> 1).
         rss: f64,
+        /// Admissible rise of the weighted residual's lag-one autocorrelation above the best
+        /// fit's, in standard errors 1/sqrt(M) of white noise (0 turns the screen off).
+        white: f64,
     },
     /// Classic maximum entropy (Gull, in *Maximum Entropy and Bayesian Methods* (1989) 53): the
     /// alpha where -2 alpha S = N_good, the number of good measurements (maxent only; scored in
@@ -98,13 +102,16 @@ pub const DEFAULT_R2_THRESHOLD: f64 = 0.1;
 /// The consensus rule's L-curve and quasi-optimality look only at path points whose ||W r||^2 is
 /// at most this multiple of the smallest on the path (default of its `rss` parameter).
 pub const CONSENSUS_RSS_FACTOR: f64 = 2.0;
+/// The consensus rule's whiteness screen: the admissible rise of the residual's lag-one
+/// autocorrelation over the best fit's, in units of 1/sqrt(M) (default of its `white` parameter).
+pub const CONSENSUS_WHITE: f64 = 5.0;
 /// Default number of folds of k-fold cross-validation.
 pub const DEFAULT_FOLDS: usize = 5;
 /// Default robustness parameter of robust GCV (Lukas 2006 recommends 0.1 to 0.3 for moderate M).
 pub const DEFAULT_RGCV_GAMMA: f64 = 0.2;
 
 /// The rule names accepted by [`Rule::parse`], for messages.
-pub const RULE_NAMES: &str = "consensus[:rss=R], discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
+pub const RULE_NAMES: &str = "consensus[:rss=R,white=Z], discrepancy[:factor=F], gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], \
 r2-onset[:threshold=T], quasi-optimality, evidence[:sigma=free], kfold[:folds=K], classic (maxent), iterative[:threshold=T] or fixed=LAMBDA";
 
 impl Rule {
@@ -143,7 +150,14 @@ impl Rule {
             }
             Self::Kfold { folds } => with("kfold", "folds", folds as f64, DEFAULT_FOLDS as f64),
             Self::RobustGcv { gamma } => with("rgcv", "gamma", gamma, DEFAULT_RGCV_GAMMA),
-            Self::Consensus { rss } => with("consensus", "rss", rss, CONSENSUS_RSS_FACTOR),
+            Self::Consensus { rss, white } => {
+                let mut name = with("consensus", "rss", rss, CONSENSUS_RSS_FACTOR);
+                if white != CONSENSUS_WHITE {
+                    name.push(if name.contains(':') { ',' } else { ':' });
+                    name.push_str(&format!("white={white}"));
+                }
+                name
+            }
             Self::Classic => "classic".into(),
         }
     }
@@ -190,6 +204,7 @@ impl Rule {
             },
             "consensus" => Self::Consensus {
                 rss: CONSENSUS_RSS_FACTOR,
+                white: CONSENSUS_WHITE,
             },
             "classic" => Self::Classic,
             _ => return Err(format!("unknown rule {base:?}: use {RULE_NAMES}")),
@@ -246,12 +261,21 @@ impl Rule {
                     _ => return Err(format!("sigma = {value:?}: use given or free")),
                 };
             }
-            (Self::Consensus { rss }, "rss") => {
+            (Self::Consensus { rss, .. }, "rss") => {
                 let v = number()?;
                 if !(v > 1.0) {
                     return Err(format!("rss = {v}: must be > 1"));
                 }
                 *rss = v;
+            }
+            (Self::Consensus { white, .. }, "white") => {
+                let v = number()?;
+                if !(v >= 0.0 && v.is_finite()) {
+                    return Err(format!(
+                        "white = {v}: must be >= 0 (0 turns the screen off)"
+                    ));
+                }
+                *white = v;
             }
             (Self::RobustGcv { gamma }, "gamma") => {
                 let v = number()?;
@@ -268,7 +292,7 @@ impl Rule {
                     Self::Kfold { .. } => "folds",
                     Self::RobustGcv { .. } => "gamma",
                     Self::Evidence { .. } => "sigma",
-                    Self::Consensus { .. } => "rss",
+                    Self::Consensus { .. } => "rss, white",
                     _ => "none",
                 };
                 return Err(format!(
@@ -296,6 +320,7 @@ impl Rule {
         rules.extend([
             Self::Consensus {
                 rss: CONSENSUS_RSS_FACTOR,
+                white: CONSENSUS_WHITE,
             },
             Self::QuasiOptimality,
             Self::Evidence { free_scale: false },
@@ -707,6 +732,53 @@ impl Choice {
     }
 }
 
+/// The lag-one autocorrelation sum_i r_i r_(i+1) / sum_i r_i^2 of weighted residuals, over
+/// neighbouring rows of one data set (a joint problem's sets are not neighbours of each other).
+/// About N(0, 1/M) for white noise; near 1 for a smooth misfit.
+pub fn residual_lag1(problem: &Problem, residuals: &[f64]) -> f64 {
+    let across: f64 = problem
+        .blocks()
+        .iter()
+        .map(|b| {
+            residuals[b.rows.clone()]
+                .windows(2)
+                .map(|w| w[0] * w[1])
+                .sum::<f64>()
+        })
+        .sum();
+    let total: f64 = residuals.iter().map(|r| r * r).sum();
+    if total > 0.0 {
+        across / total
+    } else {
+        f64::NAN
+    }
+}
+
+/// The consensus rule's whiteness screen: the largest lag-one autocorrelation a path point's
+/// residual may have, `lag1[best] + white / sqrt(M)`, or `None` where the screen does not apply.
+///
+/// It applies only when the best fit (`best`, the smallest ||W r||^2) looks like white noise of
+/// the stated sigma: its own lag-one autocorrelation `lag1[best]` is within the band and, with
+/// sigma given, its chi^2 (`stats`) is at most one standard deviation sqrt(2 (M - dof)) above its
+/// expectation M - dof (`rows` = M). Correlated noise
+/// fails the second test when its sigma column states only the white part (the fit cannot reach
+/// chi^2 = M); there a white residual is not to be expected, and the screen would over-fit.
+pub fn whiteness_ceiling(
+    lag1: &[f64],
+    best: usize,
+    white: f64,
+    rows: usize,
+    stats: &FitStats,
+    sigma_given: bool,
+) -> Option<f64> {
+    let rows = rows as f64;
+    let band = white / rows.sqrt();
+    let expected = rows - stats.dof;
+    let credible = !sigma_given || stats.weighted_ss <= expected + (2.0 * expected).sqrt();
+    let floor = lag1[best];
+    (white > 0.0 && floor.is_finite() && floor <= band && credible).then_some(floor + band)
+}
+
 /// Index of the best finite value (`better(a, b)`: a beats b).
 fn argbest(v: &[f64], better: fn(f64, f64) -> bool) -> Option<usize> {
     v.iter()
@@ -830,16 +902,46 @@ pub fn choose(
         Rule::Kfold { folds } => minimum(scores.kfold_errors(folds)?).map(|(k, s)| at(k, s)),
         Rule::QuasiOptimality => interior_minimum(&scores.quasi_optimality).map(|(k, s)| at(k, s)),
         Rule::Classic => classic_crossing(&scores.classic).map(|(k, s)| at(k, s)),
-        Rule::Consensus { rss } => {
+        Rule::Consensus { rss, white } => {
             // L-curve and quasi-optimality only where the fit is acceptable: a strong lambda that
             // pushes the spectrum into the baseline makes a second corner and a second flat stretch
             // there (creep with c_inf + B t), at a residual many times the best.
-            let floor = path
-                .points
-                .iter()
-                .map(|p| p.solution.stats.weighted_ss)
-                .fold(f64::INFINITY, f64::min);
-            let admissible = |k: usize| path.points[k].solution.stats.weighted_ss <= rss * floor;
+            let best = argbest(
+                &path
+                    .points
+                    .iter()
+                    .map(|p| p.solution.stats.weighted_ss)
+                    .collect::<Vec<_>>(),
+                |a, b| a < b,
+            )?;
+            let floor = path.points[best].solution.stats.weighted_ss;
+            // ... and, where the noise is white of the stated sigma, only where the residual is
+            // still white: two peaks merged into one leave a smooth misfit that a modest rise of
+            // ||W r||^2 hides (README, "Choosing lambda").
+            let lag1: Vec<f64> = if white > 0.0 {
+                path.points
+                    .iter()
+                    .map(|p| residual_lag1(problem, &problem.weighted_residuals(&p.solution)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let ceiling = if white > 0.0 {
+                whiteness_ceiling(
+                    &lag1,
+                    best,
+                    white,
+                    problem.len(),
+                    &path.points[best].solution.stats,
+                    problem.sigma_given(),
+                )
+            } else {
+                None
+            };
+            let admissible = |k: usize| {
+                path.points[k].solution.stats.weighted_ss <= rss * floor
+                    && ceiling.is_none_or(|c| lag1[k] <= c)
+            };
             let mask = |v: &[f64]| -> Vec<f64> {
                 v.iter()
                     .enumerate()

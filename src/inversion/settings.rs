@@ -99,6 +99,7 @@ impl Regularizer {
             // Over scenarios/validation-suite.toml (README, "Choosing lambda").
             Self::Tikhonov => Rule::Consensus {
                 rss: super::rules::CONSENSUS_RSS_FACTOR,
+                white: super::rules::CONSENSUS_WHITE,
             },
             Self::LogSmooth => Rule::Gcv,
             Self::MaxEnt => Rule::Ftest {

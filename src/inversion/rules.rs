@@ -918,10 +918,19 @@ pub fn choose(
             // ... and, where the noise is white of the stated sigma, only where the residual is
             // still white: two peaks merged into one leave a smooth misfit that a modest rise of
             // ||W r||^2 hides (README, "Choosing lambda").
+            let within = |k: usize| path.points[k].solution.stats.weighted_ss <= rss * floor;
+            // Only where the residual restriction admits a point (its residual costs M x N).
             let lag1: Vec<f64> = if white > 0.0 {
                 path.points
                     .iter()
-                    .map(|p| residual_lag1(problem, &problem.weighted_residuals(&p.solution)))
+                    .enumerate()
+                    .map(|(k, p)| {
+                        if within(k) {
+                            residual_lag1(problem, &problem.weighted_residuals(&p.solution))
+                        } else {
+                            f64::NAN
+                        }
+                    })
                     .collect()
             } else {
                 Vec::new()
@@ -938,10 +947,7 @@ pub fn choose(
             } else {
                 None
             };
-            let admissible = |k: usize| {
-                path.points[k].solution.stats.weighted_ss <= rss * floor
-                    && ceiling.is_none_or(|c| lag1[k] <= c)
-            };
+            let admissible = |k: usize| within(k) && ceiling.is_none_or(|c| lag1[k] <= c);
             let mask = |v: &[f64]| -> Vec<f64> {
                 v.iter()
                     .enumerate()

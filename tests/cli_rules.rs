@@ -141,6 +141,30 @@ fn the_default_rule_is_the_consensus_of_three() {
         .expect("a path row chosen by consensus");
     let lambda: f64 = row.split(',').next().unwrap().parse().unwrap();
     assert!((lambda / summary["lambda"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    // Its whiteness screen, read back from path.csv: where the best fit (smallest residual) is
+    // white with a credible chi^2, the chosen row's residual is white too (README, path.csv).
+    let mut lines = path.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| names.iter().position(|n| *n == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let value = |r: &[&str], name: &str| -> f64 { r[col(name)].parse().unwrap() };
+    for r in &rows {
+        let lag1 = value(r, "residual_lag1");
+        assert!((-1.0..=1.0).contains(&lag1), "{lag1}");
+    }
+    let best = rows
+        .iter()
+        .min_by(|a, b| value(a, "residual_norm").total_cmp(&value(b, "residual_norm")))
+        .unwrap();
+    let m = summary["points"].as_f64().unwrap();
+    let band = 5.0 / m.sqrt();
+    let expected = m - value(best, "dof");
+    let screened = value(best, "residual_lag1") <= band
+        && value(best, "chi2") <= expected + (2.0 * expected).sqrt();
+    let chosen: Vec<&str> = row.split(',').collect();
+    // These data carry white noise of the stated sigma: the screen applies.
+    assert!(screened, "best fit: {best:?}");
+    assert!(value(&chosen, "residual_lag1") <= value(best, "residual_lag1") + band);
 }
 
 #[test]

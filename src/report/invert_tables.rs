@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::files::num;
 use crate::inversion::global::density_per_ev;
+use crate::inversion::rules::residual_lag1;
 use crate::pipeline::invert::energy::EnergyReading;
 use crate::pipeline::invert::global::VolumeReading;
 use crate::pipeline::invert::{DataInversion, SeriesInversion, SpectrumAxis};
@@ -280,7 +281,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
     let mut out = header(
         multi,
-        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,quasi_optimality,ln_evidence,mu2,classic,nnls_status,solver_iterations,solver_residual,chosen_by",
+        "lambda,residual_norm,chi2,r2,penalty_norm,dof,peaks,gcv,lcurve_curvature,ftest_prob1,r2_rise,quasi_optimality,ln_evidence,mu2,classic,residual_lag1,nnls_status,solver_iterations,solver_residual,chosen_by",
     );
     for s in series {
         let sc = &s.analysis.scores;
@@ -295,7 +296,7 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
                 .collect();
             let _ = writeln!(
                 out,
-                "{}{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{}{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 lead(multi, s),
                 num(p.lambda()),
                 num(st.residual_norm),
@@ -312,6 +313,10 @@ pub fn path_csv(series: &[SeriesInversion]) -> String {
                 nan_empty(sc.ln_evidence[k]),
                 nan_empty(sc.mu2[k]),
                 nan_empty(sc.classic[k]),
+                nan_empty(residual_lag1(
+                    &s.problem,
+                    &s.problem.weighted_residuals(&p.solution)
+                )),
                 p.solution.info.status_name(),
                 p.solution.info.iterations,
                 num(p.solution.info.kkt_residual),

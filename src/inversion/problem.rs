@@ -873,7 +873,11 @@ impl Problem {
             .collect();
         for (j, &c) in coef.iter().enumerate() {
             if c != 0.0 {
-                for (ri, a) in r.iter_mut().zip(self.design.col(j).iter()) {
+                let column = self.design.col(j);
+                let column = column
+                    .try_as_col_major()
+                    .expect("a Mat's columns are contiguous");
+                for (ri, a) in r.iter_mut().zip(column.as_slice()) {
                     *ri -= a * c;
                 }
             }

@@ -169,8 +169,10 @@ pub(crate) struct InvertArgs {
     #[command(flatten)]
     pub(crate) out: Out,
     /// Rule for lambda, with optional parameters as NAME:key=value[,key=value]: consensus[:rss=R,white=Z]
-    /// (the median lambda of lcurve, quasi-optimality and evidence, the first two kept to a fit
-    /// within R x the best residual whose residual stays white; the default), discrepancy[:factor=F],
+    /// (the median lambda of lcurve, quasi-optimality and evidence; the first two see only fits
+    /// with ||W r||^2 at most R times the best and, for white noise of the stated sigma, a residual
+    /// still white: its lag-one autocorrelation at most Z/sqrt(M) above the best fit's; the
+    /// default), discrepancy[:factor=F],
     /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
     /// evidence[:sigma=free], kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
     /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth or

@@ -101,10 +101,13 @@ impl Parts<'_> {
         (self.yty - 2.0 * ch + cgc).max(0.0)
     }
 
-    pub(super) fn objective(&self, st: &State, l2: f64) -> f64 {
+    /// The objective at `st` with the coefficients c and G c it was computed from (the next
+    /// Gauss-Newton step at an accepted state starts from them: [`Parts::point_from`]).
+    fn evaluate(&self, st: &State, l2: f64) -> (f64, Vec<f64>, Vec<f64>) {
         let c = self.coefficients(st);
         let gc = self.matvec(&c);
-        self.data2(&c, &gc) + l2 * self.penalty2(&st.s)
+        let phi = self.data2(&c, &gc) + l2 * self.penalty2(&st.s);
+        (phi, c, gc)
     }
 
     /// J'J + l2 P (row-major N x N): the Gauss-Newton matrix of the linearized problem, with P =
@@ -128,9 +131,14 @@ impl Parts<'_> {
 
     /// The coefficients, G c and the half-gradient at `st`.
     pub(super) fn point(&self, st: &State, l2: f64) -> Point {
-        let (n, ns) = (self.n, self.ns);
         let c = self.coefficients(st);
         let gc = self.matvec(&c);
+        self.point_from(st, l2, c, gc)
+    }
+
+    /// [`Parts::point`] from the coefficients c of `st` and G c, already computed.
+    fn point_from(&self, st: &State, l2: f64, c: Vec<f64>, gc: Vec<f64>) -> Point {
+        let (n, ns) = (self.n, self.ns);
         let mut grad: Vec<f64> = (0..n).map(|i| gc[i] - self.h[i]).collect();
         for i in 0..ns {
             grad[i] = c[i] * grad[i] + l2 * self.penalty_half_gradient(&st.s, i);
@@ -262,7 +270,9 @@ impl Factor {
 /// stiff coordinate in data units would dominate; NaN when no step was computed).
 pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
     let (n, ns) = (parts.n, parts.ns);
-    let mut phi = parts.objective(st, l2);
+    let (mut phi, c0, gc0) = parts.evaluate(st, l2);
+    // c and G c of the current state, from the objective's evaluation that accepted it.
+    let mut known = Some((c0, gc0));
     let mut mu = 1e-8;
     let mut decrement = f64::NAN;
     let mut status = NnlsStatus::MaxIterations;
@@ -273,7 +283,10 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
         let top = st.s.iter().fold(f64::NEG_INFINITY, |m, v| m.max(*v));
         let floor = top + FLOOR.ln();
         iterations += 1;
-        let point = parts.point(st, l2);
+        let point = match known.take() {
+            Some((c, gc)) => parts.point_from(st, l2, c, gc),
+            None => parts.point(st, l2),
+        };
         let grad = &point.grad;
         // Log-amplitudes at the floor that the gradient pushes further down are held there (a
         // projected Newton step): their rows and columns leave the system.
@@ -363,11 +376,12 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
                     .map(|(v, d)| v + alpha * d)
                     .collect(),
             };
-            let phi_trial = parts.objective(&trial, l2);
+            let (phi_trial, c, gc) = parts.evaluate(&trial, l2);
             // The predicted decrease of the Gauss-Newton model is 2 * predicted for the objective.
             if phi_trial.is_finite() && phi_trial <= phi - 1e-4 * alpha * 2.0 * predicted {
                 *st = trial;
                 phi = phi_trial;
+                known = Some((c, gc));
                 accepted = true;
                 break;
             }

@@ -21,6 +21,10 @@ pub enum Style {
     Points,
     /// Large filled triangles (chosen points, peaks).
     Markers,
+    /// Open circles (points whose colour is a reused one, past the palette's end).
+    Rings,
+    /// Large open triangles (markers whose colour is a reused one).
+    OpenMarkers,
     /// A vertical line from the axis to each point, with a dot on top (delta-like truths).
     Stems,
 }
@@ -145,13 +149,18 @@ pub fn color(i: usize) -> RGBColor {
     }
 }
 
-/// How a series is drawn: its style, except that a solid line whose colour is a reused one (past
-/// the palette's end) is dotted, so that no two lines of a figure look alike.
+/// How a series is drawn: its style, except that a series whose colour is a reused one (past the
+/// palette's end) is drawn open or dotted: a solid line dotted, points as rings, markers as open
+/// triangles, so that no two series of a figure look alike.
 pub(super) fn drawn_style(s: &Series) -> Style {
-    if s.style == Style::Line && s.color >= PALETTE.len() {
-        Style::Dotted
-    } else {
-        s.style
+    if s.color < PALETTE.len() {
+        return s.style;
+    }
+    match s.style {
+        Style::Line => Style::Dotted,
+        Style::Points => Style::Rings,
+        Style::Markers => Style::OpenMarkers,
+        other => other,
     }
 }
 
@@ -288,6 +297,18 @@ macro_rules! draw_chart {
                             .map(|p| TriangleMarker::new(p, 10, c.filled())),
                     )
                     .map_err(|e| e.to_string())?,
+                Style::Rings => chart
+                    .draw_series(
+                        pts.into_iter()
+                            .map(|p| Circle::new(p, 5, c.stroke_width(2))),
+                    )
+                    .map_err(|e| e.to_string())?,
+                Style::OpenMarkers => chart
+                    .draw_series(
+                        pts.into_iter()
+                            .map(|p| TriangleMarker::new(p, 10, c.stroke_width(2))),
+                    )
+                    .map_err(|e| e.to_string())?,
                 Style::Stems => {
                     chart
                         .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
@@ -326,8 +347,8 @@ macro_rules! draw_chart {
     }};
 }
 
-/// A legend's symbol for a series at `at`: a dot, a triangle, a stem with its dot, a solid or a
-/// dashed line, as the series is drawn (one composite element; the parts a style does not use are
+/// A legend's symbol for a series at `at`: a dot or a ring, a filled or an open triangle, a stem
+/// with its dot, a solid, dashed or dotted line, as the series is drawn (one composite element; the parts a style does not use are
 /// transparent). A macro: plotters' legend wants an element that owns no backend type.
 macro_rules! symbol {
     ($style:expr, $c:expr, $at:expr) => {{
@@ -341,6 +362,8 @@ macro_rules! symbol {
                 on(matches!(style, Style::Points | Style::Stems)).filled(),
             )
             + TriangleMarker::new((10, 0), 8, on(style == Style::Markers).filled())
+            + Circle::new((10, 0), 5, on(style == Style::Rings).stroke_width(2))
+            + TriangleMarker::new((10, 0), 8, on(style == Style::OpenMarkers).stroke_width(2))
             + PathElement::new(
                 vec![(10, -8), (10, 8)],
                 on(style == Style::Stems).stroke_width(2),
@@ -554,6 +577,58 @@ mod tests {
         );
         assert!(svg.contains("tau (s)"));
         assert!(svg.matches("<polyline").count() >= 1);
+    }
+
+    #[test]
+    fn series_past_the_palette_are_drawn_open_not_as_copies() {
+        // Eleven point series (ten rules and the oracle): colours 10 and 11 reuse 1 and 2.
+        let mut p = Panel::new("rules", "x", "y", false, false);
+        for k in 1..=PALETTE.len() + 1 {
+            p.series.push(Series::new(
+                format!("rule {k}"),
+                vec![(k as f64, 1.0)],
+                Style::Points,
+                k,
+            ));
+        }
+        let styles: Vec<Style> = p.series.iter().map(drawn_style).collect();
+        assert_eq!(styles[0], Style::Points);
+        assert_eq!(styles[PALETTE.len() - 1], Style::Rings);
+        assert_eq!(styles[PALETTE.len()], Style::Rings);
+        assert_eq!(color(PALETTE.len()), color(1));
+        // So no two series share both colour and symbol.
+        let looks: Vec<(RGBColor, Style)> = p
+            .series
+            .iter()
+            .map(|s| (color(s.color), drawn_style(s)))
+            .collect();
+        for (i, a) in looks.iter().enumerate() {
+            for b in &looks[i + 1..] {
+                assert!(a != b, "{a:?}");
+            }
+        }
+        let markers = Series::new("m", vec![(1.0, 1.0)], Style::Markers, PALETTE.len());
+        assert_eq!(drawn_style(&markers), Style::OpenMarkers);
+        let line = Series::new("l", vec![(1.0, 1.0)], Style::Line, PALETTE.len());
+        assert_eq!(drawn_style(&line), Style::Dotted);
+        // The open symbols are unfilled circles in the SVG (plot and legend).
+        let svg = render(&Figure {
+            file: "a.svg".into(),
+            caption: String::new(),
+            panels: vec![p],
+            columns: 1,
+            heatmap: None,
+        })
+        .unwrap();
+        // Two ring series, each drawn once in the plot and once in the legend.
+        let rings = svg
+            .split("<circle")
+            .filter(|c| {
+                let c = &c[..c.find("/>").unwrap_or(c.len())];
+                c.contains("opacity=\"1\"") && c.contains("fill=\"none\"")
+            })
+            .count();
+        assert_eq!(rings, 4, "{svg}");
     }
 
     #[test]

@@ -915,11 +915,11 @@ pub fn choose(
                 |a, b| a < b,
             )?;
             let floor = path.points[best].solution.stats.weighted_ss;
+            let within = |k: usize| path.points[k].solution.stats.weighted_ss <= rss * floor;
             // ... and, where the noise is white of the stated sigma, only where the residual is
             // still white: two peaks merged into one leave a smooth misfit that a modest rise of
-            // ||W r||^2 hides (README, "Choosing lambda").
-            let within = |k: usize| path.points[k].solution.stats.weighted_ss <= rss * floor;
-            // Only where the residual restriction admits a point (its residual costs M x N).
+            // ||W r||^2 hides (README, "Choosing lambda"). The autocorrelation is computed only
+            // where `within` admits a point (a residual costs M x N).
             let lag1: Vec<f64> = if white > 0.0 {
                 path.points
                     .iter()

@@ -164,7 +164,24 @@ fn the_default_rule_is_the_consensus_of_three() {
     let chosen: Vec<&str> = row.split(',').collect();
     // These data carry white noise of the stated sigma: the screen applies.
     assert!(screened, "best fit: {best:?}");
-    assert!(value(&chosen, "residual_lag1") <= value(best, "residual_lag1") + band);
+    let ceiling = value(best, "residual_lag1") + band;
+    assert!(value(&chosen, "residual_lag1") <= ceiling);
+    // summary.json reports the screen: the same ceiling, and the points it took out of those within
+    // the residual restriction (||W r||^2 at most 2 x the smallest).
+    let w = &summary["whiteness"];
+    assert!(
+        (w["ceiling"].as_f64().unwrap() - ceiling).abs() < 1e-9,
+        "{w}"
+    );
+    assert!((w["best_lag1"].as_f64().unwrap() - value(best, "residual_lag1")).abs() < 1e-9);
+    let floor = value(best, "residual_norm").powi(2);
+    let excluded = rows
+        .iter()
+        .filter(|r| {
+            value(r, "residual_norm").powi(2) <= 2.0 * floor && value(r, "residual_lag1") > ceiling
+        })
+        .count();
+    assert_eq!(w["excluded"].as_u64().unwrap() as usize, excluded, "{w}");
 }
 
 #[test]

@@ -121,5 +121,6 @@ fn discrepancy_on_path(
         stopping: None,
         status,
         fallback: None,
+        screen: None,
     })
 }

@@ -694,6 +694,22 @@ pub struct Choice {
     /// The rule whose choice was returned instead, when the status names a fallback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Rule>,
+    /// What the consensus rule's whiteness screen did (consensus with `white` > 0 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen: Option<Screen>,
+}
+
+/// What the consensus rule's whiteness screen did on a path.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Screen {
+    /// Lag-one autocorrelation of the best fit's weighted residual (the smallest ||W r||^2).
+    pub best_lag1: f64,
+    /// The largest lag-one autocorrelation admitted, when the screen applied (see
+    /// [`whiteness_ceiling`]; none: the best fit's residual is not white noise of the stated
+    /// sigma, and every point within the residual restriction is admitted).
+    pub ceiling: Option<f64>,
+    /// Path points within the residual restriction that the screen took out.
+    pub excluded: usize,
 }
 
 impl Choice {
@@ -847,6 +863,7 @@ pub fn choose(
         stopping: None,
         status,
         fallback: None,
+        screen: None,
     };
     let fallback_gcv = |status: RuleStatus| {
         minimum(&scores.gcv).map(|(k, _)| Choice {
@@ -886,6 +903,7 @@ pub fn choose(
                 stopping: Some((point.tolerance, point.iterations)),
                 status: RuleStatus::Ok,
                 fallback: None,
+                screen: None,
             })
         }
         Rule::Gcv => minimum(&scores.gcv).map(|(k, s)| at(k, s)),
@@ -948,6 +966,13 @@ pub fn choose(
                 None
             };
             let admissible = |k: usize| within(k) && ceiling.is_none_or(|c| lag1[k] <= c);
+            let screen = (white > 0.0).then(|| Screen {
+                best_lag1: lag1[best],
+                ceiling,
+                excluded: (0..path.len())
+                    .filter(|&k| within(k) && !admissible(k))
+                    .count(),
+            });
             let mask = |v: &[f64]| -> Vec<f64> {
                 v.iter()
                     .enumerate()
@@ -976,7 +1001,10 @@ pub fn choose(
             picks.sort_by_key(|p| p.0);
             // With three picks the middle one; with two (a rule without a choice), the stronger.
             let (k, status) = picks[picks.len() / 2];
-            Some(at(k, status))
+            Some(Choice {
+                screen,
+                ..at(k, status)
+            })
         }
         Rule::Lcurve => match argbest(&scores.lcurve_curvature, |a, b| a > b) {
             Some(k) if scores.lcurve_curvature[k] > 0.0 => Some(at(k, RuleStatus::Ok)),

@@ -42,6 +42,13 @@ pub fn invert_lines(inv: &DataInversion) -> (Vec<String>, Vec<String>) {
             s.sigma,
             s.points,
         ));
+        if let Some(w) = s.whiteness.filter(|w| w.excluded > 0) {
+            lines.push(format!(
+                "  whiteness screen: {} fits within the residual restriction left out, their residual's lag-one autocorrelation above {:.3} (path.csv: residual_lag1)",
+                w.excluded,
+                w.ceiling.unwrap_or(f64::NAN)
+            ));
+        }
         if let Some(u) = &s.uncertainty {
             let failed = match u.failed {
                 0 => String::new(),

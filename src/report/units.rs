@@ -8,6 +8,7 @@ const DIMENSIONLESS: &[&str] = &[
     "appearance",
     "beta",
     "c",
+    "ceiling",
     "chi2",
     "dof",
     "error",
@@ -20,6 +21,7 @@ const DIMENSIONLESS: &[&str] = &[
     "kkt",
     "l1",
     "l2",
+    "lag1",
     "lambda",
     "ln",
     "maxent",
@@ -38,6 +40,7 @@ const DIMENSIONLESS: &[&str] = &[
 const COUNTS: &[&str] = &[
     "at-path-end",
     "count",
+    "excluded",
     "factorizations",
     "failed",
     "groupings",

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{DataInversion, SeriesInversion, SpectrumAxis, MISFIT_SIGMAS};
+use crate::inversion::rules::Screen;
 use crate::inversion::Kernel;
 use crate::pipeline::joint::{window_gaps, JointSet};
 use crate::pipeline::uncertainty::Uncertainty;
@@ -171,6 +172,9 @@ pub struct SeriesSummary {
     /// A warning when the status is not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// What the consensus rule's whiteness screen did (consensus only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whiteness: Option<Screen>,
     /// Chosen lambda (0 for the iterative mode, whose objective has no penalty).
     pub lambda: f64,
     /// The iterative mode's chosen stopping tolerance (relative objective decrease per iteration).
@@ -256,6 +260,9 @@ pub struct OtherRule {
     /// Its fallback rule, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// What the consensus rule's whiteness screen did (consensus only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whiteness: Option<Screen>,
     /// Its lambda.
     pub lambda: f64,
     /// R^2.
@@ -422,6 +429,7 @@ impl SeriesInversion {
             status: chosen.choice.status.name(),
             fallback: chosen.choice.fallback.map(|f| f.name()),
             warning,
+            whiteness: chosen.choice.screen,
             lambda: sol.lambda,
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),
@@ -456,6 +464,7 @@ impl SeriesInversion {
                     rule: r.choice.rule.name(),
                     status: r.choice.status.name(),
                     fallback: r.choice.fallback.map(|f| f.name()),
+                    whiteness: r.choice.screen,
                     lambda: r.choice.solution.lambda,
                     r2: r.choice.solution.stats.r2,
                     peaks: r.peaks.len(),

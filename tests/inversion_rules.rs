@@ -26,6 +26,17 @@ fn settings(grid: LnTauGrid, baseline: Baseline, zero_boundary: bool) -> Problem
     }
 }
 
+/// The case's problem with its sigma given and the penalty free at the ends.
+fn problem(c: &Case, baseline: Baseline) -> Problem {
+    Problem::new(
+        &c.x,
+        &c.y,
+        Some(&c.sigma),
+        settings(c.grid, baseline, false),
+    )
+    .unwrap()
+}
+
 /// The weighted design W K (no baseline) and the penalty L, built independently of the library.
 fn design(c: &Case, zero_boundary: bool) -> (Mat<f64>, Mat<f64>) {
     let n = c.grid.len();
@@ -118,13 +129,7 @@ fn evidence_is_the_marginal_likelihood_of_the_data() {
 fn robust_gcv_uses_the_brute_force_trace_of_the_squared_influence_matrix() {
     let c = case(30, 12, 3, 1e-3);
     let (a_full, l) = design(&c, false);
-    let p = Problem::new(
-        &c.x,
-        &c.y,
-        Some(&c.sigma),
-        settings(c.grid, Baseline::None, false),
-    )
-    .unwrap();
+    let p = problem(&c, Baseline::None);
     let mut ws = Workspace::new();
     let path = LambdaPath::compute(&p, 20, &PeakParams::default(), &mut ws);
     let gamma = 0.3;
@@ -167,13 +172,7 @@ fn robust_gcv_uses_the_brute_force_trace_of_the_squared_influence_matrix() {
 fn kfold_errors_match_explicit_refits_without_the_held_out_rows() {
     let c = case(24, 10, 9, 2e-3);
     let folds = 4;
-    let p = Problem::new(
-        &c.x,
-        &c.y,
-        Some(&c.sigma),
-        settings(c.grid, Baseline::Constant, false),
-    )
-    .unwrap();
+    let p = problem(&c, Baseline::Constant);
     let mut ws = Workspace::new();
     let path = LambdaPath::compute(&p, 15, &PeakParams::default(), &mut ws);
     let rule = Rule::parse("kfold:folds=4").unwrap();
@@ -225,13 +224,7 @@ fn kfold_errors_match_explicit_refits_without_the_held_out_rows() {
 #[test]
 fn quasi_optimality_takes_the_deepest_interior_minimum_of_the_solution_change() {
     let c = case(40, 15, 2, 1e-3);
-    let p = Problem::new(
-        &c.x,
-        &c.y,
-        Some(&c.sigma),
-        settings(c.grid, Baseline::Constant, false),
-    )
-    .unwrap();
+    let p = problem(&c, Baseline::Constant);
     let mut ws = Workspace::new();
     let path = LambdaPath::compute(&p, 40, &PeakParams::default(), &mut ws);
     let scores = PathScores::compute(&p, &path);
@@ -428,13 +421,7 @@ fn consensus_is_the_median_of_its_three_rules_on_the_admissible_path() {
     ] {
         let rule = Rule::Consensus { rss, white };
         let c = case(80, n, seed, noise);
-        let p = Problem::new(
-            &c.x,
-            &c.y,
-            Some(&c.sigma),
-            settings(c.grid, Baseline::Constant, false),
-        )
-        .unwrap();
+        let p = problem(&c, Baseline::Constant);
         let mut ws = Workspace::new();
         let path = LambdaPath::compute(&p, 40, &PeakParams::default(), &mut ws);
         let scores = PathScores::compute_for(&p, &path, &[rule], &mut ws);
@@ -530,13 +517,7 @@ fn weighted_residuals_and_their_lag1_agree_with_a_hand_computation() {
     use stzlab::inversion::rules::residual_lag1;
     for (seed, noise) in [(11, 1e-3), (12, 1e-5)] {
         let c = case(60, 20, seed, noise);
-        let p = Problem::new(
-            &c.x,
-            &c.y,
-            Some(&c.sigma),
-            settings(c.grid, Baseline::Constant, false),
-        )
-        .unwrap();
+        let p = problem(&c, Baseline::Constant);
         let mut ws = Workspace::new();
         let path = LambdaPath::compute(&p, 12, &PeakParams::default(), &mut ws);
         for q in &path.points {

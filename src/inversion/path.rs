@@ -103,10 +103,6 @@ impl LambdaPath {
 
     /// The coefficient vector (spectrum then internal baseline) of point `k`, for warm starts.
     pub(crate) fn coefficients(&self, problem: &Problem, k: usize) -> Vec<f64> {
-        let s = &self.points[k].solution;
-        let mut c = s.amplitudes.clone();
-        c.extend(&s.baseline);
-        problem.to_internal(&mut c);
-        c
+        problem.internal_coefficients(&self.points[k].solution)
     }
 }

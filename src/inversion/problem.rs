@@ -859,12 +859,18 @@ impl Problem {
         }
     }
 
-    /// The weighted residuals W (y - K f - B b) of a solution, of the data divided by
-    /// [`Problem::data_scale`] (their squares sum to the solution's ||W r||^2).
-    pub fn weighted_residuals(&self, solution: &Solution) -> Vec<f64> {
+    /// A solution's coefficient vector (spectrum, then baseline) in the internal scaling.
+    pub(crate) fn internal_coefficients(&self, solution: &Solution) -> Vec<f64> {
         let mut coef = solution.amplitudes.clone();
         coef.extend(&solution.baseline);
         self.to_internal(&mut coef);
+        coef
+    }
+
+    /// The weighted residuals W (y - K f - B b) of a solution, of the data divided by
+    /// [`Problem::data_scale`] (their squares sum to the solution's ||W r||^2).
+    pub fn weighted_residuals(&self, solution: &Solution) -> Vec<f64> {
+        let coef = self.internal_coefficients(solution);
         let mut r: Vec<f64> = self
             .scaled_y
             .iter()
@@ -887,9 +893,7 @@ impl Problem {
 
     /// Model values K f + B b at the data points (unweighted), for a solution.
     pub fn fitted(&self, solution: &Solution) -> Vec<f64> {
-        let mut coef = solution.amplitudes.clone();
-        coef.extend(&solution.baseline);
-        self.to_internal(&mut coef);
+        let coef = self.internal_coefficients(solution);
         (0..self.len())
             .map(|i| {
                 (0..self.n)

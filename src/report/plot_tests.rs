@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// The SVG of a figure of one panel.
+fn one_panel(p: Panel) -> String {
+    render(&Figure {
+        file: "a.svg".into(),
+        caption: String::new(),
+        panels: vec![p],
+        columns: 1,
+        heatmap: None,
+    })
+    .unwrap()
+}
+
 #[test]
 fn renders_series_with_legends_and_skips_unplottable_points() {
     let mut p = Panel::new("t", "tau (s)", "y", true, false);
@@ -20,14 +32,7 @@ fn renders_series_with_legends_and_skips_unplottable_points() {
         Style::Markers,
         2,
     ));
-    let svg = render(&Figure {
-        file: "a.svg".into(),
-        caption: String::new(),
-        panels: vec![p],
-        columns: 1,
-        heatmap: None,
-    })
-    .unwrap();
+    let svg = one_panel(p);
     assert!(svg.starts_with("<svg"));
     assert!(
         svg.contains(">\ntruth\n<") || svg.contains(">truth<"),
@@ -70,14 +75,7 @@ fn series_past_the_palette_are_drawn_open_not_as_copies() {
     let line = Series::new("l", vec![(1.0, 1.0)], Style::Line, PALETTE.len());
     assert_eq!(drawn_style(&line), Style::Dotted);
     // The open symbols are unfilled circles in the SVG (plot and legend).
-    let svg = render(&Figure {
-        file: "a.svg".into(),
-        caption: String::new(),
-        panels: vec![p],
-        columns: 1,
-        heatmap: None,
-    })
-    .unwrap();
+    let svg = one_panel(p);
     // Two ring series, each drawn once in the plot and once in the legend.
     let rings = svg
         .split("<circle")
@@ -92,13 +90,6 @@ fn series_past_the_palette_are_drawn_open_not_as_copies() {
 #[test]
 fn empty_panels_say_so() {
     let p = Panel::new("nothing", "x", "y", false, false);
-    let svg = render(&Figure {
-        file: "a.svg".into(),
-        caption: String::new(),
-        panels: vec![p],
-        columns: 1,
-        heatmap: None,
-    })
-    .unwrap();
+    let svg = one_panel(p);
     assert!(svg.contains("no data to show"));
 }

@@ -807,7 +807,23 @@ impl Problem {
         &self.constrained
     }
 
-    /// ||W y||^2 and the weighted total sum of squares about the weighted mean.
+    /// The weighted design A = [W K, W B] (M x N, internal scaling; for tests that form residuals
+    /// directly).
+    #[cfg(test)]
+    pub(crate) fn design(&self) -> &Mat<f64> {
+        &self.design
+    }
+
+    /// W y of the scaled data.
+    #[cfg(test)]
+    pub(crate) fn weighted_y(&self) -> Vec<f64> {
+        self.scaled_y
+            .iter()
+            .zip(&self.scaled_weights)
+            .map(|(y, w)| y * w)
+            .collect()
+    }
+
     /// L^T L in the N x N layout of the coefficients (zero outside the spectrum block).
     pub(crate) fn ltl(&self) -> &[f64] {
         &self.ltl
@@ -819,6 +835,7 @@ impl Problem {
         self.penalty_top
     }
 
+    /// ||W y||^2 and the weighted total sum of squares about the weighted mean.
     pub(crate) fn sums_of_squares(&self) -> (f64, f64) {
         (self.yty, self.ss_tot)
     }

@@ -23,6 +23,29 @@ pub(super) struct State {
     pub(super) b: Vec<f64>,
 }
 
+impl State {
+    /// The state `alpha` x `step` (log-amplitudes, then baseline) away, with no log-amplitude
+    /// stepping below `floor`; one already below it (the floor follows the largest amplitude, so
+    /// it can rise past a held one) stays where it is, so that a zero step is the state itself.
+    fn stepped(&self, step: &[f64], alpha: f64, floor: f64) -> Self {
+        let ns = self.s.len();
+        Self {
+            s: self
+                .s
+                .iter()
+                .zip(step)
+                .map(|(v, d)| (v + alpha * d).max(floor.min(*v)))
+                .collect(),
+            b: self
+                .b
+                .iter()
+                .zip(&step[ns..])
+                .map(|(v, d)| v + alpha * d)
+                .collect(),
+        }
+    }
+}
+
 /// The prior of a log-space family.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Prior {
@@ -51,7 +74,31 @@ pub(super) struct Parts<'a> {
     pub(super) prior: Prior,
 }
 
-impl Parts<'_> {
+impl<'a> Parts<'a> {
+    /// The parts of `problem` under `prior`.
+    pub(super) fn of(problem: &'a crate::inversion::Problem, prior: Prior) -> Self {
+        let (ns, n) = (problem.n_spec(), problem.zeros().len());
+        let (g, ltl) = (problem.gram(), problem.ltl());
+        Self {
+            g,
+            gmat: faer::Mat::<f64>::from_fn(n, n, |i, j| g[i * n + j]),
+            h: problem.aty(),
+            ltl,
+            ltl_rows: (0..ns)
+                .map(|i| {
+                    (0..ns)
+                        .filter(|&j| ltl[i * n + j] != 0.0)
+                        .map(|j| (j, ltl[i * n + j]))
+                        .collect()
+                })
+                .collect(),
+            yty: problem.sums_of_squares().0,
+            n,
+            ns,
+            prior,
+        }
+    }
+
     pub(super) fn coefficients(&self, st: &State) -> Vec<f64> {
         st.s.iter()
             .map(|v| v.exp())
@@ -101,13 +148,25 @@ impl Parts<'_> {
         (self.yty - 2.0 * ch + cgc).max(0.0)
     }
 
-    /// The objective at `st` with the coefficients c and G c it was computed from (the next
-    /// Gauss-Newton step at an accepted state starts from them: [`Parts::point_from`]).
-    fn evaluate(&self, st: &State, l2: f64) -> (f64, Vec<f64>, Vec<f64>) {
+    /// The coefficients c of `st`, G c and the penalty (the next Gauss-Newton step at an accepted
+    /// state starts from them: [`Parts::point_from`]).
+    fn evaluate(&self, st: &State) -> Evaluated {
         let c = self.coefficients(st);
         let gc = self.matvec(&c);
-        let phi = self.data2(&c, &gc) + l2 * self.penalty2(&st.s);
-        (phi, c, gc)
+        let penalty = self.penalty2(&st.s);
+        Evaluated { c, gc, penalty }
+    }
+
+    /// The change of the objective from the state of `point` (penalty `penalty`) to the
+    /// evaluated state `to`: (c' - c)'(G c' + G c - 2 h) + l2 (p' - p). Its rounding error scales
+    /// with the step, where the difference of two objectives y'W'Wy - 2 c'h + c'Gc carries that of
+    /// y'W'Wy (up to 1e6 times ||W r||^2): small steps, whose change lies below it, would be
+    /// refused at any length and stall the line search.
+    fn change(&self, point: &Point, penalty: f64, to: &Evaluated, l2: f64) -> f64 {
+        let data: f64 = (0..self.n)
+            .map(|j| (to.c[j] - point.c[j]) * (to.gc[j] + point.gc[j] - 2.0 * self.h[j]))
+            .sum();
+        data + l2 * (to.penalty - penalty)
     }
 
     /// J'J + l2 P (row-major N x N): the Gauss-Newton matrix of the linearized problem, with P =
@@ -207,6 +266,13 @@ impl Parts<'_> {
     }
 }
 
+/// The coefficients c = (exp(s), b) of a state, G c and the penalty p(s).
+struct Evaluated {
+    c: Vec<f64>,
+    gc: Vec<f64>,
+    penalty: f64,
+}
+
 /// The coefficients c = (exp(s), b), G c and the half-gradient at a state.
 pub(super) struct Point {
     c: Vec<f64>,
@@ -270,9 +336,12 @@ impl Factor {
 /// stiff coordinate in data units would dominate; NaN when no step was computed).
 pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
     let (n, ns) = (parts.n, parts.ns);
-    let (mut phi, c0, gc0) = parts.evaluate(st, l2);
-    // c and G c of the current state, from the objective's evaluation that accepted it.
-    let mut known = Some((c0, gc0));
+    let first = parts.evaluate(st);
+    // The objective, kept up to date by the accepted changes ([`Parts::change`]).
+    let mut phi = parts.data2(&first.c, &first.gc) + l2 * first.penalty;
+    let mut penalty = first.penalty;
+    // c and G c of the current state, from the evaluation that accepted it.
+    let mut known = Some((first.c, first.gc));
     let mut mu = 1e-8;
     let mut decrement = f64::NAN;
     let mut status = NnlsStatus::MaxIterations;
@@ -362,26 +431,15 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
         };
         let mut accepted = false;
         for _ in 0..40 {
-            let trial = State {
-                s: st
-                    .s
-                    .iter()
-                    .zip(&step)
-                    .map(|(v, d)| (v + alpha * d).max(floor))
-                    .collect(),
-                b: st
-                    .b
-                    .iter()
-                    .zip(&step[ns..])
-                    .map(|(v, d)| v + alpha * d)
-                    .collect(),
-            };
-            let (phi_trial, c, gc) = parts.evaluate(&trial, l2);
+            let trial = st.stepped(&step, alpha, floor);
+            let to = parts.evaluate(&trial);
+            let change = parts.change(&point, penalty, &to, l2);
             // The predicted decrease of the Gauss-Newton model is 2 * predicted for the objective.
-            if phi_trial.is_finite() && phi_trial <= phi - 1e-4 * alpha * 2.0 * predicted {
+            if change.is_finite() && change <= -1e-4 * alpha * 2.0 * predicted {
                 *st = trial;
-                phi = phi_trial;
-                known = Some((c, gc));
+                phi += change;
+                penalty = to.penalty;
+                known = Some((to.c, to.gc));
                 accepted = true;
                 break;
             }
@@ -418,40 +476,5 @@ fn info(iterations: usize, factorizations: usize, status: NnlsStatus, decrement:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_top_eigenvalue_of_a_difference_penalty_is_found() {
-        // Second differences on 5 points: L'L has the flat and linear vectors in its null space,
-        // where a flat-started power iteration stays; the eigensolve finds the top all the same.
-        let n = 5;
-        let (rows, l) = crate::inversion::penalty::difference_operator(n, 2, false);
-        let ltl = crate::inversion::penalty::gram_of(rows, n, &l);
-        let top = top_eigenvalue(&ltl, n);
-        // Rayleigh quotient of the alternating vector: a lower bound well above 0.
-        let v = [1.0, -1.0, 1.0, -1.0, 1.0];
-        let lv: f64 = (0..n)
-            .map(|i| v[i] * (0..n).map(|j| ltl[i * n + j] * v[j]).sum::<f64>())
-            .sum::<f64>()
-            / 5.0;
-        assert!(top >= lv - 1e-12 && lv > 5.0, "{top} vs {lv}");
-        assert!(
-            top <= 16.0,
-            "Gershgorin: rows of L'L sum to at most 16 in absolute value"
-        );
-    }
-
-    #[test]
-    fn the_factor_solves_a_known_system() {
-        // [[4, 2], [2, 3]] x = [2, 1] has x = [0.5, 0]; det = 8; A^-1 = [[3, -2], [-2, 4]] / 8.
-        let f = Factor::new(&[4.0, 2.0, 2.0, 3.0], 2).unwrap();
-        let x = f.solve(&[2.0, 1.0]);
-        assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15);
-        assert!((f.ln_det() - 8f64.ln()).abs() < 1e-14);
-        // tr(A^-1 diag(1, 0)) on the leading 1 x 1 block: 3/8.
-        let t = f.trace_with(&|i, j| if i == j { 1.0 } else { 0.0 }, 1);
-        assert!((t - 0.375).abs() < 1e-15);
-        assert!(Factor::new(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
-    }
-}
+#[path = "solver_tests.rs"]
+mod tests;

@@ -316,6 +316,16 @@ pub fn index_html(
     } else if !summary.is_null() {
         body.push_str(&fields_table("Chosen solution", summary));
         body.push_str(&fields_table("Baseline", &summary["baseline"]));
+        // How the choice was made: the whiteness screen of `consensus` (its ceiling is empty where
+        // the screen did not apply) and the solver's report at the chosen lambda.
+        body.push_str(&fields_table(
+            "Whiteness screen of consensus (path.csv: residual_lag1)",
+            &summary["whiteness"],
+        ));
+        body.push_str(&fields_table(
+            "Solver at the chosen lambda",
+            &summary["nnls"],
+        ));
         if summary.get("volume").is_some() {
             // Over STZ volumes: the peaks with their sizes (their intervals are in peaks.csv).
             body.push_str(&fields_table("STZ volumes", &summary["volume"]));
@@ -421,5 +431,31 @@ mod tests {
         assert!(page.contains("tau_s <small>[s]</small>"));
         assert!(page.contains("<code>stzlab run a.toml</code>"));
         assert!(page.contains("finished 2026-12-02 11:00:00 UTC, run time 12.35 s"));
+    }
+
+    #[test]
+    fn an_inversion_page_shows_the_screen_and_the_solver_of_its_choice() {
+        let summary = serde_json::json!({
+            "rule": "consensus", "kind": "decay", "peaks": [],
+            "whiteness": {"best_lag1": 0.0045, "ceiling": 0.358, "excluded": 3},
+            "nnls": {"iterations": 4, "status": "converged"}
+        });
+        let page = index_html("x", &summary, &[], &[], None);
+        let screen = page.find("Whiteness screen").expect("the screen's table");
+        assert!(page[screen..].contains("<tr><th>excluded</th><td>3</td><td>count</td></tr>"));
+        assert!(page[screen..].contains("<tr><th>ceiling</th><td>0.358</td><td>1</td></tr>"));
+        let solver = page
+            .find("Solver at the chosen lambda")
+            .expect("the solver's table");
+        assert!(page[solver..].contains("<td>converged</td>"));
+        // A rule without the screen (whiteness null) has no such table.
+        let page = index_html(
+            "x",
+            &serde_json::json!({"rule": "gcv", "kind": "decay", "whiteness": null}),
+            &[],
+            &[],
+            None,
+        );
+        assert!(!page.contains("Whiteness screen"));
     }
 }

@@ -745,12 +745,7 @@ impl Problem {
     ) -> Vec<f64> {
         let (m, n) = (self.len(), self.n);
         let mut errors = vec![0.0; lambdas.len()];
-        let yw: Vec<f64> = self
-            .scaled_y
-            .iter()
-            .zip(&self.scaled_weights)
-            .map(|(a, w)| a * w)
-            .collect();
+        let yw = self.weighted_y();
         for fold in 0..folds {
             let held: Vec<usize> = (fold..m).step_by(folds).collect();
             let mut gram = self.gram.clone();
@@ -814,8 +809,7 @@ impl Problem {
         &self.design
     }
 
-    /// W y of the scaled data.
-    #[cfg(test)]
+    /// W y of the scaled data (the right-hand side the weighted design is fitted to).
     pub(crate) fn weighted_y(&self) -> Vec<f64> {
         self.scaled_y
             .iter()
@@ -888,12 +882,7 @@ impl Problem {
     /// [`Problem::data_scale`] (their squares sum to the solution's ||W r||^2).
     pub fn weighted_residuals(&self, solution: &Solution) -> Vec<f64> {
         let coef = self.internal_coefficients(solution);
-        let mut r: Vec<f64> = self
-            .scaled_y
-            .iter()
-            .zip(&self.scaled_weights)
-            .map(|(y, w)| y * w)
-            .collect();
+        let mut r = self.weighted_y();
         for (j, &c) in coef.iter().enumerate() {
             if c != 0.0 {
                 let column = self.design.col(j);

@@ -226,10 +226,9 @@ fn log_space_path(
     e_pen: f64,
     peak_params: &PeakParams,
 ) -> LambdaPath {
-    let (ns, n) = (problem.n_spec(), problem.zeros().len());
-    let g = problem.gram();
     let ss_tot = problem.sums_of_squares().1;
     let parts = Parts::of(problem, prior);
+    let (ns, n, g) = (parts.ns, parts.n, parts.g);
     let f0: Vec<f64> = st.s.iter().map(|v| v.exp()).collect();
     let dgd: Vec<f64> = (0..ns * ns)
         .map(|k| {

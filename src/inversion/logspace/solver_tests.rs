@@ -10,10 +10,8 @@ fn a_step_stops_at_the_floor_and_a_zero_step_is_the_state_itself() {
         b: vec![0.5],
     };
     let zero = st.stepped(&[0.0; 4], 1.0, -30.0);
-    assert_eq!(
-        (zero.s.clone(), zero.b.clone()),
-        (st.s.clone(), st.b.clone())
-    );
+    assert_eq!(zero.s, st.s);
+    assert_eq!(zero.b, st.b);
     let down = st.stepped(&[-5.0, -30.0, 1.0, -2.0], 1.0, -30.0);
     // Below the floor: not lifted to it, not pushed further down; above: stopped at it.
     assert_eq!(down.s, vec![-40.0, -30.0, 1.0]);

@@ -378,11 +378,11 @@ fn the_command_line_refuses_rules_that_do_not_apply_and_reports_the_family() {
     common::assert_success(&out);
     let s = common::read_json(&inv.join("summary.json"));
     assert_eq!(s["regularizer"], "log-smooth");
-    assert_eq!(s["rule"], "gcv", "the log-smooth default rule");
+    assert_eq!(s["rule"], "evidence", "the log-smooth default rule");
     let others = common::other_rules(&s);
     let has = |name: &str| others.iter().any(|r| r == name);
     assert!(
-        has("evidence") && has("ftest") && !has("rgcv") && !has("classic"),
+        has("gcv") && has("ftest") && !has("rgcv") && !has("classic"),
         "{others:?}"
     );
     // Every path point reports its solver status.

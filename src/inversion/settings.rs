@@ -91,9 +91,9 @@ impl Regularizer {
 
     /// The rule `invert` reports when none is named, chosen by measurement: consensus for
     /// Tikhonov (the validation suite); over the four shapes of `scenarios/regularizers.toml` at 20
-    /// and 5 points per decade, gcv for log-smooth (the lowest mean rel_l2 on both grids) and
-    /// ftest for maxent (mean rel_l2 within 2 % of the lowest, and the only rule with the right
-    /// number of peaks in every run; README, "Regularizers").
+    /// and 5 points per decade, evidence for log-smooth (the lowest mean rel_l2 over both grids,
+    /// and the right number of peaks in every run) and ftest for maxent (mean rel_l2 within 2 % of
+    /// the lowest, and the right number of peaks in every run; README, "Regularizers").
     pub fn default_rule(self) -> Rule {
         match self {
             // Over scenarios/validation-suite.toml (README, "Choosing lambda").
@@ -101,7 +101,7 @@ impl Regularizer {
                 rss: super::rules::CONSENSUS_RSS_FACTOR,
                 white: super::rules::CONSENSUS_WHITE,
             },
-            Self::LogSmooth => Rule::Gcv,
+            Self::LogSmooth => Rule::Evidence { free_scale: false },
             Self::MaxEnt => Rule::Ftest {
                 level: super::rules::DEFAULT_FTEST_LEVEL,
             },

@@ -9,7 +9,9 @@
 //!   variables of Bryan, Eur. Biophys. J. 18, 165 (1990), without his singular-space reduction):
 //!   the entropy's curvature in ln f is diag(f), so the step solves (D G D + lambda^2 D) d = -g.
 //!
-//! Each family is solved at each lambda by Gauss-Newton with Levenberg-Marquardt damping and a
+//! Each family is solved at each lambda by Gauss-Newton with Levenberg-Marquardt damping, geodesic
+//! acceleration (Transtrum and Sethna, arXiv:1201.5885: the step bent along the residual's second
+//! derivative, which in ln f is what the data see of a step they cannot see to first order) and a
 //! backtracking line search on the objective, from the strongest lambda to the weakest, each solve
 //! warm-started from the previous one (continuation). Log-smooth starts at the strongest Tikhonov
 //! solution, maxent at its default model. The line search accepts a step by the change of the

@@ -16,6 +16,10 @@ const FLOOR: f64 = 1e-12;
 /// Converged too when the objective falls by less than this fraction over [`STALL_ITERATIONS`].
 const STALL_TOL: f64 = 1e-10;
 const STALL_ITERATIONS: usize = 5;
+/// The geodesic acceleration a is used when 2 |a| is at most this fraction of the step |d|
+/// (Transtrum and Sethna's bound: beyond it the second-order path is no better than the straight
+/// one).
+const ACCELERATION_RATIO: f64 = 0.75;
 
 /// The state at one lambda: log-amplitudes and baseline (internal units).
 pub(super) struct State {
@@ -205,6 +209,54 @@ impl<'a> Parts<'a> {
         Point { c, gc, grad }
     }
 
+    /// The geodesic acceleration of the Gauss-Newton step `step` at `point` (Transtrum and Sethna,
+    /// arXiv:1201.5885): a = -H^-1 J' r'', with r'' = A_s (f o d^2) the residual's second
+    /// derivative along the step (the baseline enters linearly), solved with the step's own
+    /// `factor` on the `moving` coordinates (zero on the `held` ones). In log space a step that
+    /// the data cannot see (an oscillation of ln f between neighbours) changes f at second order
+    /// in a way they can see; the straight step then overshoots and the line search shortens it
+    /// to a crawl, where the curved path s + alpha d + (alpha^2 / 2) a follows the valley. None
+    /// when 2 |a| exceeds [`ACCELERATION_RATIO`] |d| (the step is then too long for a
+    /// second-order path to help).
+    fn acceleration(
+        &self,
+        point: &Point,
+        step: &[f64],
+        moving: &[usize],
+        held: &[bool],
+        factor: &Factor,
+    ) -> Option<Vec<f64>> {
+        let (n, ns) = (self.n, self.ns);
+        let curvature: Vec<f64> = (0..n)
+            .map(|j| {
+                if j < ns {
+                    point.c[j] * step[j] * step[j]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let g_curvature = self.matvec(&curvature);
+        let rhs: Vec<f64> = moving
+            .iter()
+            .map(|&j| match (held[j], j < ns) {
+                (true, _) => 0.0,
+                (false, true) => -point.c[j] * g_curvature[j],
+                (false, false) => -g_curvature[j],
+            })
+            .collect();
+        let a = factor.solve(&rhs);
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if 2.0 * norm(&a) > ACCELERATION_RATIO * norm(step) {
+            return None;
+        }
+        let mut acceleration = vec![0.0; n];
+        for (b, &j) in moving.iter().enumerate() {
+            acceleration[j] = a[b];
+        }
+        Some(acceleration)
+    }
+
     /// The rows and columns `idx` (increasing) of [`Parts::linearize`]'s matrix at `point`
     /// (k x k, row-major): each entry by the same operations in the same order as in the whole
     /// matrix, so a block is the whole matrix's to the last bit.
@@ -390,7 +442,7 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
                 }
             }
         }
-        let (step, predicted) = loop {
+        let (step, acceleration, predicted) = loop {
             for (a, &i) in moving.iter().enumerate() {
                 damped[a * k + a] = if held[i] {
                     1.0
@@ -406,7 +458,8 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
                 for (a, &j) in moving.iter().enumerate() {
                     step[j] = d[a];
                 }
-                break (step, predicted);
+                let acceleration = parts.acceleration(&point, &step, &moving, &held, &factor);
+                break (step, acceleration, predicted);
             }
             mu *= 10.0;
             if mu > 1e12 {
@@ -431,7 +484,16 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
         };
         let mut accepted = false;
         for _ in 0..40 {
-            let trial = st.stepped(&step, alpha, floor);
+            // The second-order path s + alpha d + (alpha^2 / 2) a.
+            let path: Vec<f64> = match &acceleration {
+                Some(a) => step
+                    .iter()
+                    .zip(a)
+                    .map(|(d, a)| d + 0.5 * alpha * a)
+                    .collect(),
+                None => step.clone(),
+            };
+            let trial = st.stepped(&path, alpha, floor);
             let to = parts.evaluate(&trial);
             let change = parts.change(&point, penalty, &to, l2);
             // The predicted decrease of the Gauss-Newton model is 2 * predicted for the objective.

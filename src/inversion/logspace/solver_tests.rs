@@ -127,3 +127,76 @@ fn the_factor_solves_a_known_system() {
     assert!((t - 0.375).abs() < 1e-15);
     assert!(Factor::new(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
 }
+
+#[test]
+fn the_geodesic_acceleration_is_the_residuals_second_derivative_along_the_step() {
+    // a = -H^-1 J' r'' with r'' = d^2/dt^2 r(s + t d) at t = 0, here by central differences of
+    // residuals formed directly from the design (error O(h^2) = 1e-6 of it), with a baseline
+    // column (which enters r linearly and takes no second derivative).
+    use crate::inversion::{Baseline, Kernel, Problem, ProblemSettings};
+    use crate::spectrum::LnTauGrid;
+    let grid = LnTauGrid::new(1e-2, 1e4, 10).unwrap();
+    let t: Vec<f64> = (0..40)
+        .map(|i| 10f64.powf(-1.0 + 4.0 * i as f64 / 39.0))
+        .collect();
+    let y: Vec<f64> = t.iter().map(|&x| 0.3 * (-x / 5.0).exp() + 0.1).collect();
+    let sigma = vec![1e-3; t.len()];
+    let settings = ProblemSettings {
+        baseline: Baseline::Constant,
+        ..ProblemSettings::new(Kernel::Decay, grid)
+    };
+    let p = Problem::new(&t, &y, Some(&sigma), settings).unwrap();
+    let parts = Parts::of(&p, Prior::Smooth);
+    let n = parts.n;
+    let st = State {
+        s: (0..parts.ns)
+            .map(|j| -2.0 - 0.3 * (j as f64 - 4.0).powi(2) / 4.0)
+            .collect(),
+        b: vec![0.05],
+    };
+    let l2 = 1e-2;
+    let point = parts.point(&st, l2);
+    let all: Vec<usize> = (0..n).collect();
+    let h = parts.step_matrix(&point, l2, &all);
+    let factor = Factor::new(&h, n).unwrap();
+    let step: Vec<f64> = (0..n)
+        .map(|j| 0.01 * ((j % 3) as f64 - 1.0) + 0.002 * j as f64)
+        .collect();
+    let held = vec![false; n];
+    let a = parts
+        .acceleration(&point, &step, &all, &held, &factor)
+        .expect("a short step is accelerated");
+    // Reference: residuals r(s + t d) = A c(t) - W y.
+    let (design, wy) = (p.design(), p.weighted_y());
+    let residual = |t: f64| -> Vec<f64> {
+        let c = parts.coefficients(&st.stepped(&step, t, -1e3));
+        (0..wy.len())
+            .map(|i| (0..n).map(|j| design[(i, j)] * c[j]).sum::<f64>() - wy[i])
+            .collect()
+    };
+    let hstep = 1e-3;
+    let (plus, zero, minus) = (residual(hstep), residual(0.0), residual(-hstep));
+    let second: Vec<f64> = (0..wy.len())
+        .map(|i| (plus[i] - 2.0 * zero[i] + minus[i]) / (hstep * hstep))
+        .collect();
+    // -J' r'', J = A diag(f, 1).
+    let rhs: Vec<f64> = (0..n)
+        .map(|j| {
+            let scale = if j < parts.ns { st.s[j].exp() } else { 1.0 };
+            -scale
+                * (0..wy.len())
+                    .map(|i| design[(i, j)] * second[i])
+                    .sum::<f64>()
+        })
+        .collect();
+    let reference = factor.solve(&rhs);
+    let norm = reference.iter().map(|v| v * v).sum::<f64>().sqrt();
+    for (x, r) in a.iter().zip(&reference) {
+        assert!((x - r).abs() <= 1e-5 * norm, "{x} against {r} (|a| {norm})");
+    }
+    // A long step is not accelerated: 2 |a| grows as |d|^2 past 0.75 |d|.
+    let long: Vec<f64> = step.iter().map(|v| v * 1e3).collect();
+    assert!(parts
+        .acceleration(&point, &long, &all, &held, &factor)
+        .is_none());
+}

@@ -176,9 +176,9 @@ pub(crate) struct InvertArgs {
     /// gcv, rgcv[:gamma=G], lcurve, ftest[:level=P], r2-onset[:threshold=T], quasi-optimality,
     /// evidence[:sigma=free], kfold[:folds=K], fixed=LAMBDA, or iterative[:threshold=T] (the paper's practice: no
     /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth or
-    /// maxent: consensus, discrepancy, gcv (the log-smooth default), lcurve, ftest (the maxent
-    /// default), r2-onset, quasi-optimality or evidence; with maxent also classic (-2 alpha S =
-    /// N_good).
+    /// maxent: consensus, discrepancy, gcv, lcurve, ftest (the maxent default), r2-onset,
+    /// quasi-optimality or evidence (the log-smooth default); with maxent also classic
+    /// (-2 alpha S = N_good).
     #[arg(long)]
     pub(crate) rule: Option<String>,
     /// What the penalty smooths: the spectrum (tikhonov, the default), its logarithm

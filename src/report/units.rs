@@ -26,6 +26,7 @@ const DIMENSIONLESS: &[&str] = &[
     "ln",
     "maxent",
     "misfit",
+    "order",
     "r2",
     "ratio",
     "regret",

@@ -44,7 +44,11 @@ pub(super) fn resolve_inversion(
     o.tau_max_s = spec.tau_max_s;
     o.baseline = spec.baseline;
     o.baseline_nonnegative = spec.baseline_nonnegative.unwrap_or(false);
-    o.order = spec.order.unwrap_or(o.order);
+    if let Some(name) = &spec.regularizer {
+        o.regularizer = crate::inversion::Regularizer::parse(name)
+            .map_err(|m| invalid("inversion.regularizer", m))?;
+    }
+    o.order = spec.order.unwrap_or(o.regularizer.default_order());
     o.zero_boundary = spec.zero_boundary.unwrap_or(false);
     o.lambda_points = spec.lambda_points.unwrap_or(o.lambda_points);
     o.peaks.min_dip = spec.min_dip.unwrap_or(o.peaks.min_dip);
@@ -65,10 +69,6 @@ pub(super) fn resolve_inversion(
             crate::inversion::Bootstrap::new(b, 0)
                 .map_err(|m| invalid("inversion.uncertainty", m))?,
         );
-    }
-    if let Some(name) = &spec.regularizer {
-        o.regularizer = crate::inversion::Regularizer::parse(name)
-            .map_err(|m| invalid("inversion.regularizer", m))?;
     }
     let filled = InversionSpec {
         rules: Some(rules.iter().map(|r| RuleEntry::Name(r.name())).collect()),

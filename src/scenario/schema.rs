@@ -73,7 +73,7 @@ pub struct InversionSpec {
     /// Constrain baseline coefficients >= 0 (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_nonnegative: Option<bool>,
-    /// Difference order of the penalty, 0, 1 or 2 (default 2).
+    /// Difference order of the penalty, 0 to 3 (default 2; 3 for log-smooth).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<usize>,
     /// Zero boundary beyond the grid ends (default false).

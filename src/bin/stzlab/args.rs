@@ -206,9 +206,10 @@ pub(crate) struct InvertArgs {
     #[arg(long)]
     pub(crate) baseline_nonnegative: bool,
     /// Order of the difference penalty, 0 to 3 (order r leaves polynomials of degree < r unpenalized;
-    /// 3 with log-smooth leaves every log-normal peak free).
-    #[arg(long, default_value_t = 2)]
-    pub(crate) order: u8,
+    /// 3 with log-smooth leaves every log-normal peak free). Default: 2, or 3 with --regularizer
+    /// log-smooth.
+    #[arg(long)]
+    pub(crate) order: Option<u8>,
     /// Take the spectrum as zero beyond the grid ends (CONTIN).
     #[arg(long)]
     pub(crate) zero_boundary: bool,
@@ -376,7 +377,9 @@ impl InvertArgs {
             BaselineArg::ConstantLinear => Baseline::ConstantLinear,
         });
         options.baseline_nonnegative = self.baseline_nonnegative;
-        options.order = usize::from(self.order);
+        options.order = self
+            .order
+            .map_or(options.regularizer.default_order(), usize::from);
         options.zero_boundary = self.zero_boundary;
         options.lambda_points = self.lambda_points as usize;
         options.uncertainty = self

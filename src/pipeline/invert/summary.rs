@@ -24,6 +24,8 @@ pub enum InvertSummary {
         data: String,
         /// The regularizer family (`tikhonov`, `log-smooth`, `maxent`).
         regularizer: &'static str,
+        /// The penalty's difference order (the family's default unless `--order` was given).
+        order: usize,
         /// The reading in activation energy (`creep-stepping`).
         #[serde(skip_serializing_if = "Option::is_none")]
         energy: Option<EnergySummary>,
@@ -43,6 +45,8 @@ pub enum InvertSummary {
         data: String,
         /// The regularizer family.
         regularizer: &'static str,
+        /// The penalty's difference order.
+        order: usize,
     },
 }
 
@@ -76,6 +80,7 @@ impl DataInversion {
                 kind,
                 data,
                 regularizer: self.options.regularizer.name(),
+                order: self.options.order,
                 energy: match &self.axis {
                     Some(SpectrumAxis::Energy(e)) => Some(e.summary(&self.series[0])),
                     _ => None,
@@ -92,6 +97,7 @@ impl DataInversion {
                 kind,
                 data,
                 regularizer: self.options.regularizer.name(),
+                order: self.options.order,
             }
         }
     }

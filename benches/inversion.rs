@@ -44,6 +44,10 @@ fn problem(t: &[f64], y: &[f64], sigma: &[f64]) -> Problem {
 }
 
 fn problem_n(t: &[f64], y: &[f64], sigma: &[f64], n: usize) -> Problem {
+    problem_n_order(t, y, sigma, n, Regularizer::Tikhonov.default_order())
+}
+
+fn problem_n_order(t: &[f64], y: &[f64], sigma: &[f64], n: usize, order: usize) -> Problem {
     // One decade beyond the data on each side, n points.
     let grid = LnTauGrid::new(1.0, 1e9, n).unwrap();
     Problem::new(
@@ -52,6 +56,7 @@ fn problem_n(t: &[f64], y: &[f64], sigma: &[f64], n: usize) -> Problem {
         Some(sigma),
         ProblemSettings {
             baseline: Baseline::Constant,
+            order,
             ..ProblemSettings::new(Kernel::Decay, grid)
         },
     )
@@ -163,8 +168,9 @@ fn inversion(c: &mut Criterion) {
 }
 
 /// Issue 12 target: a full log-smooth or maxent analysis (a 30-point path from the strongest
-/// Tikhonov solution, every rule on the path that applies to the family) with N = 100 and M = 200,
-/// single-threaded, beside the same analysis with Tikhonov.
+/// Tikhonov solution, every rule on the path that applies to the family, the family's default
+/// penalty order) with N = 100 and M = 200, single-threaded, beside the same analysis with
+/// Tikhonov.
 fn regularizers(c: &mut Criterion) {
     let (t, y, sigma) = data();
     let every = |v: &[f64]| v.iter().step_by(M / 200).copied().collect::<Vec<f64>>();
@@ -179,7 +185,13 @@ fn regularizers(c: &mut Criterion) {
             .collect();
         group.bench_function(family.name(), |b| {
             b.iter(|| {
-                let p = problem_n(black_box(&t), black_box(&y), &sigma, 100);
+                let p = problem_n_order(
+                    black_box(&t),
+                    black_box(&y),
+                    &sigma,
+                    100,
+                    family.default_order(),
+                );
                 black_box(analyse(
                     &p,
                     30,

@@ -217,7 +217,7 @@ impl<'a> Parts<'a> {
     /// in a way they can see; the straight step then overshoots and the line search shortens it
     /// to a crawl, where the curved path s + alpha d + (alpha^2 / 2) a follows the valley. None
     /// when 2 |a| exceeds [`ACCELERATION_RATIO`] |d| (the step is then too long for a
-    /// second-order path to help).
+    /// second-order path to help) or is not finite.
     fn acceleration(
         &self,
         point: &Point,
@@ -247,7 +247,8 @@ impl<'a> Parts<'a> {
             .collect();
         let a = factor.solve(&rhs);
         let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if 2.0 * norm(&a) > ACCELERATION_RATIO * norm(step) {
+        // Negated so that a non-finite acceleration (an overflow) is dropped too.
+        if !(2.0 * norm(&a) <= ACCELERATION_RATIO * norm(step)) {
             return None;
         }
         let mut acceleration = vec![0.0; n];

@@ -239,13 +239,9 @@ fn path_best(grid: &LnTauGrid, path: &LambdaPath, truth: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Third differences leave every parabola in ln f free, so a log-normal spectrum is in the null
-/// space of the order-3 log-smooth penalty: even the strongest lambda of the path recovers it
-/// (noise-free data), where the order-2 penalty (free: straight lines in ln f only) bends it.
-#[test]
-fn a_log_normal_costs_nothing_under_the_third_difference_of_ln_f() {
-    let grid = LnTauGrid::new(1e-3, 1e5, 41).unwrap();
-    // One decade wide (sd of ln tau 2.303) at 10 s, area 0.1: decay by quadrature.
+/// A log-normal one decade wide (sd of ln tau 2.303) at 10 s, area 0.1: 200 log-spaced times over
+/// 1e-2..1e4 s, its noise-free decay by quadrature, and its density on `grid`.
+fn broad_log_normal(grid: &LnTauGrid) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (centre, sd, area) = (10f64.ln(), 2.303, 0.1);
     let density = |u: f64| {
         area / (sd * (2.0 * std::f64::consts::PI).sqrt())
@@ -254,8 +250,28 @@ fn a_log_normal_costs_nothing_under_the_third_difference_of_ln_f() {
     let x: Vec<f64> = (0..200)
         .map(|i| 10f64.powf(-2.0 + 6.0 * i as f64 / 199.0))
         .collect();
-    let y = decay_by_quadrature(&x, &density, centre - 10.0 * sd, centre + 10.0 * sd, 8000);
-    let truth: Vec<f64> = (0..grid.len()).map(|i| density(grid.ln_tau(i))).collect();
+    let clean = decay_by_quadrature(&x, &density, centre - 10.0 * sd, centre + 10.0 * sd, 8000);
+    let truth = (0..grid.len()).map(|i| density(grid.ln_tau(i))).collect();
+    (x, clean, truth)
+}
+
+/// [`rel_l2`] of the path point with the strongest lambda.
+fn strongest_rel_l2(grid: &LnTauGrid, path: &LambdaPath, truth: &[f64]) -> f64 {
+    let top = path
+        .points
+        .iter()
+        .max_by(|a, b| a.solution.lambda.total_cmp(&b.solution.lambda))
+        .unwrap();
+    rel_l2(grid, &top.solution.amplitudes, truth)
+}
+
+/// Third differences leave every parabola in ln f free, so a log-normal spectrum is in the null
+/// space of the order-3 log-smooth penalty: even the strongest lambda of the path recovers it
+/// (noise-free data), where the order-2 penalty (free: straight lines in ln f only) bends it.
+#[test]
+fn a_log_normal_costs_nothing_under_the_third_difference_of_ln_f() {
+    let grid = LnTauGrid::new(1e-3, 1e5, 41).unwrap();
+    let (x, y, truth) = broad_log_normal(&grid);
     let sigma = vec![1e-6; x.len()];
     let strongest = |order: usize| {
         let settings = ProblemSettings {
@@ -272,13 +288,7 @@ fn a_log_normal_costs_nothing_under_the_third_difference_of_ln_f() {
             Regularizer::LogSmooth,
             &mut Workspace::new(),
         );
-        let top = a
-            .path
-            .points
-            .iter()
-            .max_by(|a, b| a.solution.lambda.total_cmp(&b.solution.lambda))
-            .unwrap();
-        rel_l2(&grid, &top.solution.amplitudes, &truth)
+        strongest_rel_l2(&grid, &a.path, &truth)
     };
     let (third, second) = (strongest(3), strongest(2));
     assert!(
@@ -471,16 +481,7 @@ fn the_penalty_order_defaults_to_the_familys() {
 #[test]
 fn the_order_three_path_reaches_the_log_normal_at_its_strong_end() {
     let grid = LnTauGrid::new(1e-3, 1e5, 161).unwrap();
-    let (centre, sd, area) = (10f64.ln(), 2.303, 0.1);
-    let density = |u: f64| {
-        area / (sd * (2.0 * std::f64::consts::PI).sqrt())
-            * (-(u - centre).powi(2) / (2.0 * sd * sd)).exp()
-    };
-    let x: Vec<f64> = (0..200)
-        .map(|i| 10f64.powf(-2.0 + 6.0 * i as f64 / 199.0))
-        .collect();
-    let clean = decay_by_quadrature(&x, &density, centre - 10.0 * sd, centre + 10.0 * sd, 8000);
-    let truth: Vec<f64> = (0..grid.len()).map(|i| density(grid.ln_tau(i))).collect();
+    let (x, clean, truth) = broad_log_normal(&grid);
     let sigma = vec![1e-4; x.len()];
     let close = (0..5u64)
         .filter(|&seed| {
@@ -502,13 +503,7 @@ fn the_order_three_path_reaches_the_log_normal_at_its_strong_end() {
                 Regularizer::LogSmooth,
                 &mut Workspace::new(),
             );
-            let top = a
-                .path
-                .points
-                .iter()
-                .max_by(|a, b| a.solution.lambda.total_cmp(&b.solution.lambda))
-                .unwrap();
-            let e = rel_l2(&grid, &top.solution.amplitudes, &truth);
+            let e = strongest_rel_l2(&grid, &a.path, &truth);
             eprintln!("seed {seed}: strongest point rel L2 {e}");
             e < 0.005
         })

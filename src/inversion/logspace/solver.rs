@@ -485,16 +485,20 @@ pub(super) fn minimize(parts: &Parts, st: &mut State, l2: f64) -> NnlsInfo {
         };
         let mut accepted = false;
         for _ in 0..40 {
-            // The second-order path s + alpha d + (alpha^2 / 2) a.
-            let path: Vec<f64> = match &acceleration {
-                Some(a) => step
-                    .iter()
-                    .zip(a)
-                    .map(|(d, a)| d + 0.5 * alpha * a)
-                    .collect(),
-                None => step.clone(),
+            // The second-order path s + alpha d + (alpha^2 / 2) a; the straight one without a.
+            let bent: Vec<f64>;
+            let path: &[f64] = match &acceleration {
+                Some(a) => {
+                    bent = step
+                        .iter()
+                        .zip(a)
+                        .map(|(d, a)| d + 0.5 * alpha * a)
+                        .collect();
+                    &bent
+                }
+                None => &step,
             };
-            let trial = st.stepped(&path, alpha, floor);
+            let trial = st.stepped(path, alpha, floor);
             let to = parts.evaluate(&trial);
             let change = parts.change(&point, penalty, &to, l2);
             // The predicted decrease of the Gauss-Newton model is 2 * predicted for the objective.

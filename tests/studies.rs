@@ -174,24 +174,19 @@ fn temperature_stepping_shifts_the_spectrum_down_and_loses_its_high_end() {
     );
     // The resolved range spans the assumed one at 10 K steps up to 450 K.
     assert!(headline(&s, "resolved_df_min_ev") < 0.8 && headline(&s, "resolved_df_max_ev") > 1.3);
-    // The rule's fallbacks are numbers, not silent. Noise-free cells repeat one record: at 10 and
-    // 20 K steps the discrepancy principle finds its target in every repeat; at 5 K steps the
-    // weakest fit leaves no residual, the sigma estimated from it is zero, and it falls back in
-    // every repeat. Every value is a 0/1 flag.
-    for cell in [1, 4, 13, 16] {
-        assert_eq!(
-            cell_stat(&s, cell, "inverted_fallback", "mean"),
-            0.0,
-            "cell {cell}"
-        );
-    }
-    for cell in [7, 10] {
+    // The rule's fallbacks are numbers, not silent. The scenario's rule is the evidence. Noise-free
+    // cells repeat one record and give no sigma: the evidence grows towards the weakest fit and
+    // stops at the path's end in every repeat. With 0.1 % noise at 10 K steps and 3600 s holds it
+    // finds its maximum inside the path in at least 18 of 20 repeats (20 in the committed run).
+    // Every value is a 0/1 flag.
+    for cell in [1, 4, 7, 10, 13, 16] {
         assert_eq!(
             cell_stat(&s, cell, "inverted_fallback", "mean"),
             1.0,
             "cell {cell}"
         );
     }
+    assert!(cell_stat(&s, 0, "inverted_fallback", "mean") <= 0.1);
     for cell in 0..18 {
         for stat in ["p05", "p95"] {
             let v = cell_stat(&s, cell, "inverted_fallback", stat);

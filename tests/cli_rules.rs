@@ -192,7 +192,7 @@ fn bad_rule_parameters_exit_2_with_one_line() {
         ("discrepancy:factor=0", "factor = 0: must be > 0"),
         ("kfold:folds=1", "folds = 1: at least 2 are needed"),
         ("r2-onset:level=0.5", "unknown parameter \"level\""),
-        ("kfold:folds=500", "kfold:folds=500"),
+        ("kfold:folds=500", "kfold:folds=500: 500 folds but only"),
     ] {
         let out = invert_decay(&data, &tmp.path().join("inv"), &["--rule", rule]);
         let stderr = String::from_utf8_lossy(&out.stderr);

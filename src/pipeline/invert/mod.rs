@@ -9,7 +9,7 @@ use crate::analysis::BackAnalysis;
 use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
 pub use crate::inversion::InvertOptions;
-use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Workspace};
+use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Rule, Workspace};
 use crate::pipeline::cost::{analysis_seconds, AnalysisSize};
 use crate::scenario::MaterialFile;
 use crate::stz::Material;
@@ -210,6 +210,18 @@ pub(crate) fn analyse_assembled(
         loss_units,
         sets,
     } = assembled;
+    // k-fold needs at least one data point per fold: refused before the analysis is announced.
+    for rule in options.rules() {
+        if let Rule::Kfold { folds } = rule {
+            if folds > problem.len() {
+                return Err(InvertError::Shape(format!(
+                    "{}: {folds} folds but only {} data points",
+                    rule.name(),
+                    problem.len()
+                )));
+            }
+        }
+    }
     let size = AnalysisSize {
         points: problem.grid().len(),
         data: problem.len(),

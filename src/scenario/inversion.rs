@@ -34,6 +34,15 @@ pub(super) fn resolve_inversion(
                 format!("{name} is listed twice"),
             ));
         }
+        // k-fold needs a data point per fold in every data set it is applied to.
+        if let (Rule::Kfold { folds }, Some(m)) = (rule, protocol.inverted_points()) {
+            if folds > m {
+                return Err(invalid(
+                    format!("inversion.rules[{i}]"),
+                    format!("{name}: {folds} folds but only {m} data points per data set"),
+                ));
+            }
+        }
         rules.push(rule);
     }
     o.rule = rules[0];

@@ -211,6 +211,19 @@ impl Protocol {
         }
     }
 
+    /// Data points of the smallest data set one inversion sees (a DMA temperature's series; a
+    /// joint protocol's sets together); None for the temperature-stepping study's record.
+    pub fn inverted_points(&self) -> Option<usize> {
+        match self {
+            Self::Mandrel { times, .. }
+            | Self::Cantilever { times, .. }
+            | Self::StretchedExponent { times, .. } => Some(times.values().len()),
+            Self::Dma { omega, .. } => Some(omega.values().len()),
+            Self::Joint { sets } => sets.iter().map(Self::inverted_points).sum(),
+            Self::TemperatureStepping { .. } => None,
+        }
+    }
+
     /// The temperatures at which the truth is evaluated (none for the stretched exponent).
     pub fn temperatures_k(&self) -> Vec<f64> {
         match self {

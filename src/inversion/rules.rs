@@ -115,6 +115,17 @@ pub const RULE_NAMES: &str = "consensus[:rss=R,white=Z], discrepancy[:factor=F],
 r2-onset[:threshold=T], quasi-optimality, evidence[:sigma=free], kfold[:folds=K], classic (maxent), iterative[:threshold=T] or fixed=LAMBDA";
 
 impl Rule {
+    /// Whether the rule can be evaluated on a data set of `m` points: k-fold needs a point per
+    /// fold (its folds >= 2 are checked when it is parsed). The reason when it cannot.
+    pub fn check_points(&self, m: usize) -> Result<(), String> {
+        match *self {
+            Self::Kfold { folds } if folds > m => {
+                Err(format!("{folds} folds but only {m} data points"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The name used on the command line and in outputs: the rule's name, followed by
     /// `:key=value` for each parameter that differs from its default, so two instances of one rule
     /// with different parameters have different names.
@@ -539,7 +550,9 @@ impl PathScores {
         let lambdas: Vec<f64> = path.points.iter().map(PathPoint::lambda).collect();
         for rule in rules {
             if let Rule::Kfold { folds } = *rule {
-                if folds <= problem.len() && !scores.kfold.iter().any(|(f, _)| *f == folds) {
+                if rule.check_points(problem.len()).is_ok()
+                    && !scores.kfold.iter().any(|(f, _)| *f == folds)
+                {
                     let errors = problem.kfold_errors(&lambdas, folds, ws);
                     scores.kfold.push((folds, errors));
                 }

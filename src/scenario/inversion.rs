@@ -34,14 +34,14 @@ pub(super) fn resolve_inversion(
                 format!("{name} is listed twice"),
             ));
         }
-        // k-fold needs a data point per fold in every data set it is applied to.
-        if let (Rule::Kfold { folds }, Some(m)) = (rule, protocol.inverted_points()) {
-            if folds > m {
-                return Err(invalid(
+        // Against every data set the rule is applied to (k-fold: a point per fold).
+        if let Some(m) = protocol.inverted_points() {
+            rule.check_points(m).map_err(|e| {
+                invalid(
                     format!("inversion.rules[{i}]"),
-                    format!("{name}: {folds} folds but only {m} data points per data set"),
-                ));
-            }
+                    format!("{name}: {e} per data set"),
+                )
+            })?;
         }
         rules.push(rule);
     }

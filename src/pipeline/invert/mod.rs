@@ -9,7 +9,7 @@ use crate::analysis::BackAnalysis;
 use crate::data::{read_data, DataError, MeasuredSeries};
 use crate::inversion::nnls::NnlsParams;
 pub use crate::inversion::InvertOptions;
-use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Rule, Workspace};
+use crate::inversion::{analyse, Analysis, Kernel, Problem, ProblemSettings, Workspace};
 use crate::pipeline::cost::{analysis_seconds, AnalysisSize};
 use crate::scenario::MaterialFile;
 use crate::stz::Material;
@@ -210,17 +210,11 @@ pub(crate) fn analyse_assembled(
         loss_units,
         sets,
     } = assembled;
-    // k-fold needs at least one data point per fold: refused before the analysis is announced.
+    // A rule the data cannot carry (k-fold with more folds than points) is refused before the
+    // analysis is announced.
     for rule in options.rules() {
-        if let Rule::Kfold { folds } = rule {
-            if folds > problem.len() {
-                return Err(InvertError::Shape(format!(
-                    "{}: {folds} folds but only {} data points",
-                    rule.name(),
-                    problem.len()
-                )));
-            }
-        }
+        rule.check_points(problem.len())
+            .map_err(|e| InvertError::Shape(format!("{}: {e}", rule.name())))?;
     }
     let size = AnalysisSize {
         points: problem.grid().len(),

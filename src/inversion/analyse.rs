@@ -46,6 +46,7 @@ pub fn analyse(
             let terms = rules.iter().any(Rule::needs_terms);
             LambdaPath::compute_with(problem, lambda_points, peak_params, terms, ws)
         }
+        Regularizer::TotalVariation => super::edge::path(problem, lambda_points, peak_params, ws),
         Regularizer::LogSmooth | Regularizer::MaxEnt => {
             // Continuation from the strongest Tikhonov solution (smooth and broad); maxent's
             // default model spreads its total amplitude flat over the grid.
@@ -70,7 +71,7 @@ pub fn analyse(
     for &rule in rules {
         let choice = if !regularizer.applies(rule) {
             None
-        } else if let (true, Rule::Discrepancy { factor }) = (regularizer.in_log_space(), rule) {
+        } else if let (false, Rule::Discrepancy { factor }) = (regularizer.refits(), rule) {
             discrepancy_on_path(rule, factor, problem, &path, &scores)
         } else {
             choose(rule, problem, &path, &scores, ws)

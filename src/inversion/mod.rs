@@ -2,6 +2,7 @@
 //! rules that choose lambda on it.
 
 mod dense;
+pub mod edge;
 pub mod energy;
 pub mod global;
 pub mod iterative;

@@ -22,6 +22,10 @@ pub struct PathPoint {
     /// rules that need them (Tikhonov only).
     #[serde(skip)]
     pub(crate) terms: Option<FactorTerms>,
+    /// The penalty's row weights of a total-variation point (its linearized problem's; `None` for
+    /// the other families).
+    #[serde(skip)]
+    pub(crate) penalty_weights: Option<Vec<f64>>,
 }
 
 impl PathPoint {
@@ -80,6 +84,7 @@ impl LambdaPath {
                     solution,
                     peaks,
                     terms,
+                    penalty_weights: None,
                 }
             })
             .collect();

@@ -576,7 +576,73 @@ impl Problem {
             &self.settings.nnls,
             &mut ws.nnls,
         );
-        let (stats, terms) = self.stats_with_q(coef, l2, terms, ws);
+        let (stats, terms) = self.stats_with_q(coef, l2, terms, &self.penalty, ws);
+        (self.solution(lambda, coef, info, stats), terms)
+    }
+
+    /// The penalty's rows each scaled by the square root of its weight: the penalty
+    /// sum_r w_r (L f)_r^2 is ||L_w f||^2.
+    pub(crate) fn weighted_penalty(&self, weights: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        let mut rows = self.penalty.clone();
+        for (row, w) in rows.chunks_mut(n).zip(weights) {
+            let s = w.sqrt();
+            row.iter_mut().for_each(|v| *v *= s);
+        }
+        rows
+    }
+
+    /// L^T v for one value per penalty row.
+    pub(crate) fn penalty_transpose(&self, v: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.n, 0.0);
+        for (row, &x) in self.penalty.chunks(self.n).zip(v) {
+            if x != 0.0 {
+                out.iter_mut().zip(row).for_each(|(o, l)| *o += l * x);
+            }
+        }
+    }
+
+    /// The penalty differences L f of the coefficients `coef` (internal scaling), one per row.
+    pub(crate) fn penalty_differences(&self, coef: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(
+            self.penalty
+                .chunks(self.n)
+                .map(|row| row.iter().zip(coef).map(|(l, c)| l * c).sum::<f64>()),
+        );
+    }
+
+    /// [`Problem::solve_with`] with the penalty sum_r w_r (L f)_r^2 of row weights `weights`
+    /// (one per penalty row, > 0) and, with `shift`, the linear term K^T W^2 y - shift: the fit
+    /// statistics and factor terms are those of this weighted problem.
+    pub(crate) fn solve_weighted(
+        &self,
+        lambda: f64,
+        weights: &[f64],
+        shift: Option<&[f64]>,
+        coef: &mut [f64],
+        terms: bool,
+        ws: &mut Workspace,
+    ) -> (Solution, Option<FactorTerms>) {
+        let l2 = lambda * lambda;
+        let rows = self.weighted_penalty(weights);
+        let ltl = gram_of(self.penalty_rows, self.n, &rows);
+        ws.q.clear();
+        ws.q.extend(self.gram.iter().zip(&ltl).map(|(g, l)| g + l2 * l));
+        let h: std::borrow::Cow<[f64]> = match shift {
+            Some(s) => self.aty.iter().zip(s).map(|(a, s)| a - s).collect(),
+            None => (&self.aty[..]).into(),
+        };
+        let info = nnls::solve(
+            &ws.q,
+            &h,
+            &self.constrained,
+            coef,
+            &self.settings.nnls,
+            &mut ws.nnls,
+        );
+        let (stats, terms) = self.stats_with_q(coef, l2, terms, &rows, ws);
         (self.solution(lambda, coef, info, stats), terms)
     }
 
@@ -610,6 +676,7 @@ impl Problem {
         coef: &[f64],
         l2: f64,
         terms: bool,
+        penalty: &[f64],
         ws: &mut Workspace,
     ) -> (FitStats, Option<FactorTerms>) {
         let n = self.n;
@@ -625,7 +692,7 @@ impl Problem {
         let xh: f64 = coef.iter().zip(&self.aty).map(|(a, b)| a * b).sum();
         let weighted_ss = (self.yty - 2.0 * xh + xgx).max(0.0);
         ws.col.resize(self.penalty_rows, 0.0);
-        row_sums(&self.penalty, n, |r| r, coef, &mut ws.col);
+        row_sums(penalty, n, |r| r, coef, &mut ws.col);
         let penalty_norm = ws.col.iter().map(|s| s.powi(2)).sum::<f64>().sqrt();
         // dof = trace((Q_PP)^-1 G_PP) = |P| - l2 tr(X) on the free set P (module `terms`).
         ws.idx.clear();
@@ -647,7 +714,7 @@ impl Problem {
             };
             let keep = (terms && jitter == 0.0).then_some(&mut ws.kept);
             let trace_x = penalty_trace(
-                &self.penalty,
+                penalty,
                 self.penalty_rows,
                 n,
                 &ws.idx,
@@ -700,10 +767,20 @@ impl Problem {
             .copied()
             .filter(|&j| j < self.n_spec)
             .collect();
-        let prior = priors.of(&self.penalty, self.penalty_rows, n, &spectrum);
-        let factor = match point.terms {
-            Some(terms) => terms,
-            None => self.factor_terms(solution.lambda, ws),
+        let prior = match &point.penalty_weights {
+            // Total variation: the prior of its linearized problem at this point.
+            Some(w) => ln_pdet_gram(&self.weighted_penalty(w), self.penalty_rows, n, &spectrum),
+            None => priors.of(&self.penalty, self.penalty_rows, n, &spectrum),
+        };
+        let factor = match (point.terms, &point.penalty_weights) {
+            (Some(terms), _) => terms,
+            (None, None) => self.factor_terms(solution.lambda, ws),
+            (None, Some(w)) => {
+                let mut coef = coef.clone();
+                self.solve_weighted(solution.lambda, w, None, &mut coef, true, ws)
+                    .1
+                    .unwrap_or(FactorTerms::singular(ws.idx.len()))
+            }
         };
         ActiveSetTerms::new(factor, prior)
     }
@@ -856,7 +933,7 @@ impl Problem {
     ) -> Solution {
         ws.q.clear();
         ws.q.extend_from_slice(&self.gram);
-        let (stats, _) = self.stats_with_q(coef, 0.0, false, ws);
+        let (stats, _) = self.stats_with_q(coef, 0.0, false, &self.penalty, ws);
         self.solution(0.0, coef, info, stats)
     }
 

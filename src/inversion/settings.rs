@@ -58,14 +58,19 @@ pub enum Regularizer {
     /// Maximum entropy: f = exp(s), -2 lambda^2 S(f; m) with a flat default model m
     /// (see [`crate::inversion::logspace`]).
     MaxEnt,
+    /// Edge-preserving: lambda^2 sum_r rho(d_r) over the differences d = L f with f >= 0, where
+    /// rho is total variation rounded below a scale (see [`crate::inversion::edge`]): a jump of f
+    /// costs its height, not its steepness.
+    TotalVariation,
 }
 
 impl Regularizer {
     /// Every family.
-    pub const ALL: [Regularizer; 3] = [
+    pub const ALL: [Regularizer; 4] = [
         Regularizer::Tikhonov,
         Regularizer::LogSmooth,
         Regularizer::MaxEnt,
+        Regularizer::TotalVariation,
     ];
 
     /// The name in files and on the command line.
@@ -74,6 +79,7 @@ impl Regularizer {
             Self::Tikhonov => "tikhonov",
             Self::LogSmooth => "log-smooth",
             Self::MaxEnt => "maxent",
+            Self::TotalVariation => "total-variation",
         }
     }
 
@@ -86,7 +92,7 @@ impl Regularizer {
             .into_iter()
             .find(|r| r.name() == name)
             .ok_or_else(|| {
-                format!("unknown regularizer \"{name}\": use tikhonov, log-smooth or maxent")
+                format!("unknown regularizer \"{name}\": use tikhonov, log-smooth, maxent or total-variation")
             })
     }
 
@@ -106,6 +112,7 @@ impl Regularizer {
             Self::MaxEnt => Rule::Ftest {
                 level: super::rules::DEFAULT_FTEST_LEVEL,
             },
+            Self::TotalVariation => Rule::Evidence { free_scale: false },
         }
     }
 
@@ -120,23 +127,33 @@ impl Regularizer {
         match self {
             Self::Tikhonov | Self::MaxEnt => 2,
             Self::LogSmooth => 3,
+            Self::TotalVariation => 1,
         }
     }
 
     /// Whether the family is solved in ln f ([`crate::inversion::logspace`]).
     pub fn in_log_space(self) -> bool {
-        self != Self::Tikhonov
+        matches!(self, Self::LogSmooth | Self::MaxEnt)
+    }
+
+    /// Whether a rule may refit at a lambda between path points (Tikhonov only: the other
+    /// families' rules choose among the path's points).
+    pub fn refits(self) -> bool {
+        self == Self::Tikhonov
     }
 
     /// Whether `rule` can choose on this family's path. The log-space paths (log-smooth, maxent)
     /// have no active set (robust GCV), no refits (k-fold, fixed lambda) and no iterative mode;
     /// their discrepancy choice is the path point nearest the target from below, their evidence
     /// the Laplace approximation at each point. The classic maxent rule applies to maxent only.
+    /// Total variation's path has the active set of its linearized problem (robust GCV applies)
+    /// but no refits either.
     pub fn applies(self, rule: Rule) -> bool {
         match self {
             Self::Tikhonov => !matches!(rule, Rule::Classic),
-            Self::LogSmooth | Self::MaxEnt => match rule {
+            Self::LogSmooth | Self::MaxEnt | Self::TotalVariation => match rule {
                 Rule::Classic => self == Self::MaxEnt,
+                Rule::RobustGcv { .. } => self == Self::TotalVariation,
                 Rule::Gcv
                 | Rule::Lcurve
                 | Rule::Ftest { .. }

@@ -133,6 +133,7 @@ pub(crate) enum RegularizerArg {
     Tikhonov,
     LogSmooth,
     Maxent,
+    TotalVariation,
 }
 
 /// Baselines by their command-line names.
@@ -178,12 +179,13 @@ pub(crate) struct InvertArgs {
     /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth or
     /// maxent: consensus, discrepancy, gcv, lcurve, ftest (the maxent default), r2-onset,
     /// quasi-optimality or evidence (the log-smooth default); with maxent also classic
-    /// (-2 alpha S = N_good).
+    /// (-2 alpha S = N_good); with total-variation the same as log-smooth and rgcv.
     #[arg(long)]
     pub(crate) rule: Option<String>,
     /// What the penalty smooths: the spectrum (tikhonov, the default), its logarithm
     /// (log-smooth: f = exp(s), positivity built in, narrow peaks cost little), or its entropy
-    /// relative to a flat default model (maxent).
+    /// relative to a flat default model (maxent), or its rounded total variation (total-variation:
+    /// a jump costs its height, not its steepness; for spectra with edges, not peaks).
     #[arg(long, value_enum, default_value = "tikhonov")]
     pub(crate) regularizer: RegularizerArg,
     /// With --regularizer maxent: the flat default model as a multiple of its default, the strongest
@@ -207,7 +209,7 @@ pub(crate) struct InvertArgs {
     pub(crate) baseline_nonnegative: bool,
     /// Order of the difference penalty, 0 to 3 (order r leaves polynomials of degree < r unpenalized;
     /// 3 with log-smooth leaves every log-normal peak free). Default: 2, or 3 with --regularizer
-    /// log-smooth.
+    /// log-smooth, 1 with total-variation.
     #[arg(long)]
     pub(crate) order: Option<u8>,
     /// Take the spectrum as zero beyond the grid ends (CONTIN).
@@ -345,6 +347,7 @@ impl InvertArgs {
             RegularizerArg::Tikhonov => Regularizer::Tikhonov,
             RegularizerArg::LogSmooth => Regularizer::LogSmooth,
             RegularizerArg::Maxent => Regularizer::MaxEnt,
+            RegularizerArg::TotalVariation => Regularizer::TotalVariation,
         };
         options.rule = match (&self.rule, options.regularizer) {
             (Some(r), _) => Rule::parse(r)?,

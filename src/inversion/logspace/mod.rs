@@ -277,6 +277,7 @@ fn log_space_path(
                 solution,
                 peaks,
                 terms: None,
+                penalty_weights: None,
             }
         })
         .collect();

@@ -402,7 +402,9 @@ impl SeriesInversion {
         // The path's own ends: a log-space path's lambda weighs its own penalty and has its own range.
         let (lo, hi) = match self.regularizer {
             crate::inversion::Regularizer::Tikhonov => self.problem.lambda_range(),
-            crate::inversion::Regularizer::LogSmooth | crate::inversion::Regularizer::MaxEnt => {
+            crate::inversion::Regularizer::LogSmooth
+            | crate::inversion::Regularizer::MaxEnt
+            | crate::inversion::Regularizer::TotalVariation => {
                 let p = &self.analysis.path.points;
                 (p[0].lambda(), p[p.len() - 1].lambda())
             }

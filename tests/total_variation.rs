@@ -1,0 +1,307 @@
+//! The total-variation regularizer (penalty lambda^2 / 2 sum rho((L f)_r), rho rounded total
+//! variation): each path point is a minimum of its objective over f >= 0, checked coordinate by
+//! coordinate with an objective built here from the problem's forward model; a box spectrum's
+//! edges come back sharper than under Tikhonov; it is scale-free; rules that would refit do not
+//! apply; the command line runs it.
+
+mod common;
+
+use common::{stzlab, Case};
+use stzlab::inversion::edge::EDGE_SCALE;
+use stzlab::inversion::penalty::difference_operator;
+use stzlab::inversion::{
+    analyse, Analysis, Kernel, Problem, ProblemSettings, Regularizer, Rule, Solution, Workspace,
+};
+use stzlab::noise::{rng_from_seed, NoiseModel};
+use stzlab::spectrum::{LnTauGrid, PeakParams};
+
+/// The grid points of the box: amplitude [`BOX`] on grid points `BOX_FROM..BOX_TO` of 36.
+const BOX_FROM: usize = 12;
+const BOX_TO: usize = 24;
+const BOX: f64 = 0.05;
+
+/// The box spectrum on a grid of 36 points over 1e-2..1e5 s, decay data at 120 times over
+/// 0.1..1e4 s from the grid's own kernel, with white noise `noise` drawn from `seed` (none for 0;
+/// sigma 1e-4 is then stated).
+fn box_decay(seed: u64, noise: f64) -> (Case, Vec<f64>) {
+    let grid = LnTauGrid::new(1e-2, 1e5, 36).unwrap();
+    let truth: Vec<f64> = (0..grid.len())
+        .map(|j| {
+            if (BOX_FROM..BOX_TO).contains(&j) {
+                BOX
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let x: Vec<f64> = (0..120)
+        .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / 119.0))
+        .collect();
+    let clean: Vec<f64> = x
+        .iter()
+        .map(|&t| {
+            (0..grid.len())
+                .map(|j| truth[j] * (-t / grid.tau_s(j)).exp())
+                .sum()
+        })
+        .collect();
+    let y = if noise > 0.0 {
+        NoiseModel::new(noise, 0.0, 0.0, 0.0, 0.0)
+            .unwrap()
+            .apply(&x, &clean, &mut rng_from_seed(seed))
+            .y
+    } else {
+        clean
+    };
+    let sigma = vec![noise.max(1e-4); x.len()];
+    (Case { x, y, sigma, grid }, truth)
+}
+
+fn problem(c: &Case, order: usize) -> Problem {
+    let settings = ProblemSettings {
+        order,
+        ..ProblemSettings::new(Kernel::Decay, c.grid)
+    };
+    Problem::new(&c.x, &c.y, Some(&c.sigma), settings).unwrap()
+}
+
+fn analysis(p: &Problem, regularizer: Regularizer, rules: &[Rule]) -> Analysis {
+    analyse(
+        p,
+        30,
+        rules,
+        &PeakParams::default(),
+        regularizer,
+        &mut Workspace::new(),
+    )
+}
+
+/// The gradients in f of ||W (K f - y)||^2 / 2 and of lambda^2 / 2 sum_r rho((L f)_r), with
+/// rho(d) = 2 e sqrt(d^2 + e^2) - 2 e^2, from the decay kernel exp(-t / tau_j) and a
+/// first-difference operator built here: (misfit, penalty) per grid point.
+fn gradient(c: &Case, s: &Solution, e: f64, f: &[f64]) -> Vec<(f64, f64)> {
+    let n = f.len();
+    let residual: Vec<f64> =
+        c.x.iter()
+            .zip(&c.y)
+            .zip(&c.sigma)
+            .map(|((&t, y), sigma)| {
+                let fit: f64 = (0..n).map(|j| f[j] * (-t / c.grid.tau_s(j)).exp()).sum();
+                (fit - y) / (sigma * sigma)
+            })
+            .collect();
+    let (rows, l) = difference_operator(n, 1, false);
+    let slope: Vec<f64> = (0..rows)
+        .map(|r| {
+            let d: f64 = (0..n).map(|j| l[r * n + j] * f[j]).sum();
+            2.0 * e * d / (d * d + e * e).sqrt()
+        })
+        .collect();
+    (0..n)
+        .map(|j| {
+            let misfit: f64 =
+                c.x.iter()
+                    .zip(&residual)
+                    .map(|(&t, r)| r * (-t / c.grid.tau_s(j)).exp())
+                    .sum();
+            let penalty: f64 = (0..rows).map(|r| slope[r] * l[r * n + j]).sum();
+            (misfit, 0.5 * s.lambda * s.lambda * penalty)
+        })
+        .collect()
+}
+
+/// J = ||W (K f - y)||^2 / 2 + lambda^2 / 2 sum_r rho((L f)_r), as [`gradient`] defines it.
+fn objective(c: &Case, lambda: f64, e: f64, f: &[f64]) -> f64 {
+    let n = f.len();
+    let data: f64 =
+        c.x.iter()
+            .zip(&c.y)
+            .zip(&c.sigma)
+            .map(|((&t, y), sigma)| {
+                let fit: f64 = (0..n).map(|j| f[j] * (-t / c.grid.tau_s(j)).exp()).sum();
+                ((fit - y) / sigma).powi(2)
+            })
+            .sum();
+    let (rows, l) = difference_operator(n, 1, false);
+    let penalty: f64 = (0..rows)
+        .map(|r| {
+            let d: f64 = (0..n).map(|j| l[r * n + j] * f[j]).sum();
+            2.0 * e * ((d * d + e * e).sqrt() - e)
+        })
+        .sum();
+    0.5 * data + 0.5 * lambda * lambda * penalty
+}
+
+/// The rounding scale at `lambda`: EDGE_SCALE times the largest first difference of the Tikhonov
+/// solution there (unique, whatever the solver's warm start).
+fn scale_at(p: &Problem, lambda: f64) -> f64 {
+    let mut coef = p.zeros();
+    let s = p.solve(lambda, &mut coef, &mut Workspace::new());
+    let top = s
+        .amplitudes
+        .windows(2)
+        .fold(0.0f64, |m, w| m.max((w[1] - w[0]).abs()));
+    EDGE_SCALE * top
+}
+
+#[test]
+fn every_point_is_a_minimum_over_nonnegative_spectra() {
+    let (c, _) = box_decay(3, 1e-3);
+    let p = problem(&c, 1);
+    let a = analysis(&p, Regularizer::TotalVariation, &[Rule::Gcv]);
+    let mut checked = (0, 0);
+    for point in &a.path.points {
+        let s = &point.solution;
+        assert_eq!(
+            s.info.status_name(),
+            "converged",
+            "{}: {:?}",
+            s.lambda,
+            s.info
+        );
+        let f = &s.amplitudes;
+        assert!(f.iter().all(|v| *v >= 0.0), "positivity");
+        let e = scale_at(&p, s.lambda);
+        let gradients = gradient(&c, s, e, f);
+        let scale = gradients
+            .iter()
+            .fold(0.0f64, |m, g| m.max(g.0.abs()).max(g.1.abs()));
+        for (j, &(misfit, penalty)) in gradients.iter().enumerate() {
+            if f[j] > 0.0 {
+                // Free: the two gradients cancel to 1e-7 of the largest of the point.
+                assert!(
+                    (misfit + penalty).abs() <= 1e-7 * scale,
+                    "lambda {}: dJ/df_{j} = {misfit:e} + {penalty:e} (scale {scale:e})",
+                    s.lambda
+                );
+                checked.0 += 1;
+            } else if f[j] == 0.0 {
+                // At the bound: the objective rises upward.
+                assert!(
+                    misfit + penalty >= -1e-7 * scale,
+                    "lambda {}: f_{j} = 0 could rise: dJ/df_{j} = {misfit:e} + {penalty:e}",
+                    s.lambda
+                );
+                checked.1 += 1;
+            }
+        }
+        // Nor is the Tikhonov solution at the same lambda lower.
+        let total = |f: &[f64]| objective(&c, s.lambda, e, f);
+        let mut coef = p.zeros();
+        let tikhonov = p.solve(s.lambda, &mut coef, &mut Workspace::new());
+        assert!(total(&tikhonov.amplitudes) >= total(f) * (1.0 - 1e-12));
+    }
+    assert!(
+        checked.0 > 200 && checked.1 > 50,
+        "{checked:?} coordinates checked"
+    );
+}
+
+/// Relative L2 error of the grid amplitudes against the box.
+fn error(f: &[f64], truth: &[f64]) -> f64 {
+    let num: f64 = f.iter().zip(truth).map(|(a, b)| (a - b).powi(2)).sum();
+    let den: f64 = truth.iter().map(|b| b * b).sum();
+    (num / den).sqrt()
+}
+
+#[test]
+fn a_box_comes_back_sharper_than_under_tikhonov() {
+    // Noise-free data (sigma 1e-4 stated): the best point of each family's path, and the
+    // evidence's choice.
+    let (c, truth) = box_decay(0, 0.0);
+    let best = |r: Regularizer, order: usize| {
+        let a = analysis(
+            &problem(&c, order),
+            r,
+            &[Rule::Evidence { free_scale: false }],
+        );
+        let path = a
+            .path
+            .points
+            .iter()
+            .map(|q| error(&q.solution.amplitudes, &truth))
+            .fold(f64::INFINITY, f64::min);
+        (
+            path,
+            error(&a.results[0].choice.solution.amplitudes, &truth),
+        )
+    };
+    let tv = best(Regularizer::TotalVariation, 1);
+    for order in [1, 2] {
+        let tik = best(Regularizer::Tikhonov, order);
+        assert!(
+            tv.0 < 0.5 * tik.0 && tv.1 < 0.5 * tik.1,
+            "total variation {tv:?} against Tikhonov of order {order} {tik:?} (path best, evidence)"
+        );
+    }
+}
+
+#[test]
+fn data_times_100_give_the_same_choices_and_a_spectrum_times_100() {
+    let (c, _) = box_decay(11, 1e-3);
+    let rules = [
+        Rule::Evidence { free_scale: false },
+        Rule::Gcv,
+        Rule::Discrepancy { factor: 1.0 },
+        Rule::Lcurve,
+    ];
+    let a = analysis(&problem(&c, 1), Regularizer::TotalVariation, &rules);
+    let b = analysis(
+        &problem(&common::scaled(&c, 100.0), 1),
+        Regularizer::TotalVariation,
+        &rules,
+    );
+    common::assert_scaled_choices(&a, &b, 100.0, 1e-6, 1e-3 * BOX);
+}
+
+#[test]
+fn rules_that_would_refit_between_path_points_do_not_apply() {
+    let (c, _) = box_decay(5, 1e-3);
+    let refits = [
+        Rule::Kfold { folds: 5 },
+        Rule::Fixed { lambda: 1.0 },
+        Rule::Classic,
+    ];
+    let mut rules = refits.to_vec();
+    rules.push(Rule::RobustGcv { gamma: 0.5 });
+    let a = analysis(&problem(&c, 1), Regularizer::TotalVariation, &rules);
+    assert_eq!(a.undefined, refits.to_vec());
+    assert_eq!(a.results.len(), 1);
+    assert_eq!(a.results[0].choice.rule.name(), "rgcv:gamma=0.5");
+}
+
+#[test]
+fn the_command_line_runs_it_with_its_default_rule_and_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let refused = stzlab()
+        .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
+        .args(["--regularizer", "total-variation", "--rule", "kfold", "-o"])
+        .arg(tmp.path().join("no"))
+        .output()
+        .unwrap();
+    common::assert_refused(
+        &refused,
+        "error: --rule kfold: does not apply to the total-variation regularizer; use \
+         discrepancy, gcv, lcurve, ftest, r2-onset, consensus, quasi-optimality, evidence, rgcv",
+        &tmp.path().join("no"),
+        "kfold with total variation",
+    );
+    let inv = tmp.path().join("inv");
+    let out = stzlab()
+        .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
+        .args(["--regularizer", "total-variation", "-o"])
+        .arg(&inv)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let s = common::read_json(&inv.join("summary.json"));
+    assert_eq!(s["regularizer"], "total-variation");
+    assert_eq!(s["rule"], "evidence", "the total-variation default rule");
+    assert_eq!(s["order"], 1, "the total-variation default order");
+    let path = std::fs::read_to_string(inv.join("path.csv")).unwrap();
+    assert!(
+        path.lines().skip(1).all(|l| l.contains("converged")),
+        "{path}"
+    );
+}

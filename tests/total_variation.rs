@@ -305,3 +305,62 @@ fn the_command_line_runs_it_with_its_default_rule_and_order() {
         "{path}"
     );
 }
+
+/// The temperature-stepping study's direct inversion (10 K steps held 1 h, 0.1 % noise, the
+/// evidence) of the rising and the falling 0.8-1.3 eV spectra, whose density ends in a jump:
+/// total variation keeps the jump, Tikhonov rounds it. Measured over 10 repeats: median relative
+/// L2 0.020 against 0.095 (rising) and 0.018 against 0.077 (falling), the rising high end at 1.00
+/// of the maximum (the assumed 0.95). The bounds leave a factor of two to those medians.
+#[test]
+fn on_stepped_creep_records_the_jump_of_the_spectrum_stays_sharp() {
+    let shipped =
+        std::fs::read_to_string(common::repo("scenarios/temperature-stepping.toml")).unwrap();
+    let head = &shipped[..shipped.find("[sweep]").unwrap()];
+    let scenario = format!(
+        "{head}[sweep]\nrepeats = 10\n\n[sweep.axes]\n\"study.shape\" = [\"rising\", \"falling\"]\n\
+         \"inversion.regularizer\" = [\"tikhonov\", \"total-variation\"]\n"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("stepping.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = tmp.path().join("out");
+    let o = stzlab()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--no-figures",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    common::assert_success(&o);
+    let mut reader = csv::Reader::from_path(out.join("runs.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (shape, family) = (column("study.shape"), column("inversion.regularizer"));
+    let (error, high_end) = (column("inverted_rel_l2"), column("inverted_high_end_ratio"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let median = |s: &str, f: &str, c: usize| {
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter(|r| &r[shape] == s && &r[family] == f)
+            .map(|r| r[c].parse::<f64>().unwrap())
+            .collect();
+        assert_eq!(v.len(), 10, "{s} {f}");
+        v.sort_by(f64::total_cmp);
+        0.5 * (v[4] + v[5])
+    };
+    for s in ["rising", "falling"] {
+        let (tv, tikhonov) = (
+            median(s, "total-variation", error),
+            median(s, "tikhonov", error),
+        );
+        assert!(
+            tv < 0.5 * tikhonov && tv < 0.04,
+            "{s}: {tv} against {tikhonov}"
+        );
+    }
+    assert!(median("rising", "total-variation", high_end) > 0.95);
+}

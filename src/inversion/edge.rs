@@ -25,7 +25,7 @@
 //!
 //! Linearizing both and eliminating the dual step leaves a Tikhonov problem with row weights
 //! w_r = e (1 - u_r d_r / r_r) / r_r (r = sqrt(d^2 + e^2)) and a shifted linear term
-//! ([`primal_dual_model`]), solved by NNLS so that f >= 0; the dual then takes the step the
+//! (`primal_dual_model`), solved by NNLS so that f >= 0; the dual then takes the step the
 //! linearization gives, shortened to keep |u| <= 1. Where primal Newton (u = d / r throughout)
 //! overshoots at every jump and crawls (dozens of halved steps per lambda), this converges in
 //! about 15 steps. It stops when a step moves no amplitude by more than [`EDGE_TOLERANCE`] of

@@ -159,6 +159,8 @@ fn every_point_is_a_minimum_over_nonnegative_spectra() {
             s.lambda,
             s.info
         );
+        // The solver's own optimality residual, as path.csv reports it.
+        assert!(s.info.kkt_residual <= 1e-6, "{}: {:?}", s.lambda, s.info);
         let f = &s.amplitudes;
         assert!(f.iter().all(|v| *v >= 0.0), "positivity");
         let e = scale_at(&p, s.lambda);

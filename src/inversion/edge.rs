@@ -28,9 +28,11 @@
 //! (`primal_dual_model`), solved by NNLS so that f >= 0; the dual then takes the step the
 //! linearization gives, shortened to keep |u| <= 1. Where primal Newton (u = d / r throughout)
 //! overshoots at every jump and crawls (dozens of halved steps per lambda), this converges in
-//! about 15 steps. It stops when a step moves no amplitude by more than [`EDGE_TOLERANCE`] of
-//! the largest, or after [`EDGE_MAX_ITERATIONS`] (status `max-iterations`: the point is never
-//! chosen silently).
+//! at most about 20 steps, each lambda starting from the previous one's solution. It stops when
+//! the optimality conditions of J over f >= 0 hold to [`EDGE_TOLERANCE`] of the gradient's
+//! largest part, or stall below [`EDGE_STALL`], or after [`EDGE_MAX_ITERATIONS`] steps (status
+//! `max-iterations`: the point is never chosen silently); the residual is reported as the
+//! point's `kkt_residual`.
 //!
 //! **Rules.** The point reported at each lambda is the minimizer of Newton's quadratic model at
 //! the converged iterate (one more NNLS solve, with weights rho''/2 = e^3 / r^3): the rules read
@@ -39,6 +41,7 @@
 //! the evidence with the Gaussian prior of precision lambda^2 L^T W L. No rule refits between
 //! path points (k-fold, a fixed lambda and the iterative mode do not apply).
 
+use super::dense::row_sums;
 use super::nnls::NnlsStatus;
 use super::path::{LambdaPath, PathPoint};
 use super::terms::FactorTerms;
@@ -48,12 +51,49 @@ use crate::spectrum::{find_peaks, PeakParams};
 /// The rounding scale e as a fraction of the largest |L f| of the Tikhonov solution that starts
 /// each lambda.
 pub const EDGE_SCALE: f64 = 0.1;
-/// Newton stops when its full step moves no amplitude by more than this fraction of the largest.
-pub const EDGE_TOLERANCE: f64 = 1e-7;
-/// ... and when the dual u differs from d / sqrt(d^2 + e^2) by no more than this anywhere.
-pub const EDGE_DUAL_TOLERANCE: f64 = 1e-6;
+/// The iteration stops when the optimality conditions of J over f >= 0 hold to this fraction
+/// of the gradient's largest part (`optimality`).
+pub const EDGE_TOLERANCE: f64 = 1e-9;
+/// ... or when it stalls below this (five steps without halving it: the rounding floor of an
+/// ill-conditioned problem, about 1e-7 at the strong end of a stepped creep record's path).
+pub const EDGE_STALL: f64 = 1e-6;
+const EDGE_STALL_STEPS: usize = 5;
 /// Most primal-dual steps per lambda.
 pub const EDGE_MAX_ITERATIONS: usize = 60;
+
+/// How far `coef` (with its differences `d`) is from a minimum of J over f >= 0: the largest
+/// violation of the optimality conditions, g_j = 0 where f_j > 0 (and on the unconstrained
+/// baseline) and g_j >= 0 where f_j = 0, for the gradient g = G f - h + lambda^2 e L^T (d / r),
+/// relative to the largest of its three parts (whose rounding errors set the floor it can reach).
+fn optimality(problem: &Problem, l2: f64, e: f64, coef: &[f64], d: &[f64]) -> f64 {
+    let n = coef.len();
+    let slope: Vec<f64> = d
+        .iter()
+        .map(|&v| l2 * e * v / (v * v + e * e).sqrt())
+        .collect();
+    let mut g = Vec::new();
+    problem.penalty_transpose(&slope, &mut g);
+    let mut gf = vec![0.0; n];
+    row_sums(problem.gram(), n, |i| i, coef, &mut gf);
+    let (h, constrained) = (problem.aty(), problem.constrained());
+    // The gradient's parts cancel at a minimum; each carries rounding of its own size.
+    let largest = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let scale = largest(h).max(largest(&gf)).max(largest(&g));
+    let worst = (0..n).fold(0.0f64, |m, j| {
+        let gj = gf[j] - h[j] + g[j];
+        let violation = if constrained[j] && coef[j] <= 0.0 {
+            (-gj).max(0.0)
+        } else {
+            gj.abs()
+        };
+        m.max(violation)
+    });
+    if scale > 0.0 {
+        worst / scale
+    } else {
+        worst
+    }
+}
 
 /// The quadratic model of one primal-dual Newton step at the differences `d` and dual `u`: the
 /// row weights w = e (1 - u d / r) / r, r = sqrt(d^2 + e^2), of G + lambda^2 L^T diag(w) L, and the
@@ -105,11 +145,18 @@ fn solve_limited(
     ws: &mut Workspace,
 ) -> (Solution, Option<FactorTerms>, Vec<f64>) {
     let l2 = lambda * lambda;
-    // Start from the Tikhonov solve at this lambda (warm from the previous point's iterate).
+    // The scale from the Tikhonov solve at this lambda (warm from the previous point's iterate).
+    let previous = coef.to_vec();
     let first = problem.solve(lambda, coef, ws);
     let mut d = Vec::new();
     problem.penalty_differences(coef, &mut d);
     let e = EDGE_SCALE * d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    // The iteration starts from the previous point's solution where there is one (nearer than
+    // the Tikhonov solve: the minimizer is unique, the start changes only the number of steps).
+    if previous.iter().any(|v| *v != 0.0) {
+        coef.copy_from_slice(&previous);
+        problem.penalty_differences(coef, &mut d);
+    }
     let (mut w, mut shift) = (Vec::new(), Vec::new());
     if e <= 0.0 || !e.is_finite() {
         // No differences (all zero, or a polynomial of the penalty's null space): rho is d^2,
@@ -122,7 +169,10 @@ fn solve_limited(
     // The dual variable u = d / sqrt(d^2 + e^2), |u| <= 1, of Chan, Golub and Mulet.
     let mut u: Vec<f64> = d.iter().map(|&v| v / (v * v + e * e).sqrt()).collect();
     let mut trial = coef.to_vec();
-    let mut converged = false;
+    let mut kkt = optimality(problem, l2, e, coef, &d);
+    let mut converged = kkt <= EDGE_TOLERANCE;
+    // A stall: no halving of the best KKT residual in EDGE_STALL_STEPS steps, below EDGE_STALL.
+    let (mut best, mut since_best) = (kkt, 0);
     let mut iterations = 0;
     while iterations < limit && !converged {
         iterations += 1;
@@ -130,17 +180,6 @@ fn solve_limited(
         trial.copy_from_slice(coef);
         let (step, _) = problem.solve_weighted(lambda, &w, Some(&shift), &mut trial, false, ws);
         factorizations += step.info.factorizations;
-        let top = trial.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let moved = trial
-            .iter()
-            .zip(coef.iter())
-            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-        // Converged when the primal step is negligible and the dual agrees with the primal
-        // (u = d / r), so that the step's stationarity is that of J itself.
-        let dual_gap = d.iter().zip(&u).fold(0.0f64, |m, (&v, &uv)| {
-            m.max((uv - v / (v * v + e * e).sqrt()).abs())
-        });
-        converged = moved <= EDGE_TOLERANCE * top && dual_gap <= EDGE_DUAL_TOLERANCE;
         // The dual step from the primal one, as long as it keeps |u| <= 1 (times 0.99).
         let mut d_new = Vec::with_capacity(d.len());
         problem.penalty_differences(&trial, &mut d_new);
@@ -164,6 +203,13 @@ fn solve_limited(
         u.iter_mut().zip(&du).for_each(|(uv, dv)| *uv += t * dv);
         coef.copy_from_slice(&trial);
         d = d_new;
+        kkt = optimality(problem, l2, e, coef, &d);
+        if kkt < 0.5 * best {
+            (best, since_best) = (kkt, 0);
+        } else {
+            since_best += 1;
+        }
+        converged = kkt <= EDGE_TOLERANCE || (best <= EDGE_STALL && since_best >= EDGE_STALL_STEPS);
     }
     // The model's minimizer at the final iterate, with its statistics and terms.
     let exact: Vec<f64> = d.iter().map(|&v| v / (v * v + e * e).sqrt()).collect();
@@ -171,6 +217,8 @@ fn solve_limited(
     let (mut solution, t) = problem.solve_weighted(lambda, &w, Some(&shift), coef, terms, ws);
     solution.info.iterations = iterations;
     solution.info.factorizations += factorizations;
+    problem.penalty_differences(coef, &mut d);
+    solution.info.kkt_residual = optimality(problem, l2, e, coef, &d);
     if !converged && solution.info.status == NnlsStatus::Converged {
         solution.info.status = NnlsStatus::MaxIterations;
     }
@@ -191,7 +239,7 @@ pub(crate) fn path(
     let mut points: Vec<PathPoint> = (0..count)
         .rev()
         .map(|k| {
-            let lambda = (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp();
+            let lambda = super::path::lambda_at(lo, hi, k, count);
             let (solution, terms, w) = solve(problem, lambda, &mut coef, true, ws);
             let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
             PathPoint {

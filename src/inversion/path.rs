@@ -11,6 +11,11 @@ use crate::spectrum::{find_peaks, PeakParams};
 /// Default number of lambda values on the path.
 pub const DEFAULT_LAMBDA_POINTS: usize = 60;
 
+/// The `k`-th of `count` lambda values log-spaced from `lo` (k = 0) to `hi` (k = count - 1).
+pub(crate) fn lambda_at(lo: f64, hi: f64, k: usize, count: usize) -> f64 {
+    (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp()
+}
+
 /// One point of the path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PathPoint {
@@ -77,7 +82,7 @@ impl LambdaPath {
         let mut points: Vec<PathPoint> = (0..count)
             .rev()
             .map(|k| {
-                let lambda = (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp();
+                let lambda = lambda_at(lo, hi, k, count);
                 let (solution, terms) = problem.solve_with(lambda, &mut coef, terms, ws);
                 let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
                 PathPoint {

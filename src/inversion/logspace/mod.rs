@@ -265,7 +265,7 @@ fn log_space_path(
     let mut points: Vec<PathPoint> = (0..count)
         .rev()
         .map(|k| {
-            let lambda = (lo.ln() + (hi.ln() - lo.ln()) * k as f64 / (count - 1) as f64).exp();
+            let lambda = crate::inversion::path::lambda_at(lo, hi, k, count);
             let l2 = lambda * lambda;
             let info = minimize(&parts, &mut st, l2);
             let (fit, t) = stats(&parts, &st, l2, ss_tot, rank, m);

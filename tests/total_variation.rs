@@ -311,7 +311,7 @@ fn the_command_line_runs_it_with_its_default_rule_and_order() {
 /// The temperature-stepping study's direct inversion (10 K steps held 1 h, 0.1 % noise, the
 /// evidence) of the rising and the falling 0.8-1.3 eV spectra, whose density ends in a jump:
 /// total variation keeps the jump, Tikhonov rounds it. Measured over 10 repeats: median relative
-/// L2 0.020 against 0.095 (rising) and 0.018 against 0.077 (falling), the rising high end at 1.00
+/// L2 0.019 against 0.095 (rising) and 0.018 against 0.077 (falling), the rising high end at 1.00
 /// of the maximum (the assumed 0.95). The bounds leave a factor of two to those medians.
 #[test]
 fn on_stepped_creep_records_the_jump_of_the_spectrum_stays_sharp() {

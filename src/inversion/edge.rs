@@ -28,7 +28,7 @@
 //! (`primal_dual_model`), solved by NNLS so that f >= 0; the dual then takes the step the
 //! linearization gives, shortened to keep |u| <= 1. Where primal Newton (u = d / r throughout)
 //! overshoots at every jump and crawls (dozens of halved steps per lambda), this converges in
-//! at most about 20 steps, each lambda starting from the previous one's solution. It stops when
+//! at most about 20 steps, each lambda starting from the Tikhonov solution there. It stops when
 //! the optimality conditions of J over f >= 0 hold to [`EDGE_TOLERANCE`] of the gradient's
 //! largest part, or stall below [`EDGE_STALL`], or after [`EDGE_MAX_ITERATIONS`] steps (status
 //! `max-iterations`: the point is never chosen silently); the residual is reported as the
@@ -145,18 +145,15 @@ fn solve_limited(
     ws: &mut Workspace,
 ) -> (Solution, Option<FactorTerms>, Vec<f64>) {
     let l2 = lambda * lambda;
-    // The scale from the Tikhonov solve at this lambda (warm from the previous point's iterate).
-    let previous = coef.to_vec();
+    // Start from the Tikhonov solve at this lambda (warm from the previous point's iterate), which
+    // also sets the scale. Starting from the previous point's solution instead saves a third of
+    // the steps, but towards the weak end, where the misfit is flat in the directions the data do
+    // not see, the iteration then stops at a different, rougher point of that flat valley
+    // (relative L2 1.7-1.9 against 0.13-0.23 at the weak end of noise-free stepped records).
     let first = problem.solve(lambda, coef, ws);
     let mut d = Vec::new();
     problem.penalty_differences(coef, &mut d);
     let e = EDGE_SCALE * d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    // The iteration starts from the previous point's solution where there is one (nearer than
-    // the Tikhonov solve: the minimizer is unique, the start changes only the number of steps).
-    if previous.iter().any(|v| *v != 0.0) {
-        coef.copy_from_slice(&previous);
-        problem.penalty_differences(coef, &mut d);
-    }
     let (mut w, mut shift) = (Vec::new(), Vec::new());
     if e <= 0.0 || !e.is_finite() {
         // No differences (all zero, or a polynomial of the penalty's null space): rho is d^2,

@@ -234,6 +234,7 @@ fn overrides_and_axes_are_validated_before_anything_runs() {
         ("inversion.rules=[\"gvc\"]", "unknown rule \"gvc\""),
         ("sweep.repeats=0", "sweep.repeats"),
         ("inversion.maxent_model=0", "inversion.maxent_model"),
+        ("inversion.edge_scale=0", "inversion.edge_scale"),
         ("protocol.kind.x=1", "is a value, not a table"),
         ("noise.sigma", "expected PATH=VALUE"),
         ("sweep.axes.\"noise.sigma\"=[1e-4, -1]", "must be >= 0"),

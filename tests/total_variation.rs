@@ -301,11 +301,34 @@ fn the_command_line_runs_it_with_its_default_rule_and_order() {
     assert_eq!(s["regularizer"], "total-variation");
     assert_eq!(s["rule"], "evidence", "the total-variation default rule");
     assert_eq!(s["order"], 1, "the total-variation default order");
+    assert_eq!(s["edge_scale"], 0.1, "the default rounding scale");
     let path = std::fs::read_to_string(inv.join("path.csv")).unwrap();
     assert!(
         path.lines().skip(1).all(|l| l.contains("converged")),
         "{path}"
     );
+    // A smaller rounding scale is nearer pure total variation: another spectrum, reported.
+    let sharper = tmp.path().join("sharper");
+    let out = stzlab()
+        .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
+        .args([
+            "--regularizer",
+            "total-variation",
+            "--edge-scale",
+            "0.01",
+            "-o",
+        ])
+        .arg(&sharper)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    assert_eq!(
+        common::read_json(&sharper.join("summary.json"))["edge_scale"],
+        0.01
+    );
+    let spectrum =
+        |dir: &std::path::Path| std::fs::read_to_string(dir.join("spectrum.csv")).unwrap();
+    assert_ne!(spectrum(&inv), spectrum(&sharper));
 }
 
 /// The temperature-stepping study's direct inversion (10 K steps held 1 h, 0.1 % noise, the

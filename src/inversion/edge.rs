@@ -48,8 +48,12 @@ use super::terms::FactorTerms;
 use super::{Problem, Solution, Workspace};
 use crate::spectrum::{find_peaks, PeakParams};
 
-/// The rounding scale e as a fraction of the largest |L f| of the Tikhonov solution that starts
-/// each lambda.
+/// The default rounding scale e as a fraction of the largest |L f| of the Tikhonov solution that
+/// starts each lambda (`--edge-scale`, `inversion.edge_scale`). On the stepping study's record
+/// (10 K steps, 1 h holds, 0.1 % noise, the evidence) 0.3, 0.1, 0.03 and 0.01 gave median
+/// relative L2 0.039, 0.020, 0.216 and 0.233: smaller scales are nearer pure total variation,
+/// whose staircases cost accuracy, though they put the top within 0.02 eV of the jump (20 and 18
+/// of 20 repeats at 0.03 and 0.01, against 0 at 0.1).
 pub const EDGE_SCALE: f64 = 0.1;
 /// The iteration stops when the optimality conditions of J over f >= 0 hold to this fraction
 /// of the gradient's largest part (`optimality`).
@@ -153,7 +157,7 @@ fn solve_limited(
     let first = problem.solve(lambda, coef, ws);
     let mut d = Vec::new();
     problem.penalty_differences(coef, &mut d);
-    let e = EDGE_SCALE * d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let e = problem.settings().edge_scale * d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let (mut w, mut shift) = (Vec::new(), Vec::new());
     if e <= 0.0 || !e.is_finite() {
         // No differences (all zero, or a polynomial of the penalty's null space): rho is d^2,

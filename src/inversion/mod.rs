@@ -28,6 +28,6 @@ mod analyse;
 
 pub use analyse::{analyse, Analysis, RuleResult};
 pub use settings::{
-    check_maxent_model, Bootstrap, InvertOptions, Regularizer, SettingError, MAX_LAMBDA_POINTS,
-    MAX_ORDER, MAX_RESAMPLES, MIN_GRID_POINTS, MIN_LAMBDA_POINTS, MIN_RESAMPLES,
+    check_edge_scale, check_maxent_model, Bootstrap, InvertOptions, Regularizer, SettingError,
+    MAX_LAMBDA_POINTS, MAX_ORDER, MAX_RESAMPLES, MIN_GRID_POINTS, MIN_LAMBDA_POINTS, MIN_RESAMPLES,
 };

@@ -77,6 +77,10 @@ pub struct ProblemSettings {
     /// Tikhonov solution's total amplitude spread evenly over the grid), > 0; other families do
     /// not use it.
     pub maxent_model: f64,
+    /// The total-variation family's rounding scale as a fraction of the largest difference of the
+    /// Tikhonov solution at each lambda, > 0 ([`crate::inversion::edge::EDGE_SCALE`] by default);
+    /// other families do not use it.
+    pub edge_scale: f64,
 }
 
 impl ProblemSettings {
@@ -93,6 +97,7 @@ impl ProblemSettings {
             zero_boundary: false,
             nnls: NnlsParams::default(),
             maxent_model: 1.0,
+            edge_scale: super::edge::EDGE_SCALE,
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct InvertOptions {
     /// Maxent's flat default model as a multiple of its default (1; see
     /// [`crate::inversion::ProblemSettings::maxent_model`]).
     pub maxent_model: f64,
+    /// The total-variation family's rounding scale (see
+    /// [`crate::inversion::ProblemSettings::edge_scale`]).
+    pub edge_scale: f64,
 }
 
 /// What the penalty smooths.
@@ -168,6 +171,21 @@ impl Regularizer {
     }
 }
 
+/// Checks total variation's rounding scale.
+///
+/// # Errors
+/// A message when `scale` is not a finite number > 0.
+pub fn check_edge_scale(scale: f64) -> Result<f64, String> {
+    if scale.is_finite() && scale > 0.0 {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "{scale}: the rounding scale must be a finite number > 0 (a fraction of the largest \
+             difference)"
+        ))
+    }
+}
+
 /// Checks maxent's default-model factor.
 ///
 /// # Errors
@@ -254,6 +272,7 @@ impl InvertOptions {
             uncertainty: None,
             regularizer: Regularizer::Tikhonov,
             maxent_model: 1.0,
+            edge_scale: super::edge::EDGE_SCALE,
         }
     }
 
@@ -329,6 +348,10 @@ impl InvertOptions {
         }
         check_maxent_model(self.maxent_model).map_err(|message| SettingError {
             field: "maxent_model",
+            message,
+        })?;
+        check_edge_scale(self.edge_scale).map_err(|message| SettingError {
+            field: "edge_scale",
             message,
         })?;
         Ok(())

@@ -248,6 +248,7 @@ pub fn joint_problem(
         zero_boundary: options.zero_boundary,
         nnls: NnlsParams::default(),
         maxent_model: options.maxent_model,
+        edge_scale: options.edge_scale,
     };
     Ok(Problem::joint(blocks, settings)?)
 }

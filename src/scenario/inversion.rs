@@ -63,6 +63,7 @@ pub(super) fn resolve_inversion(
     o.peaks.min_dip = spec.min_dip.unwrap_or(o.peaks.min_dip);
     o.peaks.min_area_fraction = spec.min_area_fraction.unwrap_or(o.peaks.min_area_fraction);
     o.maxent_model = spec.maxent_model.unwrap_or(o.maxent_model);
+    o.edge_scale = spec.edge_scale.unwrap_or(o.edge_scale);
     o.check()
         .map_err(|e| invalid(format!("inversion.{}", e.field), e.message))?;
     let match_decades = spec.match_decades.unwrap_or(DEFAULT_MATCH_DECADES);
@@ -96,6 +97,7 @@ pub(super) fn resolve_inversion(
         uncertainty: spec.uncertainty,
         regularizer: spec.regularizer.clone(),
         maxent_model: spec.maxent_model,
+        edge_scale: spec.edge_scale,
     };
     Ok((filled, o, rules, match_decades))
 }

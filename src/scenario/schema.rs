@@ -104,6 +104,10 @@ pub struct InversionSpec {
     /// Tikhonov solution's total amplitude spread evenly over the grid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxent_model: Option<f64>,
+    /// Total variation's rounding scale, a fraction of the largest difference of the Tikhonov
+    /// solution at each lambda (> 0; default 0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_scale: Option<f64>,
 }
 
 /// One entry of `inversion.rules`: a rule name with optional parameters, or a table with the key

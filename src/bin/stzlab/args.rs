@@ -192,6 +192,11 @@ pub(crate) struct InvertArgs {
     /// Tikhonov solution's total amplitude spread evenly over the grid (default 1).
     #[arg(long)]
     pub(crate) maxent_model: Option<f64>,
+    /// With --regularizer total-variation: the rounding scale as a fraction of the largest
+    /// difference of the Tikhonov solution at each lambda (default 0.1; smaller is nearer pure
+    /// total variation: sharper tops, staircases).
+    #[arg(long)]
+    pub(crate) edge_scale: Option<f64>,
     /// Number of tau grid points (default: 5 per decade).
     #[arg(long)]
     pub(crate) points: Option<usize>,
@@ -358,6 +363,12 @@ impl InvertArgs {
                 return Err("--maxent-model applies to --regularizer maxent only".into());
             }
             options.maxent_model = factor;
+        }
+        if let Some(scale) = self.edge_scale {
+            if options.regularizer != Regularizer::TotalVariation {
+                return Err("--edge-scale applies to --regularizer total-variation only".into());
+            }
+            options.edge_scale = scale;
         }
         if !options.regularizer.applies(options.rule) {
             return Err(format!(

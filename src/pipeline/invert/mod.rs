@@ -144,6 +144,7 @@ pub(crate) fn problem_settings(
         zero_boundary: options.zero_boundary,
         nnls: NnlsParams::default(),
         maxent_model: options.maxent_model,
+        edge_scale: options.edge_scale,
     }
 }
 

@@ -199,6 +199,10 @@ pub struct SeriesSummary {
     /// Maxent's flat default model m, amplitude per grid point (data units; maxent only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_model: Option<f64>,
+    /// Total variation's rounding scale, a fraction of the largest difference of the Tikhonov
+    /// solution at each lambda (total variation only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_scale: Option<f64>,
     /// The data window in tau, s (the hull of the sets' windows for a joint inversion).
     pub window_s: [f64; 2],
     /// R^2 of the chosen fit.
@@ -444,6 +448,8 @@ impl SeriesInversion {
             lambda_range: [lo, hi],
             data_scale: self.problem.data_scale(),
             default_model: self.analysis.path.default_model,
+            edge_scale: (self.regularizer == crate::inversion::Regularizer::TotalVariation)
+                .then_some(self.problem.settings().edge_scale),
             window_s: [self.window_s.0, self.window_s.1],
             r2: sol.stats.r2,
             chi2,

@@ -298,4 +298,41 @@ mod tests {
         assert!(w.iter().all(|w| *w > 0.0 && *w <= 1.0));
         assert!(terms.is_some_and(|t| t.ln_det_q.is_finite()));
     }
+
+    /// The rules' terms of a point whose factor terms were not kept are recomputed from its
+    /// weighted penalty: the same ln det Q and tr(A^2) to rounding.
+    #[test]
+    fn terms_recomputed_from_the_weights_match_the_kept_ones() {
+        let grid = LnTauGrid::new(1e-2, 1e5, 24).unwrap();
+        let t: Vec<f64> = (0..60)
+            .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / 59.0))
+            .collect();
+        let y: Vec<f64> = t
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let clean: f64 = (8..16).map(|j| 0.05 * (-x / grid.tau_s(j)).exp()).sum();
+                clean + 1e-3 * ((i * 7 % 11) as f64 / 5.0 - 1.0)
+            })
+            .collect();
+        let sigma = vec![1e-3; t.len()];
+        let settings = ProblemSettings {
+            order: 1,
+            ..ProblemSettings::new(Kernel::Decay, grid)
+        };
+        let p = Problem::new(&t, &y, Some(&sigma), settings).unwrap();
+        let mut ws = Workspace::new();
+        let kept = path(&p, 12, &PeakParams::default(), &mut ws);
+        let mut priors = super::super::terms::PriorTerms::default();
+        for point in &kept.points {
+            let a = p.active_set_terms(point, &mut priors, &mut ws);
+            let mut bare = point.clone();
+            bare.terms = None;
+            let b = p.active_set_terms(&bare, &mut priors, &mut ws);
+            assert_eq!(a.free, b.free);
+            assert!((a.ln_det_q - b.ln_det_q).abs() <= 1e-9 * a.ln_det_q.abs().max(1.0));
+            assert!((a.trace_a2 - b.trace_a2).abs() <= 1e-9 * a.trace_a2.abs().max(1.0));
+            assert_eq!(a.ln_pdet_prior, b.ln_pdet_prior);
+        }
+    }
 }

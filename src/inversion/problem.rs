@@ -777,34 +777,42 @@ impl Problem {
             Some(w) => ln_pdet_gram(&self.weighted_penalty(w), self.penalty_rows, n, &spectrum),
             None => priors.of(&self.penalty, self.penalty_rows, n, &spectrum),
         };
-        let factor = match (point.terms, &point.penalty_weights) {
-            (Some(terms), _) => terms,
-            (None, None) => self.factor_terms(solution.lambda, ws),
-            (None, Some(w)) => {
-                let mut coef = coef.clone();
-                self.solve_weighted(solution.lambda, w, None, &mut coef, true, ws)
-                    .1
-                    .unwrap_or(FactorTerms::singular(ws.idx.len()))
-            }
+        let factor = match point.terms {
+            Some(terms) => terms,
+            None => self.factor_terms(solution.lambda, point.penalty_weights.as_deref(), ws),
         };
         ActiveSetTerms::new(factor, prior)
     }
 
     /// The factor's terms on the free set in `ws.idx`, from a new factorization.
-    fn factor_terms(&self, lambda: f64, ws: &mut Workspace) -> FactorTerms {
+    /// With `weights` (total variation) the penalty rows are weighted as at the path point.
+    fn factor_terms(
+        &self,
+        lambda: f64,
+        weights: Option<&[f64]>,
+        ws: &mut Workspace,
+    ) -> FactorTerms {
         let (n, k) = (self.n, ws.idx.len());
         let l2 = lambda * lambda;
         if k == 0 {
             return FactorTerms::of(&[], 0, l2, 0.0, 0.0);
         }
+        let weighted = weights.map(|w| self.weighted_penalty(w));
+        let (penalty, ltl) = match &weighted {
+            Some(rows) => (
+                &rows[..],
+                std::borrow::Cow::Owned(gram_of(self.penalty_rows, n, rows)),
+            ),
+            None => (&self.penalty[..], std::borrow::Cow::Borrowed(&self.ltl[..])),
+        };
         ws.q.clear();
-        ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
+        ws.q.extend(self.gram.iter().zip(ltl.iter()).map(|(g, l)| g + l2 * l));
         ws.chol.resize(k * k, 0.0);
         if factor_block(&ws.q, n, &ws.idx, &mut ws.chol) > 0.0 {
             return FactorTerms::singular(k);
         }
         let trace_x = penalty_trace(
-            &self.penalty,
+            penalty,
             self.penalty_rows,
             n,
             &ws.idx,

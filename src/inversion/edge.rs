@@ -43,10 +43,10 @@
 
 use super::dense::row_sums;
 use super::nnls::NnlsStatus;
-use super::path::{LambdaPath, PathPoint};
+use super::path::LambdaPath;
 use super::terms::FactorTerms;
 use super::{Problem, Solution, Workspace};
-use crate::spectrum::{find_peaks, PeakParams};
+use crate::spectrum::PeakParams;
 
 /// The default rounding scale e as a fraction of the largest |L f| of the Tikhonov solution that
 /// starts each lambda (`--edge-scale`, `inversion.edge_scale`). On the stepping study's record
@@ -234,29 +234,10 @@ pub(crate) fn path(
     peak_params: &PeakParams,
     ws: &mut Workspace,
 ) -> LambdaPath {
-    let (lo, hi) = problem.lambda_range();
-    let count = count.max(2);
-    let mut coef = problem.zeros();
-    let mut points: Vec<PathPoint> = (0..count)
-        .rev()
-        .map(|k| {
-            let lambda = super::path::lambda_at(lo, hi, k, count);
-            let (solution, terms, w) = solve(problem, lambda, &mut coef, true, ws);
-            let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
-            PathPoint {
-                solution,
-                peaks,
-                terms,
-                penalty_weights: Some(w),
-            }
-        })
-        .collect();
-    points.reverse();
-    LambdaPath {
-        points,
-        log_space: Vec::new(),
-        default_model: None,
-    }
+    LambdaPath::sweep(problem, count, peak_params, |lambda, coef| {
+        let (solution, terms, w) = solve(problem, lambda, coef, true, ws);
+        (solution, terms, Some(w))
+    })
 }
 
 #[cfg(test)]
@@ -265,25 +246,41 @@ mod tests {
     use crate::inversion::{Kernel, ProblemSettings};
     use crate::spectrum::LnTauGrid;
 
-    /// A step limit reached before convergence is reported as `max-iterations`, which the
-    /// analysis never chooses silently; without the limit the same point converges.
-    #[test]
-    fn a_point_stopped_by_the_step_limit_says_so() {
-        let grid = LnTauGrid::new(1e-2, 1e5, 30).unwrap();
-        let t: Vec<f64> = (0..80)
-            .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / 79.0))
+    /// Decay data at `m` times over 0.1..1e4 s of a box (amplitude 0.05 on grid points `from..to`
+    /// of `n` over 1e-2..1e5 s), with a fixed zigzag of size `noise` added and sigma `sigma`, under
+    /// first differences.
+    fn box_problem(
+        n: usize,
+        m: usize,
+        (from, to): (usize, usize),
+        noise: f64,
+        sigma: f64,
+    ) -> Problem {
+        let grid = LnTauGrid::new(1e-2, 1e5, n).unwrap();
+        let t: Vec<f64> = (0..m)
+            .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / (m - 1) as f64))
             .collect();
-        // A box: equal amplitudes on the middle third of the grid.
         let y: Vec<f64> = t
             .iter()
-            .map(|&x| (10..20).map(|j| 0.05 * (-x / grid.tau_s(j)).exp()).sum())
+            .enumerate()
+            .map(|(i, &x)| {
+                let clean: f64 = (from..to).map(|j| 0.05 * (-x / grid.tau_s(j)).exp()).sum();
+                clean + noise * ((i * 7 % 11) as f64 / 5.0 - 1.0)
+            })
             .collect();
-        let sigma = vec![1e-4; t.len()];
         let settings = ProblemSettings {
             order: 1,
             ..ProblemSettings::new(Kernel::Decay, grid)
         };
-        let p = Problem::new(&t, &y, Some(&sigma), settings).unwrap();
+        Problem::new(&t, &y, Some(&vec![sigma; m]), settings).unwrap()
+    }
+
+    /// A step limit reached before convergence is reported as `max-iterations`, which the
+    /// analysis never chooses silently; without the limit the same point converges.
+    #[test]
+    fn a_point_stopped_by_the_step_limit_says_so() {
+        // A box: equal amplitudes on the middle third of the grid, no noise.
+        let p = box_problem(30, 80, (10, 20), 0.0, 1e-4);
         let lambda = (p.lambda_range().0 * p.lambda_range().1).sqrt();
         let mut ws = Workspace::new();
         let mut coef = p.zeros();
@@ -303,24 +300,7 @@ mod tests {
     /// weighted penalty: the same ln det Q and tr(A^2) to rounding.
     #[test]
     fn terms_recomputed_from_the_weights_match_the_kept_ones() {
-        let grid = LnTauGrid::new(1e-2, 1e5, 24).unwrap();
-        let t: Vec<f64> = (0..60)
-            .map(|i| 10f64.powf(-1.0 + 5.0 * i as f64 / 59.0))
-            .collect();
-        let y: Vec<f64> = t
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                let clean: f64 = (8..16).map(|j| 0.05 * (-x / grid.tau_s(j)).exp()).sum();
-                clean + 1e-3 * ((i * 7 % 11) as f64 / 5.0 - 1.0)
-            })
-            .collect();
-        let sigma = vec![1e-3; t.len()];
-        let settings = ProblemSettings {
-            order: 1,
-            ..ProblemSettings::new(Kernel::Decay, grid)
-        };
-        let p = Problem::new(&t, &y, Some(&sigma), settings).unwrap();
+        let p = box_problem(24, 60, (8, 16), 1e-3, 1e-3);
         let mut ws = Workspace::new();
         let kept = path(&p, 12, &PeakParams::default(), &mut ws);
         let mut priors = super::super::terms::PriorTerms::default();

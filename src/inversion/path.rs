@@ -76,20 +76,35 @@ impl LambdaPath {
         terms: bool,
         ws: &mut Workspace,
     ) -> Self {
+        Self::sweep(problem, count, peak_params, |lambda, coef| {
+            let (solution, terms) = problem.solve_with(lambda, coef, terms, ws);
+            (solution, terms, None)
+        })
+    }
+
+    /// The path of `solve` (one lambda from the coefficients of the previous, stronger point, which
+    /// it replaces by its own: the solution, its factor terms and its penalty weights) on `count`
+    /// log-spaced lambda over the problem's range, from the strong end.
+    pub(crate) fn sweep(
+        problem: &Problem,
+        count: usize,
+        peak_params: &PeakParams,
+        mut solve: impl FnMut(f64, &mut [f64]) -> (Solution, Option<FactorTerms>, Option<Vec<f64>>),
+    ) -> Self {
         let (lo, hi) = problem.lambda_range();
         let count = count.max(2);
         let mut coef = problem.zeros();
         let mut points: Vec<PathPoint> = (0..count)
             .rev()
             .map(|k| {
-                let lambda = lambda_at(lo, hi, k, count);
-                let (solution, terms) = problem.solve_with(lambda, &mut coef, terms, ws);
+                let (solution, terms, penalty_weights) =
+                    solve(lambda_at(lo, hi, k, count), &mut coef);
                 let peaks = find_peaks(problem.grid(), &solution.amplitudes, peak_params).len();
                 PathPoint {
                     solution,
                     peaks,
                     terms,
-                    penalty_weights: None,
+                    penalty_weights,
                 }
             })
             .collect();

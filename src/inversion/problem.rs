@@ -570,18 +570,39 @@ impl Problem {
         terms: bool,
         ws: &mut Workspace,
     ) -> (Solution, Option<FactorTerms>) {
+        self.solve_penalized(
+            lambda,
+            (&self.penalty, &self.ltl),
+            &self.aty,
+            coef,
+            terms,
+            ws,
+        )
+    }
+
+    /// One NNLS solve of G + lambda^2 L^T L against `h`, with the fit statistics (and with
+    /// `terms` the factor's terms) of the penalty: its rows L and their Gram matrix L^T L.
+    fn solve_penalized(
+        &self,
+        lambda: f64,
+        (penalty, ltl): (&[f64], &[f64]),
+        h: &[f64],
+        coef: &mut [f64],
+        terms: bool,
+        ws: &mut Workspace,
+    ) -> (Solution, Option<FactorTerms>) {
         let l2 = lambda * lambda;
         ws.q.clear();
-        ws.q.extend(self.gram.iter().zip(&self.ltl).map(|(g, l)| g + l2 * l));
+        ws.q.extend(self.gram.iter().zip(ltl).map(|(g, l)| g + l2 * l));
         let info = nnls::solve(
             &ws.q,
-            &self.aty,
+            h,
             &self.constrained,
             coef,
             &self.settings.nnls,
             &mut ws.nnls,
         );
-        let (stats, terms) = self.stats_with_q(coef, l2, terms, &self.penalty, ws);
+        let (stats, terms) = self.stats_with_q(coef, l2, terms, penalty, ws);
         (self.solution(lambda, coef, info, stats), terms)
     }
 
@@ -630,25 +651,13 @@ impl Problem {
         terms: bool,
         ws: &mut Workspace,
     ) -> (Solution, Option<FactorTerms>) {
-        let l2 = lambda * lambda;
         let rows = self.weighted_penalty(weights);
         let ltl = gram_of(self.penalty_rows, self.n, &rows);
-        ws.q.clear();
-        ws.q.extend(self.gram.iter().zip(&ltl).map(|(g, l)| g + l2 * l));
         let h: std::borrow::Cow<[f64]> = match shift {
             Some(s) => self.aty.iter().zip(s).map(|(a, s)| a - s).collect(),
             None => (&self.aty[..]).into(),
         };
-        let info = nnls::solve(
-            &ws.q,
-            &h,
-            &self.constrained,
-            coef,
-            &self.settings.nnls,
-            &mut ws.nnls,
-        );
-        let (stats, terms) = self.stats_with_q(coef, l2, terms, &rows, ws);
-        (self.solution(lambda, coef, info, stats), terms)
+        self.solve_penalized(lambda, (&rows, &ltl), &h, coef, terms, ws)
     }
 
     pub(crate) fn solution(

@@ -1,6 +1,7 @@
 //! Issue 17 targets, single-threaded, from the kernel table to the chosen spectrum and its peaks:
 //! a temperature-stepping inversion in dF (21 holds of 100 log-spaced times: M = 2100; 200 dF grid
-//! points; a 60-point lambda path with the default rule), and the global DMA inversion of the
+//! points; a 60-point lambda path with the default rule; and the same with the Lorentzian
+//! regularizer and its default rule, the evidence), and the global DMA inversion of the
 //! zr-dma scenario (8 temperatures x 41 frequencies, 0.1 % noise, 20 points per decade of tau at
 //! 665 K: the grouping study's grid).
 
@@ -9,7 +10,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use stzlab::data::MeasuredSeries;
 use stzlab::inversion::energy::{creep_table, ArrheniusLaw, EnergyGrid, TemperatureHistory};
-use stzlab::inversion::{InvertOptions, Kernel, Workspace};
+use stzlab::inversion::{InvertOptions, Kernel, Regularizer, Workspace};
 use stzlab::noise::{rng_from_seed, NoiseModel};
 use stzlab::pipeline::invert::energy::{invert_creep_history, EnergyOptions};
 use stzlab::pipeline::invert::global::invert_loss_global;
@@ -68,6 +69,26 @@ fn energy(c: &mut Criterion) {
             black_box(
                 invert_creep_history(black_box(&data), &history, &energy, &options, &mut ws, &())
                     .unwrap(),
+            )
+        })
+    });
+    let lorentzian = InvertOptions {
+        regularizer: Regularizer::Lorentzian,
+        rule: Regularizer::Lorentzian.default_rule(),
+        ..InvertOptions::new(Kernel::Creep)
+    };
+    group.bench_function("stepping_lorentzian_holds21_m2100_n200_path60", |b| {
+        b.iter(|| {
+            black_box(
+                invert_creep_history(
+                    black_box(&data),
+                    &history,
+                    &energy,
+                    &lorentzian,
+                    &mut ws,
+                    &(),
+                )
+                .unwrap(),
             )
         })
     });

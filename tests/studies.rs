@@ -195,6 +195,34 @@ fn temperature_stepping_shifts_the_spectrum_down_and_loses_its_high_end() {
     }
 }
 
+/// The same study with the Lorentzian penalty (`scenarios/temperature-stepping-edges.toml`; cells:
+/// step_k [10, 20] x noise.relative [0.001, 0], 1 h holds): issue 17's bars.
+#[test]
+fn temperature_stepping_with_the_lorentzian_keeps_the_top_of_the_spectrum() {
+    let (s, svg, p) = regenerates("temperature-stepping-edges", "stepping");
+    svg.assert_curve(&p, "inverted (direct, in dF)", FIRST, 100);
+    // With 0.1 % noise the inverted top lies within 0.02 eV of the jump at 1.3 eV in at least 19
+    // of 20 repeats (the 5th and 95th percentiles of its shift; the issue asks for 90 %), at 10
+    // and at 20 K steps, where Tikhonov's lies 0.028 and 0.035 eV low in the median and within
+    // 0.02 eV in none (results/temperature-stepping/).
+    for cell in [0, 2] {
+        for stat in ["p05", "p95"] {
+            let shift = cell_stat(&s, cell, "inverted_peak_shift_ev", stat);
+            assert!(shift.abs() <= 0.02, "cell {cell} {stat} {shift}");
+        }
+        // More accurate than Tikhonov's 0.094 and 0.088 there, and its high end does not fall.
+        assert!(cell_median(&s, cell, "inverted_rel_l2") < 0.05);
+        assert!(cell_stat(&s, cell, "inverted_high_end_ratio", "p05") > 0.85);
+        assert_eq!(cell_stat(&s, cell, "inverted_fallback", "mean"), 0.0);
+    }
+    // Noise-free at 10 K steps: the density within 0.05 and the top within 0.02 eV; the high end
+    // does not fall like the Argon-Kuo reading's 0.66.
+    assert!(cell_median(&s, 1, "inverted_rel_l2") <= 0.05);
+    assert!(cell_median(&s, 1, "inverted_peak_shift_ev").abs() <= 0.02);
+    assert!(cell_median(&s, 1, "inverted_high_end_ratio") > 0.8);
+    assert!(headline(&s, "apparent_high_end_ratio") < 0.7);
+}
+
 #[test]
 fn nonlinear_bending_recovers_gamma_t_and_the_shape_depends_on_the_constraint_time() {
     let (s, svg, p) = regenerates("nonlinear-bending", "bending");

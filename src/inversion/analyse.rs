@@ -46,7 +46,10 @@ pub fn analyse(
             let terms = rules.iter().any(Rule::needs_terms);
             LambdaPath::compute_with(problem, lambda_points, peak_params, terms, ws)
         }
-        Regularizer::TotalVariation => super::edge::path(problem, lambda_points, peak_params, ws),
+        Regularizer::TotalVariation | Regularizer::Lorentzian => {
+            let lorentzian = regularizer == Regularizer::Lorentzian;
+            super::edge::path(problem, lorentzian, lambda_points, peak_params, ws)
+        }
         Regularizer::LogSmooth | Regularizer::MaxEnt => {
             // Continuation from the strongest Tikhonov solution (smooth and broad); maxent's
             // default model spreads its total amplitude flat over the grid.

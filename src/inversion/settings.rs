@@ -65,15 +65,21 @@ pub enum Regularizer {
     /// rho is total variation rounded below a scale (see [`crate::inversion::edge`]): a jump of f
     /// costs its height, not its steepness.
     TotalVariation,
+    /// Edge-preserving and unbiased at jumps: lambda^2 sum_r e^2 ln(1 + d_r^2 / e^2) over the
+    /// differences d = L f with f >= 0 (see [`crate::inversion::edge`]): d^2 for small
+    /// differences, only logarithmic for large ones, so that a jump is not lowered to save
+    /// penalty.
+    Lorentzian,
 }
 
 impl Regularizer {
     /// Every family.
-    pub const ALL: [Regularizer; 4] = [
+    pub const ALL: [Regularizer; 5] = [
         Regularizer::Tikhonov,
         Regularizer::LogSmooth,
         Regularizer::MaxEnt,
         Regularizer::TotalVariation,
+        Regularizer::Lorentzian,
     ];
 
     /// The name in files and on the command line.
@@ -83,6 +89,7 @@ impl Regularizer {
             Self::LogSmooth => "log-smooth",
             Self::MaxEnt => "maxent",
             Self::TotalVariation => "total-variation",
+            Self::Lorentzian => "lorentzian",
         }
     }
 
@@ -95,7 +102,7 @@ impl Regularizer {
             .into_iter()
             .find(|r| r.name() == name)
             .ok_or_else(|| {
-                format!("unknown regularizer \"{name}\": use tikhonov, log-smooth, maxent or total-variation")
+                format!("unknown regularizer \"{name}\": use tikhonov, log-smooth, maxent, total-variation or lorentzian")
             })
     }
 
@@ -117,7 +124,7 @@ impl Regularizer {
             Self::MaxEnt => Rule::Ftest {
                 level: super::rules::DEFAULT_FTEST_LEVEL,
             },
-            Self::TotalVariation => Rule::Evidence { free_scale: false },
+            Self::TotalVariation | Self::Lorentzian => Rule::Evidence { free_scale: false },
         }
     }
 
@@ -135,13 +142,19 @@ impl Regularizer {
         match self {
             Self::Tikhonov | Self::MaxEnt => 2,
             Self::LogSmooth => 3,
-            Self::TotalVariation => 1,
+            Self::TotalVariation | Self::Lorentzian => 1,
         }
     }
 
     /// Whether the family is solved in ln f ([`crate::inversion::logspace`]).
     pub fn in_log_space(self) -> bool {
         matches!(self, Self::LogSmooth | Self::MaxEnt)
+    }
+
+    /// Whether the family preserves edges (total variation, the Lorentzian): solved in f with a
+    /// rounding scale ([`crate::inversion::ProblemSettings::edge_scale`]).
+    pub fn is_edge(self) -> bool {
+        matches!(self, Self::TotalVariation | Self::Lorentzian)
     }
 
     /// Whether a rule may refit at a lambda between path points (Tikhonov only: the other
@@ -159,19 +172,21 @@ impl Regularizer {
     pub fn applies(self, rule: Rule) -> bool {
         match self {
             Self::Tikhonov => !matches!(rule, Rule::Classic),
-            Self::LogSmooth | Self::MaxEnt | Self::TotalVariation => match rule {
-                Rule::Classic => self == Self::MaxEnt,
-                Rule::RobustGcv { .. } => self == Self::TotalVariation,
-                Rule::Gcv
-                | Rule::Lcurve
-                | Rule::Ftest { .. }
-                | Rule::R2Onset { .. }
-                | Rule::QuasiOptimality
-                | Rule::Discrepancy { .. }
-                | Rule::Evidence { .. }
-                | Rule::Consensus { .. } => true,
-                _ => false,
-            },
+            Self::LogSmooth | Self::MaxEnt | Self::TotalVariation | Self::Lorentzian => {
+                match rule {
+                    Rule::Classic => self == Self::MaxEnt,
+                    Rule::RobustGcv { .. } => self.is_edge(),
+                    Rule::Gcv
+                    | Rule::Lcurve
+                    | Rule::Ftest { .. }
+                    | Rule::R2Onset { .. }
+                    | Rule::QuasiOptimality
+                    | Rule::Discrepancy { .. }
+                    | Rule::Evidence { .. }
+                    | Rule::Consensus { .. } => true,
+                    _ => false,
+                }
+            }
         }
     }
 }

@@ -134,6 +134,7 @@ pub(crate) enum RegularizerArg {
     LogSmooth,
     Maxent,
     TotalVariation,
+    Lorentzian,
 }
 
 /// Baselines by their command-line names.
@@ -179,22 +180,24 @@ pub(crate) struct InvertArgs {
     /// penalty, an iterative fit stopped at a scanned tolerance). With --regularizer log-smooth or
     /// maxent: consensus, discrepancy, gcv, lcurve, ftest (the maxent default), r2-onset,
     /// quasi-optimality or evidence (the log-smooth default); with maxent also classic
-    /// (-2 alpha S = N_good); with total-variation the same as log-smooth and rgcv.
+    /// (-2 alpha S = N_good); with total-variation or lorentzian the same as log-smooth and rgcv.
     #[arg(long)]
     pub(crate) rule: Option<String>,
     /// What the penalty smooths: the spectrum (tikhonov, the default), its logarithm
     /// (log-smooth: f = exp(s), positivity built in, narrow peaks cost little), or its entropy
     /// relative to a flat default model (maxent), or its rounded total variation (total-variation:
-    /// a jump costs its height, not its steepness; for spectra with edges, not peaks).
+    /// a jump costs its height, not its steepness; for spectra with edges, not peaks), or the
+    /// Lorentzian of its differences (lorentzian: a jump costs the logarithm of its height, so the
+    /// top before a jump is not lowered).
     #[arg(long, value_enum, default_value = "tikhonov")]
     pub(crate) regularizer: RegularizerArg,
     /// With --regularizer maxent: the flat default model as a multiple of its default, the strongest
     /// Tikhonov solution's total amplitude spread evenly over the grid (default 1).
     #[arg(long)]
     pub(crate) maxent_model: Option<f64>,
-    /// With --regularizer total-variation: the rounding scale as a fraction of the largest
-    /// difference of the Tikhonov solution at each lambda (default 0.1; smaller is nearer pure
-    /// total variation: sharper tops, staircases).
+    /// With --regularizer total-variation or lorentzian: the rounding scale as a fraction of the
+    /// largest difference of the Tikhonov solution at each lambda (default 0.1; differences above
+    /// it are edges; smaller gives sharper tops and staircases).
     #[arg(long)]
     pub(crate) edge_scale: Option<f64>,
     /// Number of tau grid points (default: 5 per decade).
@@ -214,7 +217,7 @@ pub(crate) struct InvertArgs {
     pub(crate) baseline_nonnegative: bool,
     /// Order of the difference penalty, 0 to 3 (order r leaves polynomials of degree < r unpenalized;
     /// 3 with log-smooth leaves every log-normal peak free). Default: 2, or 3 with --regularizer
-    /// log-smooth, 1 with total-variation.
+    /// log-smooth, 1 with total-variation or lorentzian.
     #[arg(long)]
     pub(crate) order: Option<u8>,
     /// Take the spectrum as zero beyond the grid ends (CONTIN).
@@ -353,6 +356,7 @@ impl InvertArgs {
             RegularizerArg::LogSmooth => Regularizer::LogSmooth,
             RegularizerArg::Maxent => Regularizer::MaxEnt,
             RegularizerArg::TotalVariation => Regularizer::TotalVariation,
+            RegularizerArg::Lorentzian => Regularizer::Lorentzian,
         };
         options.rule = match (&self.rule, options.regularizer) {
             (Some(r), _) => Rule::parse(r)?,
@@ -365,8 +369,11 @@ impl InvertArgs {
             options.maxent_model = factor;
         }
         if let Some(scale) = self.edge_scale {
-            if options.regularizer != Regularizer::TotalVariation {
-                return Err("--edge-scale applies to --regularizer total-variation only".into());
+            if !options.regularizer.is_edge() {
+                return Err(
+                    "--edge-scale applies to --regularizer total-variation or lorentzian only"
+                        .into(),
+                );
             }
             options.edge_scale = scale;
         }

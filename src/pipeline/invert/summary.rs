@@ -408,7 +408,8 @@ impl SeriesInversion {
             crate::inversion::Regularizer::Tikhonov => self.problem.lambda_range(),
             crate::inversion::Regularizer::LogSmooth
             | crate::inversion::Regularizer::MaxEnt
-            | crate::inversion::Regularizer::TotalVariation => {
+            | crate::inversion::Regularizer::TotalVariation
+            | crate::inversion::Regularizer::Lorentzian => {
                 let p = &self.analysis.path.points;
                 (p[0].lambda(), p[p.len() - 1].lambda())
             }
@@ -448,8 +449,7 @@ impl SeriesInversion {
             lambda_range: [lo, hi],
             data_scale: self.problem.data_scale(),
             default_model: self.analysis.path.default_model,
-            edge_scale: (self.regularizer == crate::inversion::Regularizer::TotalVariation)
-                .then_some(self.problem.settings().edge_scale),
+            edge_scale: (self.regularizer.is_edge()).then_some(self.problem.settings().edge_scale),
             window_s: [self.window_s.0, self.window_s.1],
             r2: sol.stats.r2,
             chi2,

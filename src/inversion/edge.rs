@@ -165,7 +165,8 @@ enum Start {
 /// steps, but towards the weak end, where the misfit is flat in the directions the data do not
 /// see, the iteration then stops at a different, rougher point of that flat valley (total
 /// variation: relative L2 1.7-1.9 against 0.13-0.23 at the weak end of noise-free stepped
-/// records).
+/// records; the Lorentzian, started from whichever of the two has the lower objective: 0.051
+/// against 0.020 at 10 K steps with 0.1 % noise, a lower objective but a rougher spectrum).
 fn start(
     problem: &Problem,
     lambda: f64,
@@ -307,7 +308,6 @@ fn lorentzian_weights(e: f64, d: &[f64], w: &mut Vec<f64>) {
 /// problem with the majorizer's weights at `d`, which never raises J, extrapolated along its
 /// direction with the stretch doubled while J falls (the step of a linear rate is too short by
 /// the same factor each time), clipped at f = 0. Returns the factorizations.
-#[allow(clippy::too_many_arguments)]
 fn majorize_minimize(
     problem: &Problem,
     lambda: f64,
@@ -315,11 +315,11 @@ fn majorize_minimize(
     d: &[f64],
     coef: &mut [f64],
     w: &mut Vec<f64>,
-    trial: &mut [f64],
     ws: &mut Workspace,
 ) -> usize {
     let l2 = lambda * lambda;
     let previous = coef.to_vec();
+    let mut trial = coef.to_vec();
     lorentzian_weights(e, d, w);
     let (step, _) = problem.solve_weighted(lambda, w, None, coef, false, ws);
     let mut scratch = Vec::new();
@@ -334,12 +334,12 @@ fn majorize_minimize(
                 v
             };
         }
-        let value = lorentzian_objective(problem, l2, e, trial, &mut scratch);
+        let value = lorentzian_objective(problem, l2, e, &trial, &mut scratch);
         if value >= lowest {
             break;
         }
         lowest = value;
-        coef.copy_from_slice(trial);
+        coef.copy_from_slice(&trial);
         stretch *= 2.0;
     }
     step.info.factorizations
@@ -377,14 +377,13 @@ fn solve_lorentzian_limited(
         Start::Flat(solution, t, w) => return (solution, t, w),
     };
     let mut w = Vec::new();
-    let mut trial = coef.to_vec();
     let mut kkt = optimality(problem, coef, &lorentzian_slope(l2, e, &d));
     let mut converged = kkt <= EDGE_TOLERANCE;
     let (mut best, mut since_best) = (kkt, 0);
     let mut iterations = 0;
     while iterations < limit && !converged {
         iterations += 1;
-        factorizations += majorize_minimize(problem, lambda, e, &d, coef, &mut w, &mut trial, ws);
+        factorizations += majorize_minimize(problem, lambda, e, &d, coef, &mut w, ws);
         problem.penalty_differences(coef, &mut d);
         kkt = optimality(problem, coef, &lorentzian_slope(l2, e, &d));
         if kkt < 0.5 * best {

@@ -65,7 +65,7 @@ pub enum Regularizer {
     /// rho is total variation rounded below a scale (see [`crate::inversion::edge`]): a jump of f
     /// costs its height, not its steepness.
     TotalVariation,
-    /// Edge-preserving and unbiased at jumps: lambda^2 sum_r e^2 ln(1 + d_r^2 / e^2) over the
+    /// Edge-preserving without lowering the level before a jump: lambda^2 sum_r e^2 ln(1 + d_r^2 / e^2) over the
     /// differences d = L f with f >= 0 (see [`crate::inversion::edge`]): d^2 for small
     /// differences, only logarithmic for large ones, so that a jump is not lowered to save
     /// penalty.
@@ -140,7 +140,8 @@ impl Regularizer {
     /// peaks and broad log-normals and within 1.1x of Tikhonov on KWW (README, "Regularizers");
     /// 1 for total variation, whose rounded |L f| then charges a jump its height (order 2 charges
     /// a jump as two kinks and draws it as a slope: on the same stepping record 0.090 against
-    /// 0.020).
+    /// 0.020), and for the Lorentzian (order 2, with e = 0.1: 0.086 against 0.020 there, the top
+    /// within 0.02 eV in 15 of 20 repeats against 20).
     pub fn default_order(self) -> usize {
         match self {
             Self::Tikhonov | Self::MaxEnt => 2,

@@ -150,6 +150,53 @@ fn primal_dual_model(
     problem.penalty_transpose(&residual, shift);
 }
 
+/// The stopping test both edge solvers share: the optimality residual at most [`EDGE_TOLERANCE`],
+/// or a stall (no halving of the best residual in `EDGE_STALL_STEPS` steps, below [`EDGE_STALL`]).
+struct Stopping {
+    best: f64,
+    since_best: usize,
+}
+
+impl Stopping {
+    /// The test at the starting residual `kkt`, and whether that already meets the tolerance.
+    fn new(kkt: f64) -> (Self, bool) {
+        let stopping = Self {
+            best: kkt,
+            since_best: 0,
+        };
+        (stopping, kkt <= EDGE_TOLERANCE)
+    }
+
+    /// Whether to stop after a step that left the residual `kkt`.
+    fn after_step(&mut self, kkt: f64) -> bool {
+        if kkt < 0.5 * self.best {
+            (self.best, self.since_best) = (kkt, 0);
+        } else {
+            self.since_best += 1;
+        }
+        kkt <= EDGE_TOLERANCE || (self.best <= EDGE_STALL && self.since_best >= EDGE_STALL_STEPS)
+    }
+}
+
+/// Completes the solver report of the point `solution` (with coefficients `coef`): its steps,
+/// every factorization, its optimality residual for the penalty slope `slope` of its own
+/// differences, and `max-iterations` when the steps ran out before the test was met.
+fn report(
+    problem: &Problem,
+    solution: &mut Solution,
+    coef: &[f64],
+    slope: &[f64],
+    (iterations, factorizations): (usize, usize),
+    converged: bool,
+) {
+    solution.info.iterations = iterations;
+    solution.info.factorizations += factorizations;
+    solution.info.kkt_residual = optimality(problem, coef, slope);
+    if !converged && solution.info.status == NnlsStatus::Converged {
+        solution.info.status = NnlsStatus::MaxIterations;
+    }
+}
+
 /// How an edge family's solve at one lambda starts.
 enum Start {
     /// The scale e, the differences d of the Tikhonov solution and its factorizations.
@@ -220,10 +267,8 @@ fn solve_limited(
     // The dual variable u = d / sqrt(d^2 + e^2), |u| <= 1, of Chan, Golub and Mulet.
     let mut u: Vec<f64> = d.iter().map(|&v| v / (v * v + e * e).sqrt()).collect();
     let mut trial = coef.to_vec();
-    let mut kkt = optimality(problem, coef, &rounded_slope(l2, e, &d));
-    let mut converged = kkt <= EDGE_TOLERANCE;
-    // A stall: no halving of the best KKT residual in EDGE_STALL_STEPS steps, below EDGE_STALL.
-    let (mut best, mut since_best) = (kkt, 0);
+    let (mut stopping, mut converged) =
+        Stopping::new(optimality(problem, coef, &rounded_slope(l2, e, &d)));
     let mut iterations = 0;
     while iterations < limit && !converged {
         iterations += 1;
@@ -254,25 +299,22 @@ fn solve_limited(
         u.iter_mut().zip(&du).for_each(|(uv, dv)| *uv += t * dv);
         coef.copy_from_slice(&trial);
         d = d_new;
-        kkt = optimality(problem, coef, &rounded_slope(l2, e, &d));
-        if kkt < 0.5 * best {
-            (best, since_best) = (kkt, 0);
-        } else {
-            since_best += 1;
-        }
-        converged = kkt <= EDGE_TOLERANCE || (best <= EDGE_STALL && since_best >= EDGE_STALL_STEPS);
+        converged = stopping.after_step(optimality(problem, coef, &rounded_slope(l2, e, &d)));
     }
     // The model's minimizer at the final iterate, with its statistics and terms.
     let exact: Vec<f64> = d.iter().map(|&v| v / (v * v + e * e).sqrt()).collect();
     primal_dual_model(problem, l2, e, &d, &exact, &mut w, &mut shift);
     let (mut solution, t) = problem.solve_weighted(lambda, &w, Some(&shift), coef, terms, ws);
-    solution.info.iterations = iterations;
-    solution.info.factorizations += factorizations;
     problem.penalty_differences(coef, &mut d);
-    solution.info.kkt_residual = optimality(problem, coef, &rounded_slope(l2, e, &d));
-    if !converged && solution.info.status == NnlsStatus::Converged {
-        solution.info.status = NnlsStatus::MaxIterations;
-    }
+    let slope = rounded_slope(l2, e, &d);
+    report(
+        problem,
+        &mut solution,
+        coef,
+        &slope,
+        (iterations, factorizations),
+        converged,
+    );
     (solution, t, w)
 }
 
@@ -377,31 +419,27 @@ fn solve_lorentzian_limited(
         Start::Flat(solution, t, w) => return (solution, t, w),
     };
     let mut w = Vec::new();
-    let mut kkt = optimality(problem, coef, &lorentzian_slope(l2, e, &d));
-    let mut converged = kkt <= EDGE_TOLERANCE;
-    let (mut best, mut since_best) = (kkt, 0);
+    let (mut stopping, mut converged) =
+        Stopping::new(optimality(problem, coef, &lorentzian_slope(l2, e, &d)));
     let mut iterations = 0;
     while iterations < limit && !converged {
         iterations += 1;
         factorizations += majorize_minimize(problem, lambda, e, &d, coef, &mut w, ws);
         problem.penalty_differences(coef, &mut d);
-        kkt = optimality(problem, coef, &lorentzian_slope(l2, e, &d));
-        if kkt < 0.5 * best {
-            (best, since_best) = (kkt, 0);
-        } else {
-            since_best += 1;
-        }
-        converged = kkt <= EDGE_TOLERANCE || (best <= EDGE_STALL && since_best >= EDGE_STALL_STEPS);
+        converged = stopping.after_step(optimality(problem, coef, &lorentzian_slope(l2, e, &d)));
     }
     lorentzian_weights(e, &d, &mut w);
     let (mut solution, t) = problem.solve_weighted(lambda, &w, None, coef, terms, ws);
-    solution.info.iterations = iterations;
-    solution.info.factorizations += factorizations;
     problem.penalty_differences(coef, &mut d);
-    solution.info.kkt_residual = optimality(problem, coef, &lorentzian_slope(l2, e, &d));
-    if !converged && solution.info.status == NnlsStatus::Converged {
-        solution.info.status = NnlsStatus::MaxIterations;
-    }
+    let slope = lorentzian_slope(l2, e, &d);
+    report(
+        problem,
+        &mut solution,
+        coef,
+        &slope,
+        (iterations, factorizations),
+        converged,
+    );
     (solution, t, w)
 }
 

@@ -220,6 +220,10 @@ fn data_scale_for(largest: f64) -> f64 {
 /// Multiple of the data-dominated scale below which lambda is not taken (penalty 1e-12 of the data
 /// term in the strongest direction).
 const LAMBDA_MIN_RATIO: f64 = 1e-12;
+
+/// Below this fraction of ||W y||^2, ||W r||^2 is formed from the residual itself
+/// ([`Problem::weighted_ss`]).
+const DIRECT_RESIDUAL_BELOW: f64 = 1e-9;
 /// Multiple at the penalty-dominated end: every penalized mode is damped tenfold beyond the data.
 const LAMBDA_MAX_RATIO: f64 = 10.0;
 
@@ -694,7 +698,7 @@ impl Problem {
         ws: &mut Workspace,
     ) -> (FitStats, Option<FactorTerms>) {
         let n = self.n;
-        // ||W r||^2 = y'y - 2 x'h + x'Gx (cheap; exact enough above 1e-13 of ||W y||^2).
+        // ||W r||^2 = y'y - 2 x'h + x'Gx (see [`Problem::weighted_ss`]).
         ws.idx.clear();
         ws.idx.extend((0..n).filter(|&i| coef[i] != 0.0));
         ws.col.resize(ws.idx.len(), 0.0);
@@ -704,7 +708,7 @@ impl Problem {
             xgx += coef[i] * s;
         }
         let xh: f64 = coef.iter().zip(&self.aty).map(|(a, b)| a * b).sum();
-        let weighted_ss = (self.yty - 2.0 * xh + xgx).max(0.0);
+        let weighted_ss = self.weighted_ss(coef, self.yty - 2.0 * xh + xgx);
         ws.col.resize(self.penalty_rows, 0.0);
         row_sums(penalty, n, |r| r, coef, &mut ws.col);
         let penalty_norm = ws.col.iter().map(|s| s.powi(2)).sum::<f64>().sqrt();
@@ -980,7 +984,23 @@ impl Problem {
     /// The weighted residuals W (y - K f - B b) of a solution, of the data divided by
     /// [`Problem::data_scale`] (their squares sum to the solution's ||W r||^2).
     pub fn weighted_residuals(&self, solution: &Solution) -> Vec<f64> {
-        let coef = self.internal_coefficients(solution);
+        self.weighted_residuals_of(&self.internal_coefficients(solution))
+    }
+
+    /// ||W r||^2 of internal coefficients `coef` from `expanded` = y'y - 2 x'h + x'Gx: cheap, and
+    /// its rounding error, a few 1e-16 of ||W y||^2, stays below 1e-6 of ||W r||^2 while ||W r||^2
+    /// >= 1e-9 ||W y||^2 (noisy data always). Below that (noise-free data the grid can represent,
+    /// where the expansion can even come out negative) the residual is formed from the design.
+    pub(crate) fn weighted_ss(&self, coef: &[f64], expanded: f64) -> f64 {
+        if expanded >= DIRECT_RESIDUAL_BELOW * self.yty {
+            return expanded;
+        }
+        let r = self.weighted_residuals_of(coef);
+        r.iter().map(|v| v * v).sum()
+    }
+
+    /// W (y - A x) of internal coefficients `coef`, formed from the design's columns.
+    fn weighted_residuals_of(&self, coef: &[f64]) -> Vec<f64> {
         let mut r = self.weighted_y();
         for (j, &c) in coef.iter().enumerate() {
             if c != 0.0 {

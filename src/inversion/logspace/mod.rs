@@ -103,6 +103,7 @@ fn prior_rank(problem: &Problem, prior: Prior) -> (f64, f64) {
 /// Fit statistics at `st` (the data misfit, R^2, sqrt p(s), the linearized degrees of freedom) and
 /// the evidence terms. `rank` is [`prior_rank`]'s and `m` the number of data points.
 fn stats(
+    problem: &Problem,
     parts: &Parts,
     st: &State,
     l2: f64,
@@ -113,7 +114,7 @@ fn stats(
     let (n, ns) = (parts.n, parts.ns);
     let c = parts.coefficients(st);
     let gc = parts.matvec(&c);
-    let weighted_ss = parts.data2(&c, &gc);
+    let weighted_ss = problem.weighted_ss(&c, parts.data2(&c, &gc));
     // Log-smooth keeps the step's matrix (with the positive diagonal parts) as its linearization;
     // maxent takes J'J + l2 diag(f), whose trace gives Skilling's N_good exactly.
     let h = match parts.prior {
@@ -268,7 +269,7 @@ fn log_space_path(
             let lambda = crate::inversion::path::lambda_at(lo, hi, k, count);
             let l2 = lambda * lambda;
             let info = minimize(&parts, &mut st, l2);
-            let (fit, t) = stats(&parts, &st, l2, ss_tot, rank, m);
+            let (fit, t) = stats(problem, &parts, &st, l2, ss_tot, rank, m);
             terms.push(t);
             let coef = parts.coefficients(&st);
             let solution = problem.solution(lambda, &coef, info, fit);

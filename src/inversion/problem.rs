@@ -989,8 +989,9 @@ impl Problem {
 
     /// ||W r||^2 of internal coefficients `coef` from `expanded` = y'y - 2 x'h + x'Gx: cheap, and
     /// its rounding error, a few 1e-16 of ||W y||^2, stays below 1e-6 of ||W r||^2 while ||W r||^2
-    /// >= 1e-9 ||W y||^2 (noisy data always). Below that (noise-free data the grid can represent,
-    /// where the expansion can even come out negative) the residual is formed from the design.
+    /// is at least 1e-9 of ||W y||^2 (noisy data always). Below that (noise-free data the grid can
+    /// represent, where the expansion can even come out negative) the residual is formed from the
+    /// design.
     pub(crate) fn weighted_ss(&self, coef: &[f64], expanded: f64) -> f64 {
         if expanded >= DIRECT_RESIDUAL_BELOW * self.yty {
             return expanded;

@@ -126,5 +126,6 @@ fn discrepancy_on_path(
         status,
         fallback: None,
         screen: None,
+        disagreement: None,
     })
 }

@@ -710,6 +710,71 @@ pub struct Choice {
     /// What the consensus rule's whiteness screen did (consensus with `white` > 0 only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screen: Option<Screen>,
+    /// The consensus choice against its evidence member's, when consensus chose a stronger lambda
+    /// (consensus only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<Disagreement>,
+}
+
+/// Above this nested F-test probability, a consensus fit with fewer peaks than its evidence
+/// member's is reported ([`Disagreement::warning`]).
+pub const DISAGREEMENT_LEVEL: f64 = 0.99;
+
+/// A consensus choice stronger than its evidence member's: the evidence choice, and how firmly
+/// the data reject the consensus fit against it (README, "When the rules disagree"). On STZ
+/// hierarchies of delta-like sizes seen through a short window, the L-curve and quasi-optimality
+/// can both settle on one broad hump; the evidence keeps the sizes, and the data reject the hump.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Disagreement {
+    /// The member compared with (`evidence`).
+    pub rule: &'static str,
+    /// Its lambda.
+    pub lambda: f64,
+    /// Its number of peaks.
+    pub peaks: usize,
+    /// [`nested_f_probability`] of the consensus fit against the evidence fit: near 1, the data
+    /// reject the consensus fit's larger misfit as chance.
+    pub f_probability: f64,
+    /// The consensus choice's number of peaks.
+    #[serde(skip)]
+    pub chosen_peaks: usize,
+}
+
+impl Disagreement {
+    /// One line for a warning when the data reject the consensus fit (`f_probability` above
+    /// [`DISAGREEMENT_LEVEL`]) and it has fewer peaks than the evidence fit.
+    pub fn warning(&self) -> Option<String> {
+        (self.f_probability > DISAGREEMENT_LEVEL && self.chosen_peaks < self.peaks).then(|| {
+            format!(
+                "rule consensus: its fit ({} peaks) is rejected against its {} member's (lambda \
+                 {:.4e}, {} peaks) at F probability {:.4}: the data hold structure the consensus \
+                 smooths over (narrow or quantized peaks), or correlated noise the weaker fit \
+                 follows; compare the {} choice (README, \"When the rules disagree\")",
+                self.chosen_peaks,
+                self.rule,
+                self.lambda,
+                self.peaks,
+                self.f_probability,
+                self.rule
+            )
+        })
+    }
+}
+
+/// P(F < x) of the nested F-test of a `stronger` fit (fewer effective degrees of freedom) against
+/// a `weaker` one on `m` data: x = ((||W r_s||^2 - ||W r_w||^2) / (dof_w - dof_s)) /
+/// (||W r_w||^2 / (m - dof_w)), F with (dof_w - dof_s, m - dof_w) degrees of freedom (the
+/// extra-sum-of-squares test, e.g. Bates and Watts, Nonlinear Regression Analysis, 1988, sec.
+/// 3.10, with effective degrees of freedom). Near 1: the stronger fit's larger misfit is unlikely
+/// to be chance. Scale-free (a ratio of sums of squares); NaN when undefined (no fewer degrees of
+/// freedom, or a zero misfit).
+pub fn nested_f_probability(weaker: &FitStats, stronger: &FitStats, m: f64) -> f64 {
+    let (d1, d2) = (weaker.dof - stronger.dof, m - weaker.dof);
+    if !(d1 > 0.0 && d2 > 0.0 && weaker.weighted_ss > 0.0) {
+        return f64::NAN;
+    }
+    let x = ((stronger.weighted_ss / weaker.weighted_ss - 1.0) * d2 / d1).max(0.0);
+    FisherSnedecor::new(d1, d2).map_or(f64::NAN, |f| f.cdf(x))
 }
 
 /// What the consensus rule's whiteness screen did on a path.
@@ -877,6 +942,7 @@ pub fn choose(
         status,
         fallback: None,
         screen: None,
+        disagreement: None,
     };
     let fallback_gcv = |status: RuleStatus| {
         minimum(&scores.gcv).map(|(k, _)| Choice {
@@ -917,6 +983,7 @@ pub fn choose(
                 status: RuleStatus::Ok,
                 fallback: None,
                 screen: None,
+                disagreement: None,
             })
         }
         Rule::Gcv => minimum(&scores.gcv).map(|(k, s)| at(k, s)),
@@ -1014,8 +1081,20 @@ pub fn choose(
             picks.sort_by_key(|p| p.0);
             // With three picks the middle one; with two (a rule without a choice), the stronger.
             let (k, status) = picks[picks.len() / 2];
+            let disagreement = evidence.filter(|&(e, _)| k > e).map(|(e, _)| Disagreement {
+                rule: "evidence",
+                lambda: path.points[e].lambda(),
+                peaks: path.points[e].peaks,
+                f_probability: nested_f_probability(
+                    &path.points[e].solution.stats,
+                    &path.points[k].solution.stats,
+                    problem.len() as f64,
+                ),
+                chosen_peaks: path.points[k].peaks,
+            });
             Some(Choice {
                 screen,
+                disagreement,
                 ..at(k, status)
             })
         }
@@ -1091,6 +1170,56 @@ pub fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fit(weighted_ss: f64, dof: f64) -> FitStats {
+        FitStats {
+            residual_norm: weighted_ss.sqrt(),
+            weighted_ss,
+            r2: f64::NAN,
+            penalty_norm: f64::NAN,
+            dof,
+        }
+    }
+
+    /// With dof_w - dof_s = 2 the F distribution's CDF has the closed form
+    /// 1 - (1 + 2 x / d2)^(-d2 / 2); the probability is a ratio of sums of squares.
+    #[test]
+    fn the_nested_f_probability_is_the_closed_form_and_scale_free() {
+        let (m, dof_w, dof_s): (f64, f64, f64) = (100.0, 10.0, 8.0);
+        for (ss_w, ss_s) in [(90.0f64, 96.0f64), (90.0, 90.5), (45.0, 80.0)] {
+            let d2 = m - dof_w;
+            let x = ((ss_s - ss_w) / 2.0) / (ss_w / d2);
+            let want = 1.0 - (1.0 + 2.0 * x / d2).powf(-d2 / 2.0);
+            let got = nested_f_probability(&fit(ss_w, dof_w), &fit(ss_s, dof_s), m);
+            assert!((got - want).abs() < 1e-10, "{got} {want}");
+            let scaled = nested_f_probability(&fit(ss_w * 1e6, dof_w), &fit(ss_s * 1e6, dof_s), m);
+            assert!((scaled - got).abs() < 1e-12);
+        }
+        // A fit no smaller than the other, or a zero misfit: undefined.
+        assert!(nested_f_probability(&fit(90.0, 8.0), &fit(96.0, 8.0), m).is_nan());
+        assert!(nested_f_probability(&fit(0.0, 10.0), &fit(96.0, 8.0), m).is_nan());
+    }
+
+    /// The warning needs both: the data reject the consensus fit, and it has fewer peaks.
+    #[test]
+    fn a_disagreement_warns_only_when_rejected_with_fewer_peaks() {
+        let d = |f_probability: f64, chosen_peaks: usize| Disagreement {
+            rule: "evidence",
+            lambda: 720.0,
+            peaks: 6,
+            f_probability,
+            chosen_peaks,
+        };
+        let warning = d(0.996, 1).warning().expect("rejected, fewer peaks");
+        assert!(
+            warning.contains("(1 peaks)") && warning.contains("6 peaks"),
+            "{warning}"
+        );
+        assert!(warning.contains("F probability 0.9960"), "{warning}");
+        assert!(d(0.98, 1).warning().is_none());
+        assert!(d(0.999, 6).warning().is_none());
+        assert!(d(f64::NAN, 1).warning().is_none());
+    }
 
     #[test]
     fn classic_maxent_takes_the_crossing_nearer_to_one() {

@@ -323,6 +323,10 @@ pub fn index_html(
             &summary["whiteness"],
         ));
         body.push_str(&fields_table(
+            "Consensus against its evidence member (README, \"When the rules disagree\")",
+            &summary["disagreement"],
+        ));
+        body.push_str(&fields_table(
             "Solver at the chosen lambda",
             &summary["nnls"],
         ));

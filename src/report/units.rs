@@ -28,6 +28,7 @@ const DIMENSIONLESS: &[&str] = &[
     "maxent",
     "misfit",
     "order",
+    "probability",
     "r2",
     "ratio",
     "regret",

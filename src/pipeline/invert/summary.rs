@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{DataInversion, SeriesInversion, SpectrumAxis, MISFIT_SIGMAS};
-use crate::inversion::rules::Screen;
+use crate::inversion::rules::{Disagreement, Screen};
 use crate::inversion::Kernel;
 use crate::pipeline::joint::{window_gaps, JointSet};
 use crate::pipeline::uncertainty::Uncertainty;
@@ -175,12 +175,18 @@ pub struct SeriesSummary {
     /// The rule whose choice was returned instead, when the status names a fallback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
-    /// A warning when the status is not ok.
+    /// Warnings, joined by "; ": the status is not ok, the data reject the consensus fit against
+    /// its evidence member's, the fit misses the data, the windows leave a gap, the data run
+    /// against their kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
     /// What the consensus rule's whiteness screen did (consensus only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whiteness: Option<Screen>,
+    /// The consensus choice against its evidence member's, when consensus chose the stronger
+    /// lambda (consensus only; README, "When the rules disagree").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<Disagreement>,
     /// Chosen lambda (0 for the iterative mode, whose objective has no penalty).
     pub lambda: f64,
     /// The iterative mode's chosen stopping tolerance (relative objective decrease per iteration).
@@ -429,6 +435,7 @@ impl SeriesInversion {
         });
         let warning = [
             chosen.choice.warning(),
+            chosen.choice.disagreement.and_then(|d| d.warning()),
             self.misfit_warning(chi2),
             gap_warning,
             self.trend_warning(),
@@ -443,6 +450,7 @@ impl SeriesInversion {
             fallback: chosen.choice.fallback.map(|f| f.name()),
             warning,
             whiteness: chosen.choice.screen,
+            disagreement: chosen.choice.disagreement,
             lambda: sol.lambda,
             stopping_tolerance: chosen.choice.stopping.map(|s| s.0),
             iterations: chosen.choice.stopping.map(|s| s.1),

@@ -498,3 +498,105 @@ fn a_consensus_hump_rejected_by_the_data_is_flagged() {
     }
     assert!(flagged >= 1, "no seed flagged");
 }
+
+/// `--min-significance 2` on the Al-Ni-Y mandrel data at sigma 3e-5 and 20 points per decade: a
+/// satellite of the fastest size in the window (about 1/5 of its area, 0.25 decade away, its area
+/// below two of its standard errors) is left out of peaks.csv and named in the warning, with the
+/// area and standard error summary.json's `warning` states; without the flag it is read as a peak.
+#[test]
+fn peaks_below_their_significance_are_named_and_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("mandrel.toml");
+    std::fs::write(
+        &scenario,
+        "version = 1\nseed = 1\n[material]\nmu_gpa = 19.2\nnu = 0.324\n\
+         [truth]\nkind = \"hierarchy\"\nn = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]\n\
+         c = [0.0004, 0.0006, 0.0009, 0.0013, 0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03, 0.05]\n\
+         atomic_volume_m3 = 16.6e-30\n[protocol]\nkind = \"mandrel\"\nt_c_s = 2e6\n\
+         times = { start_s = 10, stop_s = 1e8, points = 200 }\n[noise]\nsigma = 3e-5\n",
+    )
+    .unwrap();
+    let sim = tmp.path().join("sim");
+    let out = stzlab()
+        .args(["simulate", scenario.to_str().unwrap(), "-o"])
+        .arg(&sim)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let data = sim.join("data.csv");
+    let invert = |extra: &[&str], dir: &str| {
+        let out = stzlab()
+            .args([
+                "invert",
+                data.to_str().unwrap(),
+                "--kind",
+                "decay",
+                "--points",
+                "181",
+            ])
+            .args(extra)
+            .args(["--no-figures", "-o"])
+            .arg(tmp.path().join(dir))
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        let (_, rows) = read_table(&tmp.path().join(dir).join("peaks.csv"));
+        let taus: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+        (String::from_utf8_lossy(&out.stderr).to_string(), taus)
+    };
+    let (plain_err, plain) = invert(&[], "plain");
+    let (err, kept) = invert(&["--min-significance", "2"], "screened");
+    assert!(
+        !plain_err.contains("left out of the reading"),
+        "{plain_err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("left out of the reading"))
+        .unwrap_or_else(|| panic!("no warning: {err}"));
+    // Each peak named: tau, area, standard error, the area below twice the error.
+    let named: Vec<(f64, f64, f64)> = line
+        .split("tau ")
+        .skip(1)
+        .map(|part| {
+            let num = |s: &str| {
+                s.trim_matches(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-'))
+                    .parse::<f64>()
+                    .unwrap()
+            };
+            let tau = num(part.split(" s (").next().unwrap());
+            let area = num(part
+                .split("area ")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap());
+            let se = num(part
+                .split("standard error ")
+                .nth(1)
+                .unwrap()
+                .split(')')
+                .next()
+                .unwrap());
+            (tau, area, se)
+        })
+        .collect();
+    assert!(!named.is_empty(), "{line}");
+    for (tau, area, se) in &named {
+        assert!(area < &(2.0 * se), "{line}");
+        let near = |v: &f64| (v / tau - 1.0).abs() < 1e-3;
+        assert!(
+            plain.iter().any(near),
+            "{tau} not a peak without the screen: {plain:?}"
+        );
+        assert!(!kept.iter().any(near), "{tau} still in peaks.csv: {kept:?}");
+    }
+    // Only those: every other peak is kept.
+    assert_eq!(kept.len() + named.len(), plain.len(), "{plain:?} {kept:?}");
+    let in_window = named
+        .iter()
+        .filter(|(tau, _, _)| (10.0..=1e8).contains(tau))
+        .count();
+    assert!(in_window >= 1, "the satellite in the window: {line}");
+}

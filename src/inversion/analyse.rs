@@ -6,7 +6,7 @@ use super::logspace::{default_model, log_smooth_path, maxent_path};
 use super::nnls::NnlsStatus;
 use super::path::LambdaPath;
 use super::rules::{choose, Choice, PathScores, Rule, RuleStatus};
-use super::{Problem, Regularizer, Workspace};
+use super::{Problem, Regularizer, Solution, Workspace};
 use crate::spectrum::{find_peaks, PeakParams, SpectrumPeak};
 
 /// A rule's choice with the peaks of its spectrum.
@@ -16,6 +16,10 @@ pub struct RuleResult {
     pub choice: Choice,
     /// Peaks of the chosen spectrum, ordered by tau.
     pub peaks: Vec<SpectrumPeak>,
+    /// Peaks left out of `peaks` because their area is below [`PeakParams::min_significance`]
+    /// linearized standard errors, with that error (data units).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub insignificant: Vec<(SpectrumPeak, f64)>,
 }
 
 /// The result of [`analyse`].
@@ -89,7 +93,18 @@ pub fn analyse(
         match choice {
             Some(choice) => {
                 let peaks = find_peaks(problem.grid(), &choice.solution.amplitudes, peak_params);
-                results.push(RuleResult { choice, peaks });
+                let (peaks, insignificant) = significant_peaks(
+                    problem,
+                    (regularizer, scores.sigma2),
+                    &choice.solution,
+                    peaks,
+                    peak_params,
+                );
+                results.push(RuleResult {
+                    choice,
+                    peaks,
+                    insignificant,
+                });
             }
             None => undefined.push(rule),
         }
@@ -100,6 +115,33 @@ pub fn analyse(
         results,
         undefined,
     }
+}
+
+/// Peaks kept, and peaks left out with their area's standard error.
+type SplitPeaks = (Vec<SpectrumPeak>, Vec<(SpectrumPeak, f64)>);
+
+/// The peaks of a Tikhonov solution split by their area's significance: those below
+/// `min_significance` linearized standard errors ([`Problem::peak_area_stderr`], with the noise
+/// variance `noise_variance` of the path's [`PathScores`]) go to the second
+/// list with their error. Every peak is kept when the setting is 0, for the other families (their
+/// solutions are not linear in the data on a free set) and where the error is undefined.
+pub(crate) fn significant_peaks(
+    problem: &Problem,
+    (regularizer, noise_variance): (Regularizer, f64),
+    solution: &Solution,
+    peaks: Vec<SpectrumPeak>,
+    params: &PeakParams,
+) -> SplitPeaks {
+    let z = params.min_significance;
+    if z <= 0.0 || regularizer != Regularizer::Tikhonov || peaks.is_empty() {
+        return (peaks, Vec::new());
+    }
+    let errors = problem.peak_area_stderr(solution, &peaks, noise_variance);
+    let (kept, left): (Vec<_>, Vec<_>) = peaks
+        .into_iter()
+        .zip(errors)
+        .partition(|(p, se)| !(p.area < z * se));
+    (kept.into_iter().map(|(p, _)| p).collect(), left)
 }
 
 /// The discrepancy principle on a path without refits: the strongest path point whose chi^2 is at

@@ -26,6 +26,7 @@ pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
 pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
+pub(crate) use analyse::significant_peaks;
 pub use analyse::{analyse, Analysis, RuleResult};
 pub use settings::{
     check_edge_scale, check_maxent_model, Bootstrap, InvertOptions, Regularizer, SettingError,

@@ -370,6 +370,19 @@ impl InvertOptions {
                 return bad(field, format!("{v}: must lie in [0, 1)"));
             }
         }
+        let z = self.peaks.min_significance;
+        if !(z.is_finite() && z >= 0.0) {
+            return bad("min_significance", format!("{z}: must be >= 0"));
+        }
+        if z > 0.0 && self.regularizer != Regularizer::Tikhonov {
+            return bad(
+                "min_significance",
+                format!(
+                    "applies to the tikhonov regularizer only, not {}",
+                    self.regularizer.name()
+                ),
+            );
+        }
         check_maxent_model(self.maxent_model).map_err(|message| SettingError {
             field: "maxent_model",
             message,

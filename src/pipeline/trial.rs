@@ -12,7 +12,9 @@ use super::joint::{hull, joint_problem, joint_truth};
 use super::score::{Metrics, Scorer, NOT_FOR_REGULARIZER, ORACLE, UNDEFINED};
 use super::simulate::{EffectiveTruth, Series, Simulation};
 use super::uncertainty::bootstrap;
-use crate::inversion::{analyse, Bootstrap, DataBlock, Problem, Rule, Workspace};
+use crate::inversion::{
+    analyse, significant_peaks, Bootstrap, DataBlock, Problem, Rule, Workspace,
+};
 use crate::noise::{rng_from_seed, splitmix64};
 use crate::scenario::{Protocol, Scenario};
 use crate::spectrum::find_peaks;
@@ -228,6 +230,14 @@ pub fn run_once(
         let oracle = oracle_k.map(|k| {
             let sol = &analysis.path.points[k].solution;
             let peaks = find_peaks(problem.grid(), &sol.amplitudes, &scenario.inversion.peaks);
+            // The rules' reading: with `min_significance`, insignificant peaks left out.
+            let (peaks, _) = significant_peaks(
+                &problem,
+                (scenario.inversion.regularizer, analysis.scores.sigma2),
+                sol,
+                peaks,
+                &scenario.inversion.peaks,
+            );
             (sol, peaks)
         });
         let oracle_l1 = oracle

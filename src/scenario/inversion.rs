@@ -62,6 +62,7 @@ pub(super) fn resolve_inversion(
     o.lambda_points = spec.lambda_points.unwrap_or(o.lambda_points);
     o.peaks.min_dip = spec.min_dip.unwrap_or(o.peaks.min_dip);
     o.peaks.min_area_fraction = spec.min_area_fraction.unwrap_or(o.peaks.min_area_fraction);
+    o.peaks.min_significance = spec.min_significance.unwrap_or(0.0);
     o.maxent_model = spec.maxent_model.unwrap_or(o.maxent_model);
     o.edge_scale = spec.edge_scale.unwrap_or(o.edge_scale);
     o.check()
@@ -93,6 +94,7 @@ pub(super) fn resolve_inversion(
         lambda_points: Some(o.lambda_points),
         min_dip: Some(o.peaks.min_dip),
         min_area_fraction: Some(o.peaks.min_area_fraction),
+        min_significance: spec.min_significance,
         match_decades: Some(match_decades),
         uncertainty: spec.uncertainty,
         regularizer: spec.regularizer.clone(),

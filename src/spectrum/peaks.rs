@@ -12,6 +12,15 @@ pub struct PeakParams {
     pub min_dip: f64,
     /// Peaks with less than this fraction of the total area are dropped.
     pub min_area_fraction: f64,
+    /// Peaks of a Tikhonov choice whose area is below this many of its linearized standard errors
+    /// are left out of the reading ([`crate::inversion::Problem::peak_area_stderr`]); 0 (the
+    /// default) keeps every peak.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_significance: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Default for PeakParams {
@@ -19,6 +28,7 @@ impl Default for PeakParams {
         Self {
             min_dip: 0.1,
             min_area_fraction: 1e-3,
+            min_significance: 0.0,
         }
     }
 }

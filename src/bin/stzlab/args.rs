@@ -200,6 +200,11 @@ pub(crate) struct InvertArgs {
     /// it are edges; smaller gives sharper tops and staircases).
     #[arg(long)]
     pub(crate) edge_scale: Option<f64>,
+    /// Leave out of the reading every peak whose area is below this many of its linearized
+    /// standard errors (Tikhonov only; default 0: every peak is kept); the peaks left out are
+    /// named in a warning.
+    #[arg(long)]
+    pub(crate) min_significance: Option<f64>,
     /// Number of tau grid points (default: 5 per decade).
     #[arg(long)]
     pub(crate) points: Option<usize>,
@@ -376,6 +381,20 @@ impl InvertArgs {
                 );
             }
             options.edge_scale = scale;
+        }
+        if let Some(z) = self.min_significance {
+            if options.regularizer != Regularizer::Tikhonov {
+                return Err("--min-significance applies to --regularizer tikhonov only".into());
+            }
+            if matches!(
+                self.kind,
+                Some(KindArg::LossGlobal | KindArg::CreepStepping)
+            ) {
+                return Err(
+                    "--min-significance applies to the decay, creep and loss analyses only".into(),
+                );
+            }
+            options.peaks.min_significance = z;
         }
         if !options.regularizer.applies(options.rule) {
             return Err(format!(

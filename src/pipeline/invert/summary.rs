@@ -433,9 +433,30 @@ impl SeriesInversion {
                 list.join(", ")
             )
         });
+        let left_out = (!chosen.insignificant.is_empty()).then(|| {
+            let list: Vec<String> = chosen
+                .insignificant
+                .iter()
+                .map(|(p, se)| {
+                    format!(
+                        "tau {:.4e} s (area {:.3e}, standard error {:.3e})",
+                        p.tau_s(),
+                        p.area,
+                        se
+                    )
+                })
+                .collect();
+            format!(
+                "{} peaks left out of the reading, their area below --min-significance standard \
+                 errors: {}",
+                list.len(),
+                list.join(", ")
+            )
+        });
         let warning = [
             chosen.choice.warning(),
             chosen.choice.disagreement.and_then(|d| d.warning()),
+            left_out,
             self.misfit_warning(chi2),
             gap_warning,
             self.trend_warning(),

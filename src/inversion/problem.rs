@@ -220,12 +220,12 @@ fn data_scale_for(largest: f64) -> f64 {
 /// Multiple of the data-dominated scale below which lambda is not taken (penalty 1e-12 of the data
 /// term in the strongest direction).
 const LAMBDA_MIN_RATIO: f64 = 1e-12;
+/// Multiple at the penalty-dominated end: every penalized mode is damped tenfold beyond the data.
+const LAMBDA_MAX_RATIO: f64 = 10.0;
 
 /// Below this fraction of ||W y||^2, ||W r||^2 is formed from the residual itself
 /// ([`Problem::weighted_ss`]).
 const DIRECT_RESIDUAL_BELOW: f64 = 1e-9;
-/// Multiple at the penalty-dominated end: every penalized mode is damped tenfold beyond the data.
-const LAMBDA_MAX_RATIO: f64 = 10.0;
 
 impl Problem {
     /// Builds the problem for data `y` at `x` with optional standard deviations `sigma`.

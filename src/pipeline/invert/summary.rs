@@ -176,8 +176,8 @@ pub struct SeriesSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
     /// Warnings, joined by "; ": the status is not ok, the data reject the consensus fit against
-    /// its evidence member's, the fit misses the data, the windows leave a gap, the data run
-    /// against their kernel.
+    /// its evidence member's, peaks were left out below `--min-significance`, the fit misses the
+    /// data, the windows leave a gap, the data run against their kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
     /// What the consensus rule's whiteness screen did (consensus only).

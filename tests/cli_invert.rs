@@ -600,3 +600,44 @@ fn peaks_below_their_significance_are_named_and_left_out() {
         .count();
     assert!(in_window >= 1, "the satellite in the window: {line}");
 }
+
+/// Every Tikhonov inversion writes each peak's linearized area error (peaks.csv `area_stderr`,
+/// summary.json `peaks[].area_stderr`, the same number); the log-space families leave it empty.
+#[test]
+fn peaks_carry_their_linearized_area_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    for (family, dir) in [("tikhonov", "t"), ("log-smooth", "l")] {
+        let out = stzlab()
+            .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
+            .args(["--regularizer", family, "--no-figures", "-o"])
+            .arg(tmp.path().join(dir))
+            .output()
+            .unwrap();
+        common::assert_success(&out);
+        let (header, rows) = read_table(&tmp.path().join(dir).join("peaks.csv"));
+        let col = header.iter().position(|h| h == "area_stderr").unwrap();
+        let summary = common::read_json(&tmp.path().join(dir).join("summary.json"));
+        let peaks = summary["peaks"].as_array().unwrap();
+        assert_eq!(peaks.len(), rows.len());
+        for (row, peak) in rows.iter().zip(peaks) {
+            if family == "tikhonov" {
+                let se: f64 = row[col].parse().unwrap();
+                assert!(se.is_finite() && se > 0.0, "{row:?}");
+                assert_eq!(peak["area_stderr"].as_f64().unwrap(), se);
+            } else {
+                assert!(row[col].is_empty(), "{row:?}");
+                assert!(peak.get("area_stderr").is_none());
+            }
+        }
+        // The interior sizes are measured far better than their areas.
+        if family == "tikhonov" {
+            let area = header.iter().position(|h| h == "area").unwrap();
+            let inside = header.iter().position(|h| h == "in_window").unwrap();
+            for row in rows.iter().filter(|r| r[inside] == "true") {
+                let (a, se): (f64, f64) = (row[area].parse().unwrap(), row[col].parse().unwrap());
+                assert!(se < a, "{row:?}");
+            }
+        }
+    }
+}

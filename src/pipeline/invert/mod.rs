@@ -378,6 +378,19 @@ impl SeriesInversion {
         let (lo, hi) = self.window_s;
         (lo..=hi).contains(&peak.tau_s())
     }
+
+    /// The linearized standard error of each chosen peak's area, data units
+    /// ([`Problem::peak_area_stderr`]: the noise carried through the solve at the chosen lambda;
+    /// not the choice of lambda, not the bias). `None` for the families other than Tikhonov.
+    pub fn peak_area_stderr(&self) -> Option<Vec<f64>> {
+        (self.regularizer == crate::inversion::Regularizer::Tikhonov).then(|| {
+            self.problem.peak_area_stderr(
+                &self.choice().solution,
+                self.peaks(),
+                self.analysis.scores.sigma2,
+            )
+        })
+    }
 }
 
 pub mod energy;

@@ -405,6 +405,17 @@ fn data_in_any_unit_from_1e_minus_200_to_1e200_invert_alike() {
     }
 }
 
+/// A scenario of the quickstart's Al-Ni-Y hierarchy (sizes n = 10..21) drawn with `seed`, seen by
+/// the `[protocol]` table's lines `protocol`, with white noise `sigma`.
+fn al_ni_y(seed: u64, protocol: &str, sigma: &str) -> String {
+    format!(
+        "version = 1\nseed = {seed}\n[material]\nmu_gpa = 19.2\nnu = 0.324\n\
+         [truth]\nkind = \"hierarchy\"\nn = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]\n\
+         c = [0.0004, 0.0006, 0.0009, 0.0013, 0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03, 0.05]\n\
+         atomic_volume_m3 = 16.6e-30\n[protocol]\n{protocol}\n[noise]\nsigma = {sigma}\n"
+    )
+}
+
 /// The Al-Ni-Y hierarchy seen by a cantilever (1.5e-3..200 s, sigma 1e-4): the default consensus
 /// can settle on one broad hump where its evidence member keeps the sizes (README, "When the rules
 /// disagree"). Whenever consensus chose the stronger lambda, summary.json compares the two fits
@@ -420,26 +431,11 @@ fn a_consensus_hump_rejected_by_the_data_is_flagged() {
     let mut flagged = 0;
     for seed in 1..=16 {
         let scenario = tmp.path().join(format!("cantilever-{seed}.toml"));
-        std::fs::write(
-            &scenario,
-            format!(
-                "version = 1\nseed = {seed}\n[material]\nmu_gpa = 19.2\nnu = 0.324\n\
-                 [truth]\nkind = \"hierarchy\"\nn = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]\n\
-                 c = [0.0004, 0.0006, 0.0009, 0.0013, 0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03, 0.05]\n\
-                 atomic_volume_m3 = 16.6e-30\n[protocol]\nkind = \"cantilever\"\n\
-                 times = {{ start_s = 1.5e-3, stop_s = 200, points = 300 }}\n[noise]\nsigma = 1e-4\n"
-            ),
-        )
-        .unwrap();
-        let sim = tmp.path().join(format!("sim-{seed}"));
-        let out = stzlab()
-            .args(["simulate", scenario.to_str().unwrap(), "-o"])
-            .arg(&sim)
-            .output()
-            .unwrap();
-        common::assert_success(&out);
+        let cantilever = "kind = \"cantilever\"\n\
+                          times = { start_s = 1.5e-3, stop_s = 200, points = 300 }";
+        std::fs::write(&scenario, al_ni_y(seed, cantilever, "1e-4")).unwrap();
+        let data = common::simulate_file(&scenario, &tmp.path().join(format!("sim-{seed}")));
         let inv = tmp.path().join(format!("inv-{seed}"));
-        let data = sim.join("data.csv");
         let out = stzlab()
             .args(["invert", data.to_str().unwrap(), "--kind", "creep"])
             .args(["--no-figures", "-o"])
@@ -507,23 +503,10 @@ fn a_consensus_hump_rejected_by_the_data_is_flagged() {
 fn peaks_below_their_significance_are_named_and_left_out() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("mandrel.toml");
-    std::fs::write(
-        &scenario,
-        "version = 1\nseed = 1\n[material]\nmu_gpa = 19.2\nnu = 0.324\n\
-         [truth]\nkind = \"hierarchy\"\nn = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]\n\
-         c = [0.0004, 0.0006, 0.0009, 0.0013, 0.002, 0.003, 0.005, 0.008, 0.012, 0.02, 0.03, 0.05]\n\
-         atomic_volume_m3 = 16.6e-30\n[protocol]\nkind = \"mandrel\"\nt_c_s = 2e6\n\
-         times = { start_s = 10, stop_s = 1e8, points = 200 }\n[noise]\nsigma = 3e-5\n",
-    )
-    .unwrap();
-    let sim = tmp.path().join("sim");
-    let out = stzlab()
-        .args(["simulate", scenario.to_str().unwrap(), "-o"])
-        .arg(&sim)
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    let data = sim.join("data.csv");
+    let mandrel = "kind = \"mandrel\"\nt_c_s = 2e6\n\
+                   times = { start_s = 10, stop_s = 1e8, points = 200 }";
+    std::fs::write(&scenario, al_ni_y(1, mandrel, "3e-5")).unwrap();
+    let data = common::simulate_file(&scenario, &tmp.path().join("sim"));
     let invert = |extra: &[&str], dir: &str| {
         let out = stzlab()
             .args([

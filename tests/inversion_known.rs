@@ -17,23 +17,34 @@ fn settings(kernel: Kernel, grid: LnTauGrid, baseline: Baseline) -> ProblemSetti
     }
 }
 
-#[test]
-fn noise_free_on_grid_amplitudes_come_back_at_tiny_lambda() {
+/// Noise-free data of the grid weights `weights` through `kernel` at the times `t`.
+fn on_grid_data(kernel: Kernel, grid: LnTauGrid, t: &[f64], weights: &[f64]) -> Vec<f64> {
+    t.iter()
+        .map(|&ti| {
+            (0..grid.len())
+                .map(|j| weights[j] * kernel.eval(ti, grid.tau_s(j)))
+                .sum()
+        })
+        .collect()
+}
+
+/// The grid (5 per decade over 1e-1..1e9 s), 200 times over 1..1e8 s and four delta peaks on the
+/// grid.
+fn four_deltas() -> (LnTauGrid, Vec<f64>, Vec<f64>) {
     let grid = LnTauGrid::with_density(1e-1, 1e9, 5.0).unwrap();
     let t = log_times(1.0, 1e8, 200);
     let mut truth = vec![0.0; grid.len()];
     for (j, a) in [(8, 0.01), (18, 0.03), (28, 0.02), (38, 0.05)] {
         truth[j] = a;
     }
+    (grid, t, truth)
+}
+
+#[test]
+fn noise_free_on_grid_amplitudes_come_back_at_tiny_lambda() {
+    let (grid, t, truth) = four_deltas();
     for kernel in [Kernel::Decay, Kernel::Creep] {
-        let y: Vec<f64> = t
-            .iter()
-            .map(|&ti| {
-                (0..grid.len())
-                    .map(|j| truth[j] * kernel.eval(ti, grid.tau_s(j)))
-                    .sum()
-            })
-            .collect();
+        let y = on_grid_data(kernel, grid, &t, &truth);
         let p = Problem::new(&t, &y, None, settings(kernel, grid, Baseline::None)).unwrap();
         let (lmin, _) = p.lambda_range();
         let mut coef = p.zeros();
@@ -53,21 +64,12 @@ fn noise_free_on_grid_amplitudes_come_back_at_tiny_lambda() {
 /// expansion y'y - 2 x'h + x'Gx would be rounding error (issue 11).
 #[test]
 fn the_residual_norm_is_exact_down_to_noise_free_fits() {
-    let grid = LnTauGrid::with_density(1e-1, 1e9, 5.0).unwrap();
-    let t = log_times(1.0, 1e8, 200);
-    let mut truth = vec![0.0; grid.len()];
-    for (j, a) in [(8, 0.01), (18, 0.03), (28, 0.02), (38, 0.05)] {
-        truth[j] = a;
-    }
+    let (grid, t, truth) = four_deltas();
     for kernel in [Kernel::Decay, Kernel::Creep] {
-        let y: Vec<f64> = t
+        // With a constant baseline of 0.002.
+        let y: Vec<f64> = on_grid_data(kernel, grid, &t, &truth)
             .iter()
-            .map(|&ti| {
-                0.002
-                    + (0..grid.len())
-                        .map(|j| truth[j] * kernel.eval(ti, grid.tau_s(j)))
-                        .sum::<f64>()
-            })
+            .map(|v| 0.002 + v)
             .collect();
         let p = Problem::new(&t, &y, None, settings(kernel, grid, Baseline::Constant)).unwrap();
         let path = LambdaPath::compute(&p, 40, &PeakParams::default(), &mut Workspace::new());
@@ -149,21 +151,16 @@ fn single_exponential_is_recovered_at_its_tau() {
 fn the_peak_area_standard_error_is_the_scatter_of_the_area() {
     use stzlab::noise::{rng_from_seed, NoiseModel};
     use stzlab::spectrum::find_peaks;
-    let grid = LnTauGrid::with_density(1e-1, 1e9, 5.0).unwrap();
-    let t = log_times(1.0, 1e8, 200);
-    let clean: Vec<f64> = t
-        .iter()
-        .map(|&ti| {
-            (0..grid.len())
-                .map(|j| {
-                    let x = grid.ln_tau(j);
-                    let g = |mu: f64, w: f64, a: f64| a * (-(x - mu).powi(2) / (2.0 * w * w)).exp();
-                    (g(3.0, 1.2, 0.004) + g(12.0, 1.2, 0.006))
-                        * Kernel::Decay.eval(ti, grid.tau_s(j))
-                })
-                .sum()
+    let (grid, t, _) = four_deltas();
+    // Two broad Gaussian peaks in ln tau on the same grid.
+    let weights: Vec<f64> = (0..grid.len())
+        .map(|j| {
+            let x = grid.ln_tau(j);
+            let g = |mu: f64, w: f64, a: f64| a * (-(x - mu).powi(2) / (2.0 * w * w)).exp();
+            g(3.0, 1.2, 0.004) + g(12.0, 1.2, 0.006)
         })
         .collect();
+    let clean = on_grid_data(Kernel::Decay, grid, &t, &weights);
     let sigma = 1e-4;
     let noise = NoiseModel::new(sigma, 0.0, 0.0, 0.0, 0.0).unwrap();
     for given in [true, false] {

@@ -443,8 +443,13 @@ pub fn two_peak_decay(m: usize, n: usize, seed: u64, noise: f64, offset: f64) ->
 /// Runs `stzlab simulate` on a scenario of the repository into `dir`, asserts success, and returns
 /// the data file.
 pub fn simulate(scenario: &str, dir: &Path) -> PathBuf {
+    simulate_file(&repo(scenario), dir)
+}
+
+/// [`simulate`] for a scenario file anywhere (one a test wrote).
+pub fn simulate_file(scenario: &Path, dir: &Path) -> PathBuf {
     let out = stzlab()
-        .args(["simulate", repo(scenario).to_str().unwrap(), "-o"])
+        .args(["simulate", scenario.to_str().unwrap(), "-o"])
         .arg(dir)
         .output()
         .unwrap();

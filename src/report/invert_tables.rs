@@ -355,9 +355,9 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
     }
     let mut out = header(multi, &columns);
     for s in series {
-        let stderr = s.peak_area_stderr();
         for (i, p) in s.analysis.results[0].peaks.iter().enumerate() {
-            let se = stderr
+            let se = s
+                .area_stderr
                 .as_ref()
                 .map(|v| v[i])
                 .filter(|v| v.is_finite())

@@ -33,6 +33,10 @@ pub struct SeriesInversion {
     pub sets: Vec<JointSet>,
     /// The regularizer family of the path.
     pub regularizer: crate::inversion::Regularizer,
+    /// The linearized standard error of each chosen peak's area, data units
+    /// ([`Problem::peak_area_stderr`]: the noise carried through the solve at the chosen lambda;
+    /// not the choice of lambda, not the bias). `None` for the families other than Tikhonov.
+    pub area_stderr: Option<Vec<f64>>,
 }
 
 /// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
@@ -257,6 +261,14 @@ pub(crate) fn analyse_assembled(
             observer,
         )
     });
+    let chosen = &analysis.results[0];
+    let area_stderr = (options.regularizer == crate::inversion::Regularizer::Tikhonov).then(|| {
+        problem.peak_area_stderr(
+            &chosen.choice.solution,
+            &chosen.peaks,
+            analysis.scores.sigma2,
+        )
+    });
     Ok(SeriesInversion {
         temperature_k,
         problem,
@@ -266,6 +278,7 @@ pub(crate) fn analyse_assembled(
         uncertainty,
         sets,
         regularizer: options.regularizer,
+        area_stderr,
     })
 }
 
@@ -377,19 +390,6 @@ impl SeriesInversion {
     pub fn in_window(&self, peak: &crate::spectrum::SpectrumPeak) -> bool {
         let (lo, hi) = self.window_s;
         (lo..=hi).contains(&peak.tau_s())
-    }
-
-    /// The linearized standard error of each chosen peak's area, data units
-    /// ([`Problem::peak_area_stderr`]: the noise carried through the solve at the chosen lambda;
-    /// not the choice of lambda, not the bias). `None` for the families other than Tikhonov.
-    pub fn peak_area_stderr(&self) -> Option<Vec<f64>> {
-        (self.regularizer == crate::inversion::Regularizer::Tikhonov).then(|| {
-            self.problem.peak_area_stderr(
-                &self.choice().solution,
-                self.peaks(),
-                self.analysis.scores.sigma2,
-            )
-        })
     }
 }
 

@@ -264,7 +264,7 @@ pub struct PeakSummary {
     pub area: f64,
     /// Whether the centroid lies inside the data window.
     pub in_window: bool,
-    /// The area's linearized standard error (Tikhonov; [`SeriesInversion::peak_area_stderr`]).
+    /// The area's linearized standard error (Tikhonov; [`SeriesInversion::area_stderr`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub area_stderr: Option<f64>,
 }
@@ -493,21 +493,22 @@ impl SeriesInversion {
             points: self.problem.len(),
             dof: sol.stats.dof,
             baseline,
-            peaks: {
-                let stderr = self.peak_area_stderr();
-                chosen
-                    .peaks
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| PeakSummary {
-                        tau_s: p.tau_s(),
-                        tau_median_s: p.tau_median_s(),
-                        area: p.area,
-                        in_window: self.in_window(p),
-                        area_stderr: stderr.as_ref().map(|v| v[i]).filter(|v| v.is_finite()),
-                    })
-                    .collect()
-            },
+            peaks: chosen
+                .peaks
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PeakSummary {
+                    tau_s: p.tau_s(),
+                    tau_median_s: p.tau_median_s(),
+                    area: p.area,
+                    in_window: self.in_window(p),
+                    area_stderr: self
+                        .area_stderr
+                        .as_ref()
+                        .map(|v| v[i])
+                        .filter(|v| v.is_finite()),
+                })
+                .collect(),
             nnls: sol.info,
             other_rules: self.analysis.results[1..]
                 .iter()

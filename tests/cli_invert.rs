@@ -530,7 +530,7 @@ fn peaks_below_their_significance_are_named_and_left_out() {
     let (plain_err, plain) = invert(&[], "plain");
     let (err, kept) = invert(&["--min-significance", "2"], "screened");
     assert!(
-        !plain_err.contains("left out of the reading"),
+        !plain_err.contains("peaks left out of the reading"),
         "{plain_err}"
     );
     let line = err
@@ -582,6 +582,32 @@ fn peaks_below_their_significance_are_named_and_left_out() {
         .filter(|(tau, _, _)| (10.0..=1e8).contains(tau))
         .count();
     assert!(in_window >= 1, "the satellite in the window: {line}");
+    // Without the screen the same peaks in the window are kept, each named by default with its
+    // significance (area / standard error) below 2; with it, none is (all are left out).
+    let weak = plain_err
+        .lines()
+        .find(|l| l.contains("standard errors, which the noise alone could give"))
+        .unwrap_or_else(|| panic!("no weak-peak warning: {plain_err}"));
+    let list = weak
+        .split("which the noise alone could give:")
+        .nth(1)
+        .and_then(|rest| rest.split("; --min-significance").next())
+        .unwrap();
+    let weak_taus: Vec<f64> = list
+        .split("tau ")
+        .skip(1)
+        .map(|part| part.split(" s (").next().unwrap().parse().unwrap())
+        .collect();
+    let named_inside: Vec<f64> = named
+        .iter()
+        .map(|n| n.0)
+        .filter(|tau| (10.0..=1e8).contains(tau))
+        .collect();
+    assert_eq!(weak_taus.len(), named_inside.len(), "{weak}\n{line}");
+    for (a, b) in weak_taus.iter().zip(&named_inside) {
+        assert!((a / b - 1.0).abs() < 1e-3, "{weak}\n{line}");
+    }
+    assert!(!err.contains("which the noise alone could give"), "{err}");
 }
 
 /// Every Tikhonov inversion writes each peak's linearized area error (peaks.csv `area_stderr`,
@@ -600,6 +626,8 @@ fn peaks_carry_their_linearized_area_error() {
         common::assert_success(&out);
         let (header, rows) = read_table(&tmp.path().join(dir).join("peaks.csv"));
         let col = header.iter().position(|h| h == "area_stderr").unwrap();
+        let z_col = header.iter().position(|h| h == "significance").unwrap();
+        let area_col = header.iter().position(|h| h == "area").unwrap();
         let summary = common::read_json(&tmp.path().join(dir).join("summary.json"));
         let peaks = summary["peaks"].as_array().unwrap();
         assert_eq!(peaks.len(), rows.len());
@@ -608,9 +636,14 @@ fn peaks_carry_their_linearized_area_error() {
                 let se: f64 = row[col].parse().unwrap();
                 assert!(se.is_finite() && se > 0.0, "{row:?}");
                 assert_eq!(peak["area_stderr"].as_f64().unwrap(), se);
+                // The significance is the area over that error, in both files.
+                let (z, area): (f64, f64) =
+                    (row[z_col].parse().unwrap(), row[area_col].parse().unwrap());
+                assert!((z - area / se).abs() <= 1e-12 * z.abs(), "{row:?}");
+                assert_eq!(peak["significance"].as_f64().unwrap(), z);
             } else {
-                assert!(row[col].is_empty(), "{row:?}");
-                assert!(peak.get("area_stderr").is_none());
+                assert!(row[col].is_empty() && row[z_col].is_empty(), "{row:?}");
+                assert!(peak.get("area_stderr").is_none() && peak.get("significance").is_none());
             }
         }
         // The interior sizes are measured far better than their areas.

@@ -76,6 +76,36 @@ fn invert_draws_fit_spectrum_lcurve_and_scores() {
     assert!(index.contains("Chosen solution") && index.contains("<td>discrepancy</td>"));
 }
 
+/// A peak in the window below 2 standard errors is drawn as an open triangle at its density, with
+/// its own legend entry: on the shipped mandrel scenario with seed 4 at 20 points per decade, whose
+/// first peak, at the window's start, has an area of 0.42 errors (checked here, so that the case
+/// cannot quietly stop testing what it is for).
+#[test]
+fn a_weak_peak_is_drawn_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("mandrel.toml");
+    let text = std::fs::read_to_string(repo("scenarios/al-ni-y-mandrel.toml")).unwrap();
+    std::fs::write(&scenario, text.replace("seed = 20110301", "seed = 4")).unwrap();
+    let data = common::simulate_file(&scenario, &tmp.path().join("sim"));
+    let inv = tmp.path().join("inv");
+    ok(
+        &[
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "decay",
+            "--points",
+            "181",
+        ],
+        &inv,
+    );
+    let z = column(&inv.join("peaks.csv"), "significance");
+    assert!(z.iter().filter(|z| **z < 2.0).count() >= 1, "{z:?}");
+    let spectrum = Svg::read(&inv.join("spectrum.svg"));
+    assert!(spectrum.has_text("peaks below 2 standard errors (noise could make them)"));
+    markers_sit_at_their_peaks_density(&inv);
+}
+
 /// A CSV column by name.
 fn column(path: &Path, name: &str) -> Vec<f64> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -87,7 +117,8 @@ fn column(path: &Path, name: &str) -> Vec<f64> {
         .collect()
 }
 
-/// spectrum.svg's peak markers (filled triangles outside the legend) sit at their peak's highest
+/// spectrum.svg's peak markers (triangles outside the legend: filled, or open outlines for peaks
+/// below 2 standard errors) sit at their peak's highest
 /// density: the marker's pixel position, read back through the axes' tick labels (log tau, linear
 /// density), against spectrum.csv's largest density within half a decade of the peak.
 fn markers_sit_at_their_peaks_density(dir: &Path) {
@@ -125,20 +156,28 @@ fn markers_sit_at_their_peaks_density(dir: &Path) {
             )
         })
         .unwrap();
+    let vertices = |n: &roxmltree::Node| -> Vec<(f64, f64)> {
+        n.attribute("points")
+            .unwrap()
+            .split_whitespace()
+            .map(|q| {
+                let (x, y) = q.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect()
+    };
     let markers: Vec<(f64, f64)> = doc
         .descendants()
-        .filter(|n| n.tag_name().name() == "polygon" && n.attribute("opacity") == Some("1"))
-        .map(|n| {
-            let p: Vec<(f64, f64)> = n
-                .attribute("points")
-                .unwrap()
-                .split_whitespace()
-                .map(|q| {
-                    let (x, y) = q.split_once(',').unwrap();
-                    (x.parse().unwrap(), y.parse().unwrap())
-                })
-                .collect();
-            assert_eq!(p.len(), 3, "a peak marker is a triangle");
+        .filter(|n| n.attribute("opacity") == Some("1"))
+        .filter_map(|n| match n.tag_name().name() {
+            "polygon" => Some(vertices(&n)),
+            // An open triangle: a closed outline of three corners.
+            "polyline" => Some(vertices(&n)).filter(|p| p.len() == 4 && p[0] == p[3]),
+            _ => None,
+        })
+        .map(|p| {
+            assert!(p.len() >= 3, "a peak marker is a triangle");
+            let p = &p[..3];
             (
                 p.iter().map(|q| q.0).sum::<f64>() / 3.0,
                 p.iter().map(|q| q.1).sum::<f64>() / 3.0,

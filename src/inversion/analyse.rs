@@ -117,6 +117,13 @@ pub fn analyse(
     }
 }
 
+/// A peak whose area is below this many of its linearized standard errors could have been made by
+/// the noise alone (the area a peak that is not there would show scatters about zero with that
+/// error, and NNLS keeps only the positive draws): `invert` names every such peak in the data
+/// window in a warning and draws it open, whatever `min_significance` (which leaves peaks below
+/// its own level out of the reading) is set to.
+pub const NOISE_SIGNIFICANCE: f64 = 2.0;
+
 /// Peaks kept, and peaks left out with their area's standard error.
 type SplitPeaks = (Vec<SpectrumPeak>, Vec<(SpectrumPeak, f64)>);
 

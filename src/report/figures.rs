@@ -11,9 +11,21 @@ use super::html::index_html;
 use super::plot::{render, Figure, Panel, Series, Style};
 use super::provenance::Provenance;
 use crate::files::OutputDir;
+use crate::inversion::NOISE_SIGNIFICANCE;
 use crate::pipeline::score::{Stats, ORACLE};
 use crate::study::StudySummary;
 use crate::sweep::SweepSummary;
+
+/// How a recovered peak is drawn on the spectrum figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeakClass {
+    /// In the data window, its area at least [`NOISE_SIGNIFICANCE`] standard errors (or no error).
+    Firm,
+    /// In the data window, its area below [`NOISE_SIGNIFICANCE`] standard errors.
+    Weak,
+    /// Outside the data window.
+    Outside,
+}
 
 /// A CSV file read as text cells.
 struct Table {
@@ -655,18 +667,42 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                     [a, b, ..] => t.f(b, "ln_tau") - t.f(a, "ln_tau"),
                     _ => f64::NAN,
                 };
-                // Peaks outside the data window (only its tail constrains them) in grey.
-                for (inside, name, color) in [
-                    (true, "peaks (at their highest density)", i + 1),
-                    (false, "peaks outside the data window", 7),
+                // Peaks in the window whose area is below NOISE_SIGNIFICANCE standard errors
+                // open; peaks outside the window (only its tail constrains them) in grey.
+                let class = |r: &Vec<String>| {
+                    if pk.has("in_window") && pk.s(r, "in_window") != "true" {
+                        PeakClass::Outside
+                    } else if pk.f(r, "significance") < NOISE_SIGNIFICANCE {
+                        PeakClass::Weak
+                    } else {
+                        PeakClass::Firm
+                    }
+                };
+                let weak_name = format!(
+                    "peaks below {NOISE_SIGNIFICANCE} standard errors (noise could make them)"
+                );
+                for (kind, name, color, style) in [
+                    (
+                        PeakClass::Firm,
+                        "peaks (at their highest density)",
+                        i + 1,
+                        Style::Markers,
+                    ),
+                    (
+                        PeakClass::Weak,
+                        weak_name.as_str(),
+                        i + 1,
+                        Style::OpenMarkers,
+                    ),
+                    (
+                        PeakClass::Outside,
+                        "peaks outside the data window",
+                        7,
+                        Style::Markers,
+                    ),
                 ] {
-                    let rows: Vec<&Vec<String>> = prow
-                        .iter()
-                        .copied()
-                        .filter(|r| {
-                            !pk.has("in_window") || (pk.s(r, "in_window") == "true") == inside
-                        })
-                        .collect();
+                    let rows: Vec<&Vec<String>> =
+                        prow.iter().copied().filter(|r| class(r) == kind).collect();
                     let marks: Vec<(f64, f64)> = pk
                         .points(&rows, "tau_s", "height")
                         .into_iter()
@@ -676,7 +712,7 @@ fn invert_figures(dir: &Path, summary: &Value) -> Vec<Figure> {
                         p.series.push(Series::new(
                             if i == 0 { name } else { "" },
                             marks,
-                            Style::Markers,
+                            style,
                             color,
                         ));
                     }

@@ -335,16 +335,18 @@ fn nan_empty(v: f64) -> String {
     }
 }
 
-/// `peaks.csv`: `peak,tau_s,tau_median_s,ln_tau,area,height,in_window,area_stderr` of the chosen spectrum (tau
-/// in s; `in_window`: the centroid lies inside the data window). With uncertainty: `appearance`
+/// `peaks.csv`: `peak,tau_s,tau_median_s,ln_tau,area,height,in_window,area_stderr,significance`
+/// of the chosen spectrum (tau in s; `in_window`: the centroid lies inside the data window;
+/// `significance`: area / `area_stderr`). With uncertainty: `appearance`
 /// (fraction of resamples with the peak) and the 5-50-95 % points of tau (s) and area, and with a
 /// material those of dF (eV) and Omega (m^3).
 pub fn peaks_csv(series: &[SeriesInversion]) -> String {
     let multi = series.len() > 1;
     let banded = series.iter().any(|s| s.uncertainty.is_some());
     let stz = series.iter().any(|s| s.stz.is_some());
-    let mut columns =
-        String::from("peak,tau_s,tau_median_s,ln_tau,area,height,in_window,area_stderr");
+    let mut columns = String::from(
+        "peak,tau_s,tau_median_s,ln_tau,area,height,in_window,area_stderr,significance",
+    );
     if banded {
         columns.push_str(",appearance,tau_p05_s,tau_p50_s,tau_p95_s,area_p05,area_p50,area_p95");
         if stz {
@@ -355,6 +357,7 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
     }
     let mut out = header(multi, &columns);
     for s in series {
+        let significance = s.significance();
         for (i, p) in s.analysis.results[0].peaks.iter().enumerate() {
             let se = s
                 .area_stderr
@@ -364,7 +367,7 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
                 .map_or(String::new(), num);
             let _ = write!(
                 out,
-                "{}{},{},{},{},{},{},{},{}",
+                "{}{},{},{},{},{},{},{},{},{}",
                 lead(multi, s),
                 i + 1,
                 num(p.tau_s()),
@@ -373,7 +376,8 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
                 num(p.area),
                 num(p.height),
                 s.in_window(p),
-                se
+                se,
+                significance[i].map_or(String::new(), num)
             );
             if let Some(u) = s.uncertainty.as_ref().map(|u| &u.peaks[i]) {
                 let _ = write!(

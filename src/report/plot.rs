@@ -303,11 +303,12 @@ macro_rules! draw_chart {
                             .map(|p| Circle::new(p, 5, c.stroke_width(2))),
                     )
                     .map_err(|e| e.to_string())?,
+                // plotters fills its TriangleMarker whatever the style: the open one is drawn
+                // as its outline.
                 Style::OpenMarkers => chart
-                    .draw_series(
-                        pts.into_iter()
-                            .map(|p| TriangleMarker::new(p, 10, c.stroke_width(2))),
-                    )
+                    .draw_series(pts.into_iter().map(|p| {
+                        EmptyElement::at(p) + PathElement::new(OPEN_TRIANGLE, c.stroke_width(2))
+                    }))
                     .map_err(|e| e.to_string())?,
                 Style::Stems => {
                     chart
@@ -347,6 +348,9 @@ macro_rules! draw_chart {
     }};
 }
 
+/// The outline of an open triangle marker about its point, px (the filled marker's size).
+const OPEN_TRIANGLE: [(i32, i32); 4] = [(0, -10), (-9, 5), (9, 5), (0, -10)];
+
 /// A legend's symbol for a series at `at`: a dot or a ring, a filled or an open triangle, a stem
 /// with its dot, a solid, dashed or dotted line, as the series is drawn (one composite element; the parts a style does not use are
 /// transparent). A macro: plotters' legend wants an element that owns no backend type.
@@ -363,7 +367,10 @@ macro_rules! symbol {
             )
             + TriangleMarker::new((10, 0), 8, on(style == Style::Markers).filled())
             + Circle::new((10, 0), 5, on(style == Style::Rings).stroke_width(2))
-            + TriangleMarker::new((10, 0), 8, on(style == Style::OpenMarkers).stroke_width(2))
+            + PathElement::new(
+                OPEN_TRIANGLE.map(|(x, y)| (10 + x * 4 / 5, y * 4 / 5)),
+                on(style == Style::OpenMarkers).stroke_width(2),
+            )
             + PathElement::new(
                 vec![(10, -8), (10, 8)],
                 on(style == Style::Stems).stroke_width(2),

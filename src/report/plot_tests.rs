@@ -87,6 +87,45 @@ fn series_past_the_palette_are_drawn_open_not_as_copies() {
     assert_eq!(rings, 4, "{svg}");
 }
 
+/// An open triangle is an outline, in the plot and in the legend, where a filled one is a filled
+/// polygon (plotters' triangle marker is filled whatever its style).
+#[test]
+fn open_markers_are_outlines() {
+    let mut p = Panel::new("peaks", "x", "y", false, false);
+    p.series.push(Series::new(
+        "firm",
+        vec![(1.0, 1.0), (2.0, 2.0)],
+        Style::Markers,
+        1,
+    ));
+    p.series
+        .push(Series::new("weak", vec![(3.0, 1.0)], Style::OpenMarkers, 1));
+    let svg = one_panel(p);
+    let visible = |tag: &str| {
+        svg.split(tag)
+            .skip(1)
+            .map(|c| c[..c.find("/>").unwrap_or(c.len())].to_string())
+            .filter(|c| !c.contains("opacity=\"0\""))
+            .collect::<Vec<_>>()
+    };
+    // Two filled markers and the legend's one; the weak series is no polygon at all.
+    assert_eq!(visible("<polygon").len(), 3, "{svg}");
+    // Its outline in the plot and in the legend: closed paths of four vertices.
+    let outlines = visible("<polyline")
+        .into_iter()
+        .filter(|c| {
+            let pts: Vec<&str> = c
+                .split("points=\"")
+                .nth(1)
+                .map_or("", |s| s.split('"').next().unwrap_or(""))
+                .split_whitespace()
+                .collect();
+            pts.len() == 4 && pts[0] == pts[3] && c.contains("fill=\"none\"")
+        })
+        .count();
+    assert_eq!(outlines, 2, "{svg}");
+}
+
 #[test]
 fn empty_panels_say_so() {
     let p = Panel::new("nothing", "x", "y", false, false);

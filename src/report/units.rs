@@ -35,6 +35,7 @@ const DIMENSIONLESS: &[&str] = &[
     "relative",
     "right",
     "rms",
+    "significance",
     "strain",
     "x0",
 ];

@@ -385,6 +385,21 @@ impl SeriesInversion {
         &self.analysis.results[0].peaks
     }
 
+    /// Each chosen peak's significance, its area over its linearized standard error
+    /// ([`SeriesInversion::area_stderr`]); `None` where the error is not defined (the families
+    /// other than Tikhonov, a peak whose error is not finite or is zero).
+    pub fn significance(&self) -> Vec<Option<f64>> {
+        let peaks = self.peaks();
+        match &self.area_stderr {
+            Some(errors) => peaks
+                .iter()
+                .zip(errors)
+                .map(|(p, se)| (se.is_finite() && *se > 0.0).then(|| p.area / se))
+                .collect(),
+            None => vec![None; peaks.len()],
+        }
+    }
+
     /// Whether a peak's centroid lies inside the data window (a peak outside it is only
     /// constrained by the data's tail and by the baseline it competes with).
     pub fn in_window(&self, peak: &crate::spectrum::SpectrumPeak) -> bool {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{DataInversion, SeriesInversion, SpectrumAxis, MISFIT_SIGMAS};
 use crate::inversion::rules::{Disagreement, Screen};
-use crate::inversion::Kernel;
+use crate::inversion::{Kernel, NOISE_SIGNIFICANCE};
 use crate::pipeline::joint::{window_gaps, JointSet};
 use crate::pipeline::uncertainty::Uncertainty;
 
@@ -267,6 +267,9 @@ pub struct PeakSummary {
     /// The area's linearized standard error (Tikhonov; [`SeriesInversion::area_stderr`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub area_stderr: Option<f64>,
+    /// The area over that error ([`SeriesInversion::significance`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub significance: Option<f64>,
 }
 
 /// Another rule's choice, for comparison.
@@ -306,6 +309,36 @@ pub struct StzSummary {
 }
 
 impl SeriesInversion {
+    /// A warning naming the peaks in the data window whose area is below
+    /// [`NOISE_SIGNIFICANCE`] standard errors (`significance`, one per chosen peak): the noise
+    /// alone could have made them.
+    fn weak_peaks_warning(&self, significance: &[Option<f64>]) -> Option<String> {
+        let weak: Vec<String> = self
+            .peaks()
+            .iter()
+            .zip(significance)
+            .filter(|(p, z)| self.in_window(p) && z.is_some_and(|z| z < NOISE_SIGNIFICANCE))
+            .map(|(p, z)| {
+                format!(
+                    "tau {:.4e} s (area {:.3e}, {:.2} standard errors)",
+                    p.tau_s(),
+                    p.area,
+                    z.unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
+        let (what, them) = match weak.len() {
+            0 => return None,
+            1 => ("1 peak in the data window has an area".to_string(), "it"),
+            n => (format!("{n} peaks in the data window have areas"), "them"),
+        };
+        Some(format!(
+            "{what} below {NOISE_SIGNIFICANCE} standard errors, which the noise alone could give: \
+             {}; --min-significance {NOISE_SIGNIFICANCE} leaves {them} out of the reading",
+            weak.join(", ")
+        ))
+    }
+
     /// With sigma given, a warning when the chosen fit's chi^2 exceeds M by more than
     /// [`MISFIT_SIGMAS`] standard deviations of a chi^2 with M degrees of freedom (sqrt(2M)).
     fn misfit_warning(&self, chi2: f64) -> Option<String> {
@@ -456,10 +489,13 @@ impl SeriesInversion {
                 list.join(", ")
             )
         });
+        let significance = self.significance();
+        let weak = self.weak_peaks_warning(&significance);
         let warning = [
             chosen.choice.warning(),
             chosen.choice.disagreement.and_then(|d| d.warning()),
             left_out,
+            weak,
             self.misfit_warning(chi2),
             gap_warning,
             self.trend_warning(),
@@ -507,6 +543,7 @@ impl SeriesInversion {
                         .as_ref()
                         .map(|v| v[i])
                         .filter(|v| v.is_finite()),
+                    significance: significance[i],
                 })
                 .collect(),
             nnls: sol.info,

@@ -155,7 +155,21 @@ fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
         .iter()
         .all(|r| r[in_window] == "true" || r[in_window] == "false"));
     assert!(peaks.iter().any(|r| r[in_window] == "true"));
-    assert!(inv.join("stz.csv").exists());
+    // Each STZ row carries its peak's significance, as peaks.csv gives it.
+    let (hs, stz) = read_table(&inv.join("stz.csv"));
+    let (m, z_stz, z_peak) = (
+        hs.iter().position(|c| c == "m").unwrap(),
+        hs.iter().position(|c| c == "significance").unwrap(),
+        h.iter().position(|c| c == "significance").unwrap(),
+    );
+    assert!(!stz.is_empty());
+    for row in &stz {
+        let peak = &peaks[row[m].parse::<usize>().unwrap() - 1];
+        assert!(
+            !row[z_stz].is_empty() && row[z_stz] == peak[z_peak],
+            "{row:?} {peak:?}"
+        );
+    }
 
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(inv.join("summary.json")).unwrap()).unwrap();

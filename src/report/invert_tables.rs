@@ -420,7 +420,7 @@ pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Opt
     let multi = series.len() > 1;
     let banded = series.iter().any(|s| s.uncertainty.is_some());
     let mut columns = String::from(
-        "m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window",
+        "m,tau_s,c,e_prime_pa,eta_prime_pa_s,omega_m3,omega_atomic_volumes,df_ev,in_window,significance",
     );
     if banded {
         columns.push_str(",omega_p05_m3,omega_p50_m3,omega_p95_m3,df_p05_ev,df_p50_ev,df_p95_ev,omega_slope_p05_m3,omega_slope_p50_m3,omega_slope_p95_m3");
@@ -430,11 +430,12 @@ pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Opt
     for s in series {
         let Some(b) = &s.stz else { continue };
         any = true;
+        let significance = s.significance();
         for e in &b.estimates {
             let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
             let _ = write!(
                 out,
-                "{}{},{},{},{},{},{},{},{},{}",
+                "{}{},{},{},{},{},{},{},{},{},{}",
                 lead(multi, s),
                 e.m,
                 num(e.tau_s),
@@ -444,7 +445,8 @@ pub fn stz_csv(series: &[SeriesInversion], atomic_volume_m3: Option<f64>) -> Opt
                 opt(e.omega_m3),
                 opt(e.omega_m3.zip(atomic_volume_m3).map(|(o, v)| o / v)),
                 opt(e.df_ev),
-                e.in_window
+                e.in_window,
+                opt(significance.get(e.m - 1).copied().flatten())
             );
             if let Some(u) = &s.uncertainty {
                 let p = &u.peaks[e.m - 1];

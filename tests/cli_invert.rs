@@ -624,13 +624,19 @@ fn peaks_below_their_significance_are_named_and_left_out() {
     assert!(!err.contains("which the noise alone could give"), "{err}");
 }
 
-/// Every Tikhonov inversion writes each peak's linearized area error (peaks.csv `area_stderr`,
-/// summary.json `peaks[].area_stderr`, the same number); the log-space families leave it empty.
+/// Every Tikhonov, log-smooth and maxent inversion writes each peak's linearized area error
+/// (peaks.csv `area_stderr`, summary.json `peaks[].area_stderr`, the same number) and its
+/// significance; the edge families leave both empty.
 #[test]
 fn peaks_carry_their_linearized_area_error() {
     let tmp = tempfile::tempdir().unwrap();
     let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
-    for (family, dir) in [("tikhonov", "t"), ("log-smooth", "l")] {
+    for (family, dir) in [
+        ("tikhonov", "t"),
+        ("log-smooth", "l"),
+        ("maxent", "m"),
+        ("total-variation", "v"),
+    ] {
         let out = stzlab()
             .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
             .args(["--regularizer", family, "--no-figures", "-o"])
@@ -646,7 +652,7 @@ fn peaks_carry_their_linearized_area_error() {
         let peaks = summary["peaks"].as_array().unwrap();
         assert_eq!(peaks.len(), rows.len());
         for (row, peak) in rows.iter().zip(peaks) {
-            if family == "tikhonov" {
+            if family != "total-variation" {
                 let se: f64 = row[col].parse().unwrap();
                 assert!(se.is_finite() && se > 0.0, "{row:?}");
                 assert_eq!(peak["area_stderr"].as_f64().unwrap(), se);
@@ -661,7 +667,7 @@ fn peaks_carry_their_linearized_area_error() {
             }
         }
         // The interior sizes are measured far better than their areas.
-        if family == "tikhonov" {
+        if family != "total-variation" {
             let area = header.iter().position(|h| h == "area").unwrap();
             let inside = header.iter().position(|h| h == "in_window").unwrap();
             for row in rows.iter().filter(|r| r[inside] == "true") {

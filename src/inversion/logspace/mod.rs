@@ -100,6 +100,71 @@ fn prior_rank(problem: &Problem, prior: Prior) -> (f64, f64) {
     }
 }
 
+/// The linearized problem's matrix H at `st` (N x N, row-major), which the degrees of freedom, the
+/// evidence and the peaks' errors read: log-smooth keeps the step's matrix (with the positive
+/// diagonal parts); maxent takes J'J + l2 diag(f), whose trace gives Skilling's N_good exactly.
+fn linearization(parts: &Parts, st: &State, l2: f64) -> Vec<f64> {
+    match parts.prior {
+        Prior::Smooth => parts.linearize(st, l2).0,
+        Prior::Entropy { .. } => parts.linearized(&parts.coefficients(st), l2),
+    }
+}
+
+/// The linearized standard error of each of `peaks`' areas (data units) at the log-space
+/// `solution` of `prior`: the data's noise carried through the solution at its lambda,
+///
+///   var(a'f) = s^2 v' H^-1 J'J H^-1 v,  v = (f o a, 0),
+///
+/// since a change dy of the data moves the solution by H^-1 J' W dy in (ln f, b) and the area by
+/// v' of that (a = 1 on the peak's grid points, 1/2 at a minimum shared with a neighbour; H the
+/// objective's exact Hessian there, or, where that is not positive definite (a point short of a
+/// minimum), the linearization of [`linearization`]; s^2 = `noise_variance` in the weighted units,
+/// as for Tikhonov, [`Problem::peak_area_stderr`]). Like that one it leaves out the choice of
+/// lambda and the prior's bias; it is first order in the noise. NaN where neither factors.
+pub(crate) fn peak_area_stderr(
+    problem: &Problem,
+    prior: Prior,
+    solution: &super::Solution,
+    peaks: &[crate::spectrum::SpectrumPeak],
+    noise_variance: f64,
+) -> Vec<f64> {
+    let parts = Parts::of(problem, prior);
+    let (n, ns) = (parts.n, parts.ns);
+    let c = problem.internal_coefficients(solution);
+    let st = State {
+        s: c[..ns]
+            .iter()
+            .map(|v| v.max(f64::MIN_POSITIVE).ln())
+            .collect(),
+        b: c[ns..].to_vec(),
+    };
+    let l2 = solution.lambda * solution.lambda;
+    let factor = Factor::new(&parts.hessian(&st, l2), n)
+        .or_else(|| Factor::new(&linearization(&parts, &st, l2), n));
+    let Some(factor) = factor else {
+        return vec![f64::NAN; peaks.len()];
+    };
+    let jj = parts.linearized(&c, 0.0);
+    (0..peaks.len())
+        .map(|i| {
+            let v: Vec<f64> = (0..n)
+                .map(|j| {
+                    if j < ns {
+                        c[j] * super::problem::peak_weight(peaks, i, j)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let w = factor.solve(&v);
+            let var: f64 = (0..n)
+                .map(|a| w[a] * (0..n).map(|b| jj[a * n + b] * w[b]).sum::<f64>())
+                .sum();
+            (var * noise_variance).max(0.0).sqrt() * problem.data_scale()
+        })
+        .collect()
+}
+
 /// Fit statistics at `st` (the data misfit, R^2, sqrt p(s), the linearized degrees of freedom) and
 /// the evidence terms. `rank` is [`prior_rank`]'s and `m` the number of data points.
 fn stats(
@@ -115,13 +180,7 @@ fn stats(
     let c = parts.coefficients(st);
     let gc = parts.matvec(&c);
     let weighted_ss = problem.weighted_ss(&c, parts.data2(&c, &gc));
-    // Log-smooth keeps the step's matrix (with the positive diagonal parts) as its linearization;
-    // maxent takes J'J + l2 diag(f), whose trace gives Skilling's N_good exactly.
-    let h = match parts.prior {
-        Prior::Smooth => parts.linearize(st, l2).0,
-        Prior::Entropy { .. } => parts.linearized(&c, l2),
-    };
-    let factor = Factor::new(&h, n);
+    let factor = Factor::new(&linearization(parts, st, l2), n);
     // dof = N - l2 tr(H^-1 P), P = L'L or diag(f) on the spectrum block.
     let dof = match &factor {
         Some(fac) if l2 > 0.0 => {
@@ -294,3 +353,7 @@ fn log_space_path(
         },
     }
 }
+
+#[cfg(test)]
+#[path = "stderr_tests.rs"]
+mod stderr_tests;

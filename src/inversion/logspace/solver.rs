@@ -180,6 +180,22 @@ impl<'a> Parts<'a> {
         self.block(c, l2, &all, None)
     }
 
+    /// The exact Hessian of half the objective in (ln f, b) at `st` (row-major N x N): J'J + l2 P
+    /// plus the diagonal term of the second derivative of exp(s), the half-gradient's data part
+    /// f o (Gc - h)_s (log-smooth) or the whole half-gradient (maxent, whose entropy adds
+    /// l2 f o (s - ln m)), with both signs.
+    pub(super) fn hessian(&self, st: &State, l2: f64) -> Vec<f64> {
+        let point = self.point(st, l2);
+        let mut h = self.linearized(&point.c, l2);
+        for i in 0..self.ns {
+            h[i * self.n + i] += match self.prior {
+                Prior::Smooth => point.c[i] * (point.gc[i] - self.h[i]),
+                Prior::Entropy { .. } => point.grad[i],
+            };
+        }
+        h
+    }
+
     /// The matrix of the Newton steps and the half-gradient at `st`: J'J + l2 P plus the positive
     /// part of the exact Hessian's diagonal term, which keeps the matrix positive definite and
     /// restores the curvature of amplitudes pushed down. Log-smooth: that term is
@@ -363,7 +379,7 @@ impl Factor {
     }
 
     /// Solves A x = b.
-    fn solve(&self, b: &[f64]) -> Vec<f64> {
+    pub(super) fn solve(&self, b: &[f64]) -> Vec<f64> {
         let x = self.llt.solve(faer::Col::<f64>::from_fn(self.n, |i| b[i]));
         (0..self.n).map(|i| x[i]).collect()
     }

@@ -624,6 +624,45 @@ fn peaks_below_their_significance_are_named_and_left_out() {
     assert!(!err.contains("which the noise alone could give"), "{err}");
 }
 
+/// The screen reads the log-space families' errors as Tikhonov's: with Z between the two smallest
+/// significances of a plain log-smooth (maxent) inversion of the shipped mandrel data, exactly the
+/// least significant peak is left out, and every other peak is kept as it was.
+#[test]
+fn the_significance_screen_serves_the_log_space_families() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    for family in ["log-smooth", "maxent"] {
+        let invert = |extra: &[&str], dir: &str| {
+            let out = stzlab()
+                .args(["invert", data.to_str().unwrap(), "--kind", "decay"])
+                .args(["--regularizer", family, "--no-figures"])
+                .args(extra)
+                .arg("-o")
+                .arg(tmp.path().join(dir))
+                .output()
+                .unwrap();
+            common::assert_success(&out);
+            let (header, rows) = read_table(&tmp.path().join(dir).join("peaks.csv"));
+            let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+            let (tau, z) = (col("tau_s"), col("significance"));
+            rows.iter()
+                .map(|r| (r[tau].parse::<f64>().unwrap(), r[z].parse::<f64>().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        let plain = invert(&[], &format!("{family}-plain"));
+        let mut z: Vec<f64> = plain.iter().map(|p| p.1).collect();
+        z.sort_by(f64::total_cmp);
+        assert!(z.len() >= 3 && z[0] < z[1], "{family}: {plain:?}");
+        let level = format!("{}", 0.5 * (z[0] + z[1]));
+        let kept = invert(
+            &["--min-significance", &level],
+            &format!("{family}-screened"),
+        );
+        let expected: Vec<(f64, f64)> = plain.iter().copied().filter(|p| p.1 != z[0]).collect();
+        assert_eq!(kept, expected, "{family}: Z = {level}");
+    }
+}
+
 /// Every Tikhonov, log-smooth and maxent inversion writes each peak's linearized area error
 /// (peaks.csv `area_stderr`, summary.json `peaks[].area_stderr`, the same number) and its
 /// significance; the edge families leave both empty.

@@ -20,6 +20,11 @@ pub struct RuleResult {
     /// linearized standard errors, with that error (data units).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub insignificant: Vec<(SpectrumPeak, f64)>,
+    /// The linearized area errors of `peaks` (data units) where the screen computed them
+    /// (`min_significance` > 0): from the whole peak list, so that a peak that shared a minimum
+    /// with one left out keeps the error of the area it reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub area_stderr: Option<Vec<f64>>,
 }
 
 /// The result of [`analyse`].
@@ -93,9 +98,10 @@ pub fn analyse(
         match choice {
             Some(choice) => {
                 let peaks = find_peaks(problem.grid(), &choice.solution.amplitudes, peak_params);
-                let (peaks, insignificant) = significant_peaks(
+                let (peaks, area_stderr, insignificant) = significant_peaks(
                     problem,
-                    (regularizer, scores.sigma2),
+                    (regularizer, path.default_model),
+                    scores.sigma2,
                     &choice.solution,
                     peaks,
                     peak_params,
@@ -104,6 +110,7 @@ pub fn analyse(
                     choice,
                     peaks,
                     insignificant,
+                    area_stderr,
                 });
             }
             None => undefined.push(rule),
@@ -124,31 +131,71 @@ pub fn analyse(
 /// its own level out of the reading) is set to.
 pub const NOISE_SIGNIFICANCE: f64 = 2.0;
 
-/// Peaks kept, and peaks left out with their area's standard error.
-type SplitPeaks = (Vec<SpectrumPeak>, Vec<(SpectrumPeak, f64)>);
+/// Peaks kept (with their area's standard errors where computed), and peaks left out with theirs.
+type SplitPeaks = (
+    Vec<SpectrumPeak>,
+    Option<Vec<f64>>,
+    Vec<(SpectrumPeak, f64)>,
+);
 
-/// The peaks of a Tikhonov solution split by their area's significance: those below
-/// `min_significance` linearized standard errors ([`Problem::peak_area_stderr`], with the noise
-/// variance `noise_variance` of the path's [`PathScores`]) go to the second
-/// list with their error. Every peak is kept when the setting is 0, for the other families (their
-/// solutions are not linear in the data on a free set) and where the error is undefined.
+/// Each of `peaks`' linearized area errors, data units, at `solution` on `regularizer`'s path
+/// (whose maxent default model, data units, is `default_model`): Tikhonov's on the solution's
+/// free set ([`Problem::peak_area_stderr`]), the log-space families' through the objective's
+/// Hessian ([`super::logspace::peak_area_stderr`]), both with the noise variance
+/// `noise_variance` of the path's [`PathScores`]. `None` for the edge families.
+pub(crate) fn peak_area_stderr(
+    problem: &Problem,
+    (regularizer, default_model): (Regularizer, Option<f64>),
+    solution: &Solution,
+    peaks: &[SpectrumPeak],
+    noise_variance: f64,
+) -> Option<Vec<f64>> {
+    use super::logspace::{self, Prior};
+    let prior = match (regularizer, default_model) {
+        (Regularizer::Tikhonov, _) => {
+            return Some(problem.peak_area_stderr(solution, peaks, noise_variance))
+        }
+        (Regularizer::LogSmooth, _) => Prior::Smooth,
+        // The entropy's curvature in ln f, diag(f), is all the errors read of the model.
+        (Regularizer::MaxEnt, Some(m)) => Prior::Entropy {
+            ln_model: (m / problem.data_scale()).ln(),
+        },
+        _ => return None,
+    };
+    Some(logspace::peak_area_stderr(
+        problem,
+        prior,
+        solution,
+        peaks,
+        noise_variance,
+    ))
+}
+
+/// The peaks of a solution split by their area's significance: those below `min_significance`
+/// linearized standard errors ([`peak_area_stderr`]) go to the second list with their error.
+/// Every peak is kept when the setting is 0, for the edge families and where the error is
+/// undefined.
 pub(crate) fn significant_peaks(
     problem: &Problem,
-    (regularizer, noise_variance): (Regularizer, f64),
+    family: (Regularizer, Option<f64>),
+    noise_variance: f64,
     solution: &Solution,
     peaks: Vec<SpectrumPeak>,
     params: &PeakParams,
 ) -> SplitPeaks {
     let z = params.min_significance;
-    if z <= 0.0 || regularizer != Regularizer::Tikhonov || peaks.is_empty() {
-        return (peaks, Vec::new());
+    if z <= 0.0 || peaks.is_empty() {
+        return (peaks, None, Vec::new());
     }
-    let errors = problem.peak_area_stderr(solution, &peaks, noise_variance);
+    let Some(errors) = peak_area_stderr(problem, family, solution, &peaks, noise_variance) else {
+        return (peaks, None, Vec::new());
+    };
     let (kept, left): (Vec<_>, Vec<_>) = peaks
         .into_iter()
         .zip(errors)
         .partition(|(p, se)| !(p.area < z * se));
-    (kept.into_iter().map(|(p, _)| p).collect(), left)
+    let (kept, errors) = kept.into_iter().unzip();
+    (kept, Some(errors), left)
 }
 
 /// The discrepancy principle on a path without refits: the strongest path point whose chi^2 is at

@@ -26,8 +26,8 @@ pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
 pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
-pub(crate) use analyse::significant_peaks;
 pub use analyse::{analyse, Analysis, RuleResult, NOISE_SIGNIFICANCE};
+pub(crate) use analyse::{peak_area_stderr, significant_peaks};
 pub use settings::{
     check_edge_scale, check_maxent_model, Bootstrap, InvertOptions, Regularizer, SettingError,
     MAX_LAMBDA_POINTS, MAX_ORDER, MAX_RESAMPLES, MIN_GRID_POINTS, MIN_LAMBDA_POINTS, MIN_RESAMPLES,

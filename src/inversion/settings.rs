@@ -374,11 +374,11 @@ impl InvertOptions {
         if !(z.is_finite() && z >= 0.0) {
             return bad("min_significance", format!("{z}: must be >= 0"));
         }
-        if z > 0.0 && self.regularizer != Regularizer::Tikhonov {
+        if z > 0.0 && self.regularizer.is_edge() {
             return bad(
                 "min_significance",
                 format!(
-                    "applies to the tikhonov regularizer only, not {}",
+                    "applies to the tikhonov, log-smooth and maxent regularizers, not {}",
                     self.regularizer.name()
                 ),
             );

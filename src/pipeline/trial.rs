@@ -231,9 +231,10 @@ pub fn run_once(
             let sol = &analysis.path.points[k].solution;
             let peaks = find_peaks(problem.grid(), &sol.amplitudes, &scenario.inversion.peaks);
             // The rules' reading: with `min_significance`, insignificant peaks left out.
-            let (peaks, _) = significant_peaks(
+            let (peaks, _, _) = significant_peaks(
                 &problem,
-                (scenario.inversion.regularizer, analysis.scores.sigma2),
+                (scenario.inversion.regularizer, analysis.path.default_model),
+                analysis.scores.sigma2,
                 sol,
                 peaks,
                 &scenario.inversion.peaks,

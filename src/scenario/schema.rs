@@ -88,8 +88,8 @@ pub struct InversionSpec {
     /// Peak splitting: smallest peak area as a fraction of the total (default 0.001).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_area_fraction: Option<f64>,
-    /// Peaks of a Tikhonov choice whose area is below this many linearized standard errors are
-    /// left out of the reading (default 0: every peak is kept).
+    /// Peaks of a Tikhonov, log-smooth or maxent choice whose area is below this many linearized
+    /// standard errors are left out of the reading (default 0: every peak is kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_significance: Option<f64>,
     /// Peak matching radius, decades: a recovered peak farther than this from a true one does not

@@ -12,9 +12,10 @@ pub struct PeakParams {
     pub min_dip: f64,
     /// Peaks with less than this fraction of the total area are dropped.
     pub min_area_fraction: f64,
-    /// Peaks of a Tikhonov choice whose area is below this many of its linearized standard errors
-    /// are left out of the reading ([`crate::inversion::Problem::peak_area_stderr`]); 0 (the
-    /// default) keeps every peak.
+    /// Peaks of a Tikhonov, log-smooth or maxent choice whose area is below this many of its
+    /// linearized standard errors are left out of the reading
+    /// ([`crate::inversion::Problem::peak_area_stderr`] and the log-space families' counterpart);
+    /// 0 (the default) keeps every peak.
     #[serde(skip_serializing_if = "is_zero")]
     pub min_significance: f64,
 }

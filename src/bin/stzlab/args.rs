@@ -201,8 +201,8 @@ pub(crate) struct InvertArgs {
     #[arg(long)]
     pub(crate) edge_scale: Option<f64>,
     /// Leave out of the reading every peak whose area is below this many of its linearized
-    /// standard errors (Tikhonov only; default 0: every peak is kept); the peaks left out are
-    /// named in a warning.
+    /// standard errors (tikhonov, log-smooth and maxent; default 0: every peak is kept); the
+    /// peaks left out are named in a warning.
     #[arg(long)]
     pub(crate) min_significance: Option<f64>,
     /// Number of tau grid points (default: 5 per decade).
@@ -383,8 +383,12 @@ impl InvertArgs {
             options.edge_scale = scale;
         }
         if let Some(z) = self.min_significance {
-            if options.regularizer != Regularizer::Tikhonov {
-                return Err("--min-significance applies to --regularizer tikhonov only".into());
+            if options.regularizer.is_edge() {
+                return Err(
+                    "--min-significance applies to --regularizer tikhonov, log-smooth or maxent \
+                     only"
+                        .into(),
+                );
             }
             if matches!(
                 self.kind,

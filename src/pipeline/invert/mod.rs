@@ -261,7 +261,17 @@ pub(crate) fn analyse_assembled(
             observer,
         )
     });
-    let area_stderr = chosen_area_stderr(&problem, &analysis, options.regularizer);
+    // The screen's errors where it ran (computed with the peaks it left out), else computed here.
+    let chosen = &analysis.results[0];
+    let area_stderr = chosen.area_stderr.clone().or_else(|| {
+        crate::inversion::peak_area_stderr(
+            &problem,
+            (options.regularizer, analysis.path.default_model),
+            &chosen.choice.solution,
+            &chosen.peaks,
+            analysis.scores.sigma2,
+        )
+    });
     Ok(SeriesInversion {
         temperature_k,
         problem,
@@ -273,39 +283,6 @@ pub(crate) fn analyse_assembled(
         regularizer: options.regularizer,
         area_stderr,
     })
-}
-
-/// Each chosen peak's linearized area error, data units: Tikhonov's on its free set, the log-space
-/// families' through their Gauss-Newton linearization (the noise variance of the path's scores in
-/// both); `None` for the edge families.
-fn chosen_area_stderr(
-    problem: &Problem,
-    analysis: &crate::inversion::Analysis,
-    regularizer: crate::inversion::Regularizer,
-) -> Option<Vec<f64>> {
-    use crate::inversion::logspace::{self, Prior};
-    use crate::inversion::Regularizer;
-    let chosen = &analysis.results[0];
-    let (solution, peaks) = (&chosen.choice.solution, &chosen.peaks);
-    let noise_variance = analysis.scores.sigma2;
-    let prior = match regularizer {
-        Regularizer::Tikhonov => {
-            return Some(problem.peak_area_stderr(solution, peaks, noise_variance))
-        }
-        Regularizer::LogSmooth => Prior::Smooth,
-        // The entropy's curvature in ln f, diag(f), is all the linearization reads of the model.
-        Regularizer::MaxEnt => Prior::Entropy {
-            ln_model: (analysis.path.default_model? / problem.data_scale()).ln(),
-        },
-        Regularizer::TotalVariation | Regularizer::Lorentzian => return None,
-    };
-    Some(logspace::peak_area_stderr(
-        problem,
-        prior,
-        solution,
-        peaks,
-        noise_variance,
-    ))
 }
 
 /// The inversion of a data file: one full analysis per series (one per temperature for DMA data).

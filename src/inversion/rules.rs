@@ -818,8 +818,9 @@ impl Choice {
             ),
             RuleStatus::NotConverged => format!(
                 "rule {name}: the solve at the chosen lambda ({:.4e}) stopped at its iteration limit \
-                 before converging (path.csv: nnls_status); the point is returned as it stood",
-                self.solution.lambda
+                 before converging, its solver residual {:.1e} (path.csv: nnls_status, \
+                 solver_residual); the point is returned as it stood",
+                self.solution.lambda, self.solution.info.kkt_residual
             ),
         };
         Some(text)

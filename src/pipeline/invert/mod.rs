@@ -34,8 +34,9 @@ pub struct SeriesInversion {
     /// The regularizer family of the path.
     pub regularizer: crate::inversion::Regularizer,
     /// The linearized standard error of each chosen peak's area, data units
-    /// ([`Problem::peak_area_stderr`]: the noise carried through the solve at the chosen lambda;
-    /// not the choice of lambda, not the bias). `None` for the families other than Tikhonov.
+    /// ([`Problem::peak_area_stderr`] for Tikhonov, the log-space families' counterpart through
+    /// the objective's Hessian: the noise carried through the solve at the chosen lambda; not the
+    /// choice of lambda, not the bias). `None` for the edge families.
     pub area_stderr: Option<Vec<f64>>,
 }
 
@@ -389,8 +390,8 @@ impl SeriesInversion {
     }
 
     /// Each chosen peak's significance, its area over its linearized standard error
-    /// ([`SeriesInversion::area_stderr`]); `None` where the error is not defined (the families
-    /// other than Tikhonov, a peak whose error is not finite or is zero).
+    /// ([`SeriesInversion::area_stderr`]); `None` where the error is not defined (the edge
+    /// families, a peak whose error is not finite or is zero).
     pub fn significance(&self) -> Vec<Option<f64>> {
         let peaks = self.peaks();
         match &self.area_stderr {

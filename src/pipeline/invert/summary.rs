@@ -264,7 +264,8 @@ pub struct PeakSummary {
     pub area: f64,
     /// Whether the centroid lies inside the data window.
     pub in_window: bool,
-    /// The area's linearized standard error (Tikhonov; [`SeriesInversion::area_stderr`]).
+    /// The area's linearized standard error (Tikhonov, log-smooth, maxent;
+    /// [`SeriesInversion::area_stderr`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub area_stderr: Option<f64>,
     /// The area over that error ([`SeriesInversion::significance`]).

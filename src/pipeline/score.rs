@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::trial::FollowedPeak;
 use super::uncertainty::{PeakUncertainty, StzInput, Uncertainty};
 use crate::analysis::linear_slope;
-use crate::inversion::{Baseline, Kernel, Problem, Solution};
+use crate::inversion::{Baseline, Kernel, Problem, Solution, NOISE_SIGNIFICANCE};
 use crate::pipeline::simulate::{EffectiveTruth, Series};
 use crate::scenario::{Scenario, Truth};
 use crate::spectrum::{LnTauGrid, SpectrumPeak};
@@ -65,6 +65,12 @@ metrics! {
     missed,
     /// Recovered peaks in W matching no true peak (count).
     spurious,
+    /// Recovered peaks in W whose area is below [`NOISE_SIGNIFICANCE`] of its linearized standard
+    /// errors, the ones `invert` names in a warning (count; NaN for the edge families, which have
+    /// no such errors).
+    weak,
+    /// Those of the `weak` peaks that match no true peak (count).
+    weak_spurious,
     /// Back-analysed Omega slope / true slope - 1 (hierarchy truths).
     omega_slope_error,
     /// This choice's spectrum_l1 / the oracle's.
@@ -339,10 +345,12 @@ impl<'a> Scorer<'a> {
             / self.truth_window_area
     }
 
+    /// The metrics of a choice: its solution, its peaks with their linearized area errors
+    /// (`errors`, where the family has them), the noise variance and the oracle's (L1, rel_l2).
     pub(crate) fn score(
         &self,
         sol: &Solution,
-        peaks: &[SpectrumPeak],
+        (peaks, errors): (&[SpectrumPeak], Option<&[f64]>),
         sigma2: f64,
         (oracle_l1, oracle_l2): (f64, f64),
     ) -> Metrics {
@@ -397,6 +405,27 @@ impl<'a> Scorer<'a> {
             .zip(&used_r)
             .filter(|(t, u)| !**u && **t >= self.window.0 && **t <= self.window.1)
             .count() as f64;
+        let inside_window = |p: &SpectrumPeak| (self.window.0..=self.window.1).contains(&p.tau_s());
+        let (weak, weak_spurious) = match errors {
+            Some(errors) => {
+                let weak: Vec<bool> = peaks
+                    .iter()
+                    .zip(errors)
+                    .map(|(p, se)| {
+                        inside_window(p)
+                            && se.is_finite()
+                            && *se > 0.0
+                            && p.area / se < NOISE_SIGNIFICANCE
+                    })
+                    .collect();
+                let unmatched = weak.iter().zip(&used_r).filter(|(w, u)| **w && !**u);
+                (
+                    weak.iter().filter(|w| **w).count() as f64,
+                    unmatched.count() as f64,
+                )
+            }
+            None => (f64::NAN, f64::NAN),
+        };
         let (centroid_error, peak_area_error) = if matched > 0 {
             (centroid_sum / matched as f64, area_sum / matched as f64)
         } else {
@@ -431,6 +460,8 @@ impl<'a> Scorer<'a> {
             peak_area_error,
             missed,
             spurious,
+            weak,
+            weak_spurious,
             omega_slope_error,
             regret,
             rel_l2,

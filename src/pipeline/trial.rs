@@ -13,11 +13,12 @@ use super::score::{Metrics, Scorer, NOT_FOR_REGULARIZER, ORACLE, UNDEFINED};
 use super::simulate::{EffectiveTruth, Series, Simulation};
 use super::uncertainty::bootstrap;
 use crate::inversion::{
-    analyse, significant_peaks, Bootstrap, DataBlock, Problem, Rule, Workspace,
+    analyse, peak_area_stderr, significant_peaks, Bootstrap, DataBlock, Problem, Rule, Solution,
+    Workspace,
 };
 use crate::noise::{rng_from_seed, splitmix64};
 use crate::scenario::{Protocol, Scenario};
-use crate::spectrum::find_peaks;
+use crate::spectrum::{find_peaks, SpectrumPeak};
 
 /// One row of `runs.csv` without its run/cell/axis prefix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -227,23 +228,30 @@ pub fn run_once(
             .filter(|(_, v)| v.is_finite())
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(k, _)| k);
+        let family = (scenario.inversion.regularizer, analysis.path.default_model);
+        // Each choice's peak area errors: the screen's where it ran, else computed here.
+        let errors_of = |sol: &Solution, peaks: &[SpectrumPeak], known: &Option<Vec<f64>>| {
+            known
+                .clone()
+                .or_else(|| peak_area_stderr(&problem, family, sol, peaks, analysis.scores.sigma2))
+        };
         let oracle = oracle_k.map(|k| {
             let sol = &analysis.path.points[k].solution;
             let peaks = find_peaks(problem.grid(), &sol.amplitudes, &scenario.inversion.peaks);
             // The rules' reading: with `min_significance`, insignificant peaks left out.
-            let (peaks, _, _) = significant_peaks(
+            let (peaks, errors, _) = significant_peaks(
                 &problem,
-                (scenario.inversion.regularizer, analysis.path.default_model),
+                family,
                 analysis.scores.sigma2,
                 sol,
                 peaks,
                 &scenario.inversion.peaks,
             );
-            (sol, peaks)
+            (sol, peaks, errors)
         });
         let oracle_l1 = oracle
             .as_ref()
-            .map_or(f64::NAN, |(s, _)| scorer.l1(&s.amplitudes));
+            .map_or(f64::NAN, |(s, _, _)| scorer.l1(&s.amplitudes));
         // The best rel-L2 anywhere on the path (the denominator of regret_l2).
         let oracle_l2 = analysis
             .path
@@ -277,7 +285,11 @@ pub fn run_once(
         for rule in &scenario.rules {
             let found = analysis.results.iter().find(|r| r.choice.rule == *rule);
             let metrics = match found {
-                Some(r) => scorer.score(&r.choice.solution, &r.peaks, sigma2, oracles),
+                Some(r) => {
+                    let errors = errors_of(&r.choice.solution, &r.peaks, &r.area_stderr);
+                    let peaks = (&r.peaks[..], errors.as_deref());
+                    scorer.score(&r.choice.solution, peaks, sigma2, oracles)
+                }
                 None => Metrics::UNDEFINED,
             };
             let metrics = match &uncertainty {
@@ -302,7 +314,10 @@ pub fn run_once(
             });
         }
         let metrics = match &oracle {
-            Some((sol, peaks)) => scorer.score(sol, peaks, sigma2, oracles),
+            Some((sol, peaks, errors)) => {
+                let errors = errors_of(sol, peaks, errors);
+                scorer.score(sol, (&peaks[..], errors.as_deref()), sigma2, oracles)
+            }
             None => Metrics::UNDEFINED,
         };
         rows.push(RuleRow {
@@ -312,7 +327,7 @@ pub fn run_once(
             status: "",
         });
         if let Some(spectra) = spectra.as_mut() {
-            if let Some((sol, peaks)) = &oracle {
+            if let Some((sol, peaks, _)) = &oracle {
                 recovered.push((ORACLE.into(), sol.amplitudes.clone()));
                 followed.push(scorer.follow(peaks));
             }

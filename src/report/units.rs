@@ -69,6 +69,7 @@ const COUNTS: &[&str] = &[
     "temperatures",
     "undefined",
     "used",
+    "weak",
 ];
 
 /// The unit of the number under `key` in a summary (the last part of a dotted sweep-axis name

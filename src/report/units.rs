@@ -88,6 +88,16 @@ pub fn unit_of(key: &str) -> Option<&'static str> {
     if last == "default_model" || last == "data_scale" {
         return Some("y unit");
     }
+    // A peak's area, its error and its bootstrap quantiles are integrals of the spectrum, in the
+    // data's unit (volume fractions for strain, Pa for the loss modulus); `area_error` is a ratio.
+    if last == "area"
+        || last == "area_stderr"
+        || last
+            .strip_prefix("area_p")
+            .is_some_and(|q| q.parse::<u32>().is_ok())
+    {
+        return Some("y unit");
+    }
     if COUNTS.contains(&last) {
         return Some("count");
     }
@@ -151,6 +161,12 @@ mod tests {
             ("noise.relative", "1"),
             ("default_model", "y unit"),
             ("data_scale", "y unit"),
+            ("area", "y unit"),
+            ("area_stderr", "y unit"),
+            ("area_p95", "y unit"),
+            ("area_error", "1"),
+            ("peak_area_error", "1"),
+            ("significance", "1"),
             ("inversion.maxent_model", "1"),
             ("inversion.edge_scale", "1"),
             ("edge_scale", "1"),

@@ -20,11 +20,6 @@ pub struct RuleResult {
     /// linearized standard errors, with that error (data units).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub insignificant: Vec<(SpectrumPeak, f64)>,
-    /// The linearized area errors of `peaks` (data units) where the screen computed them
-    /// (`min_significance` > 0): from the whole peak list, so that a peak that shared a minimum
-    /// with one left out keeps the error of the area it reports.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub area_stderr: Option<Vec<f64>>,
 }
 
 /// The result of [`analyse`].
@@ -98,7 +93,7 @@ pub fn analyse(
         match choice {
             Some(choice) => {
                 let peaks = find_peaks(problem.grid(), &choice.solution.amplitudes, peak_params);
-                let (peaks, area_stderr, insignificant) = significant_peaks(
+                let (peaks, insignificant) = significant_peaks(
                     problem,
                     (regularizer, path.default_model),
                     scores.sigma2,
@@ -110,7 +105,6 @@ pub fn analyse(
                     choice,
                     peaks,
                     insignificant,
-                    area_stderr,
                 });
             }
             None => undefined.push(rule),
@@ -131,12 +125,8 @@ pub fn analyse(
 /// its own level out of the reading) is set to.
 pub const NOISE_SIGNIFICANCE: f64 = 2.0;
 
-/// Peaks kept (with their area's standard errors where computed), and peaks left out with theirs.
-type SplitPeaks = (
-    Vec<SpectrumPeak>,
-    Option<Vec<f64>>,
-    Vec<(SpectrumPeak, f64)>,
-);
+/// Peaks kept, and peaks left out with their area's standard error.
+type SplitPeaks = (Vec<SpectrumPeak>, Vec<(SpectrumPeak, f64)>);
 
 /// Each of `peaks`' linearized area errors, data units, at `solution` on `regularizer`'s path
 /// (whose maxent default model, data units, is `default_model`): Tikhonov's on the solution's
@@ -185,17 +175,16 @@ pub(crate) fn significant_peaks(
 ) -> SplitPeaks {
     let z = params.min_significance;
     if z <= 0.0 || peaks.is_empty() {
-        return (peaks, None, Vec::new());
+        return (peaks, Vec::new());
     }
     let Some(errors) = peak_area_stderr(problem, family, solution, &peaks, noise_variance) else {
-        return (peaks, None, Vec::new());
+        return (peaks, Vec::new());
     };
     let (kept, left): (Vec<_>, Vec<_>) = peaks
         .into_iter()
         .zip(errors)
         .partition(|(p, se)| !(p.area < z * se));
-    let (kept, errors) = kept.into_iter().unzip();
-    (kept, Some(errors), left)
+    (kept.into_iter().map(|(p, _)| p).collect(), left)
 }
 
 /// The discrepancy principle on a path without refits: the strongest path point whose chi^2 is at

@@ -227,21 +227,6 @@ const LAMBDA_MAX_RATIO: f64 = 10.0;
 /// ([`Problem::weighted_ss`]).
 const DIRECT_RESIDUAL_BELOW: f64 = 1e-9;
 
-/// The weight of grid point `j` in peak `i`'s area: 1 on its points, 1/2 at a minimum it shares
-/// with a neighbour, 0 elsewhere.
-pub(crate) fn peak_weight(peaks: &[crate::spectrum::SpectrumPeak], i: usize, j: usize) -> f64 {
-    let p = &peaks[i];
-    let shared_left = i > 0 && peaks[i - 1].last == p.first;
-    let shared_right = i + 1 < peaks.len() && peaks[i + 1].first == p.last;
-    if j < p.first || j > p.last {
-        0.0
-    } else if (j == p.first && shared_left) || (j == p.last && shared_right) {
-        0.5
-    } else {
-        1.0
-    }
-}
-
 impl Problem {
     /// Builds the problem for data `y` at `x` with optional standard deviations `sigma`.
     ///
@@ -1051,12 +1036,11 @@ impl Problem {
         };
         peaks
             .iter()
-            .enumerate()
-            .map(|(i, _)| {
+            .map(|p| {
                 let a = Mat::<f64>::from_fn(k, 1, |row, _| {
                     let j = free[row];
                     if j < self.n_spec {
-                        peak_weight(peaks, i, j)
+                        p.weight(j)
                     } else {
                         0.0
                     }

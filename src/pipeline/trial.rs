@@ -229,17 +229,15 @@ pub fn run_once(
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(k, _)| k);
         let family = (scenario.inversion.regularizer, analysis.path.default_model);
-        // Each choice's peak area errors: the screen's where it ran, else computed here.
-        let errors_of = |sol: &Solution, peaks: &[SpectrumPeak], known: &Option<Vec<f64>>| {
-            known
-                .clone()
-                .or_else(|| peak_area_stderr(&problem, family, sol, peaks, analysis.scores.sigma2))
+        // Each choice's peak area errors (for the `weak` metrics).
+        let errors_of = |sol: &Solution, peaks: &[SpectrumPeak]| {
+            peak_area_stderr(&problem, family, sol, peaks, analysis.scores.sigma2)
         };
         let oracle = oracle_k.map(|k| {
             let sol = &analysis.path.points[k].solution;
             let peaks = find_peaks(problem.grid(), &sol.amplitudes, &scenario.inversion.peaks);
             // The rules' reading: with `min_significance`, insignificant peaks left out.
-            let (peaks, errors, _) = significant_peaks(
+            let (peaks, _) = significant_peaks(
                 &problem,
                 family,
                 analysis.scores.sigma2,
@@ -247,11 +245,11 @@ pub fn run_once(
                 peaks,
                 &scenario.inversion.peaks,
             );
-            (sol, peaks, errors)
+            (sol, peaks)
         });
         let oracle_l1 = oracle
             .as_ref()
-            .map_or(f64::NAN, |(s, _, _)| scorer.l1(&s.amplitudes));
+            .map_or(f64::NAN, |(s, _)| scorer.l1(&s.amplitudes));
         // The best rel-L2 anywhere on the path (the denominator of regret_l2).
         let oracle_l2 = analysis
             .path
@@ -286,7 +284,7 @@ pub fn run_once(
             let found = analysis.results.iter().find(|r| r.choice.rule == *rule);
             let metrics = match found {
                 Some(r) => {
-                    let errors = errors_of(&r.choice.solution, &r.peaks, &r.area_stderr);
+                    let errors = errors_of(&r.choice.solution, &r.peaks);
                     let peaks = (&r.peaks[..], errors.as_deref());
                     scorer.score(&r.choice.solution, peaks, sigma2, oracles)
                 }
@@ -314,8 +312,8 @@ pub fn run_once(
             });
         }
         let metrics = match &oracle {
-            Some((sol, peaks, errors)) => {
-                let errors = errors_of(sol, peaks, errors);
+            Some((sol, peaks)) => {
+                let errors = errors_of(sol, peaks);
                 scorer.score(sol, (&peaks[..], errors.as_deref()), sigma2, oracles)
             }
             None => Metrics::UNDEFINED,
@@ -327,7 +325,7 @@ pub fn run_once(
             status: "",
         });
         if let Some(spectra) = spectra.as_mut() {
-            if let Some((sol, peaks, _)) = &oracle {
+            if let Some((sol, peaks)) = &oracle {
                 recovered.push((ORACLE.into(), sol.amplitudes.clone()));
                 followed.push(scorer.follow(peaks));
             }

@@ -341,13 +341,20 @@ fn match_peaks(reference: &[f64], peaks: &[SpectrumPeak]) -> (Vec<Option<Spectru
                     Some(q) => {
                         let area = q.area + p.area;
                         let mix = |a: f64, b: f64| (a * q.area + b * p.area) / area;
+                        let (early, late) = if q.first <= p.first { (q, *p) } else { (*p, q) };
                         SpectrumPeak {
-                            first: q.first.min(p.first),
+                            first: early.first,
                             last: q.last.max(p.last),
                             area,
                             ln_tau_centroid: mix(q.ln_tau_centroid, p.ln_tau_centroid),
                             ln_tau_median: mix(q.ln_tau_median, p.ln_tau_median),
                             height: q.height.max(p.height),
+                            shared_first: early.shared_first,
+                            shared_last: if late.last >= early.last {
+                                late.shared_last
+                            } else {
+                                early.shared_last
+                            },
                         }
                     }
                 });
@@ -507,6 +514,8 @@ mod tests {
             ln_tau_centroid: ln_tau,
             ln_tau_median: ln_tau,
             height: area,
+            shared_first: false,
+            shared_last: false,
         }
     }
 

@@ -49,9 +49,38 @@ pub struct SpectrumPeak {
     pub ln_tau_median: f64,
     /// Height of the highest grid weight.
     pub height: f64,
+    /// Whether the first grid point is a minimum shared with the peak before (counted half).
+    #[serde(skip)]
+    pub shared_first: bool,
+    /// Whether the last grid point is a minimum shared with the peak after (counted half).
+    #[serde(skip)]
+    pub shared_last: bool,
+}
+
+/// The weight of grid point `k` in a peak over `first..=last`: 1, 1/2 at an end it shares with a
+/// neighbouring peak, 0 outside.
+fn point_weight(k: usize, (first, last): (usize, usize), shared: (bool, bool)) -> f64 {
+    if k < first || k > last {
+        0.0
+    } else if (k == first && shared.0) || (k == last && shared.1) {
+        0.5
+    } else {
+        1.0
+    }
 }
 
 impl SpectrumPeak {
+    /// The weight of grid point `k` in this peak's area: 1 on its points, 1/2 at a minimum it
+    /// shared with a neighbour when it was found (so that its area is sum_k weight(k) f_k), 0
+    /// elsewhere.
+    pub fn weight(&self, k: usize) -> f64 {
+        point_weight(
+            k,
+            (self.first, self.last),
+            (self.shared_first, self.shared_last),
+        )
+    }
+
     /// Centroid tau, s.
     pub fn tau_s(&self) -> f64 {
         self.ln_tau_centroid.exp()
@@ -125,16 +154,12 @@ pub fn find_peaks(grid: &LnTauGrid, weights: &[f64], params: &PeakParams) -> Vec
         .iter()
         .enumerate()
         .filter_map(|(i, &(a, b))| {
-            let shared_left = i > 0 && bounds[i - 1].1 == a;
-            let shared_right = i + 1 < bounds.len() && bounds[i + 1].0 == b;
+            let shared = (
+                i > 0 && bounds[i - 1].1 == a,
+                i + 1 < bounds.len() && bounds[i + 1].0 == b,
+            );
             let points: Vec<(f64, f64)> = (a..=b)
-                .map(|k| {
-                    let half = (k == a && shared_left) || (k == b && shared_right);
-                    (
-                        grid.ln_tau(k),
-                        if half { 0.5 * weights[k] } else { weights[k] },
-                    )
-                })
+                .map(|k| (grid.ln_tau(k), point_weight(k, (a, b), shared) * weights[k]))
                 .collect();
             let area: f64 = points.iter().map(|p| p.1).sum();
             if area <= params.min_area_fraction * total {
@@ -148,6 +173,8 @@ pub fn find_peaks(grid: &LnTauGrid, weights: &[f64], params: &PeakParams) -> Vec
                 ln_tau_centroid: centroid,
                 ln_tau_median: median(&points, area),
                 height: weights[a..=b].iter().copied().fold(0.0, f64::max),
+                shared_first: shared.0,
+                shared_last: shared.1,
             })
         })
         .collect()

@@ -145,16 +145,11 @@ pub(crate) fn peak_area_stderr(
         return vec![f64::NAN; peaks.len()];
     };
     let jj = parts.linearized(&c, 0.0);
-    (0..peaks.len())
-        .map(|i| {
+    peaks
+        .iter()
+        .map(|p| {
             let v: Vec<f64> = (0..n)
-                .map(|j| {
-                    if j < ns {
-                        c[j] * super::problem::peak_weight(peaks, i, j)
-                    } else {
-                        0.0
-                    }
-                })
+                .map(|j| if j < ns { c[j] * p.weight(j) } else { 0.0 })
                 .collect();
             let w = factor.solve(&v);
             let var: f64 = (0..n)

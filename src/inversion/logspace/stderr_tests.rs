@@ -109,9 +109,7 @@ fn the_peak_area_standard_error_is_the_scatter_of_the_area() {
             let s = solve(&p, l2);
             let se = peak_area_stderr(&p, prior, &s, &peaks, 1.0);
             for k in 0..peaks.len() {
-                let area: f64 = (0..ns)
-                    .map(|j| s.amplitudes[j] * super::super::problem::peak_weight(&peaks, k, j))
-                    .sum();
+                let area: f64 = (0..ns).map(|j| s.amplitudes[j] * peaks[k].weight(j)).sum();
                 areas[k].push(area);
                 predicted[k] += se[k] / draws as f64;
             }

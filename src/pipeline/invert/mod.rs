@@ -262,17 +262,14 @@ pub(crate) fn analyse_assembled(
             observer,
         )
     });
-    // The screen's errors where it ran (computed with the peaks it left out), else computed here.
     let chosen = &analysis.results[0];
-    let area_stderr = chosen.area_stderr.clone().or_else(|| {
-        crate::inversion::peak_area_stderr(
-            &problem,
-            (options.regularizer, analysis.path.default_model),
-            &chosen.choice.solution,
-            &chosen.peaks,
-            analysis.scores.sigma2,
-        )
-    });
+    let area_stderr = crate::inversion::peak_area_stderr(
+        &problem,
+        (options.regularizer, analysis.path.default_model),
+        &chosen.choice.solution,
+        &chosen.peaks,
+        analysis.scores.sigma2,
+    );
     Ok(SeriesInversion {
         temperature_k,
         problem,

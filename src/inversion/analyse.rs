@@ -125,6 +125,12 @@ pub fn analyse(
 /// its own level out of the reading) is set to.
 pub const NOISE_SIGNIFICANCE: f64 = 2.0;
 
+/// A peak's significance: its area over its linearized standard error `stderr`; `None` where the
+/// error is not finite and positive.
+pub fn significance(area: f64, stderr: f64) -> Option<f64> {
+    (stderr.is_finite() && stderr > 0.0).then(|| area / stderr)
+}
+
 /// Peaks kept, and peaks left out with their area's standard error.
 type SplitPeaks = (Vec<SpectrumPeak>, Vec<(SpectrumPeak, f64)>);
 

@@ -26,7 +26,7 @@ pub use path::{LambdaPath, PathPoint, DEFAULT_LAMBDA_POINTS};
 pub use rules::{choose, Choice, PathScores, Rule, RuleStatus};
 mod analyse;
 
-pub use analyse::{analyse, Analysis, RuleResult, NOISE_SIGNIFICANCE};
+pub use analyse::{analyse, significance, Analysis, RuleResult, NOISE_SIGNIFICANCE};
 pub(crate) use analyse::{peak_area_stderr, significant_peaks};
 pub use settings::{
     check_edge_scale, check_maxent_model, Bootstrap, InvertOptions, Regularizer, SettingError,

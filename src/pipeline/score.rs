@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::trial::FollowedPeak;
 use super::uncertainty::{PeakUncertainty, StzInput, Uncertainty};
 use crate::analysis::linear_slope;
-use crate::inversion::{Baseline, Kernel, Problem, Solution, NOISE_SIGNIFICANCE};
+use crate::inversion::{significance, Baseline, Kernel, Problem, Solution, NOISE_SIGNIFICANCE};
 use crate::pipeline::simulate::{EffectiveTruth, Series};
 use crate::scenario::{Scenario, Truth};
 use crate::spectrum::{LnTauGrid, SpectrumPeak};
@@ -413,9 +413,7 @@ impl<'a> Scorer<'a> {
                     .zip(errors)
                     .map(|(p, se)| {
                         inside_window(p)
-                            && se.is_finite()
-                            && *se > 0.0
-                            && p.area / se < NOISE_SIGNIFICANCE
+                            && significance(p.area, *se).is_some_and(|z| z < NOISE_SIGNIFICANCE)
                     })
                     .collect();
                 let unmatched = weak.iter().zip(&used_r).filter(|(w, u)| **w && !**u);

@@ -357,14 +357,9 @@ pub fn peaks_csv(series: &[SeriesInversion]) -> String {
     }
     let mut out = header(multi, &columns);
     for s in series {
-        let significance = s.significance();
+        let (errors, significance) = (s.peak_area_errors(), s.significance());
         for (i, p) in s.analysis.results[0].peaks.iter().enumerate() {
-            let se = s
-                .area_stderr
-                .as_ref()
-                .map(|v| v[i])
-                .filter(|v| v.is_finite())
-                .map_or(String::new(), num);
+            let se = errors[i].map_or(String::new(), num);
             let _ = write!(
                 out,
                 "{}{},{},{},{},{},{},{},{},{}",

@@ -386,19 +386,26 @@ impl SeriesInversion {
         &self.analysis.results[0].peaks
     }
 
-    /// Each chosen peak's significance, its area over its linearized standard error
-    /// ([`SeriesInversion::area_stderr`]); `None` where the error is not defined (the edge
-    /// families, a peak whose error is not finite or is zero).
-    pub fn significance(&self) -> Vec<Option<f64>> {
-        let peaks = self.peaks();
+    /// Each chosen peak's linearized area error ([`SeriesInversion::area_stderr`]) where it is
+    /// finite; `None` for the edge families.
+    pub fn peak_area_errors(&self) -> Vec<Option<f64>> {
         match &self.area_stderr {
-            Some(errors) => peaks
+            Some(errors) => errors
                 .iter()
-                .zip(errors)
-                .map(|(p, se)| (se.is_finite() && *se > 0.0).then(|| p.area / se))
+                .map(|se| se.is_finite().then_some(*se))
                 .collect(),
-            None => vec![None; peaks.len()],
+            None => vec![None; self.peaks().len()],
         }
+    }
+
+    /// Each chosen peak's significance ([`crate::inversion::significance`]); `None` where its
+    /// error is not defined (the edge families, an error that is not finite or is zero).
+    pub fn significance(&self) -> Vec<Option<f64>> {
+        self.peaks()
+            .iter()
+            .zip(self.peak_area_errors())
+            .map(|(p, se)| se.and_then(|se| crate::inversion::significance(p.area, se)))
+            .collect()
     }
 
     /// Whether a peak's centroid lies inside the data window (a peak outside it is only

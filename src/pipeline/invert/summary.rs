@@ -176,8 +176,9 @@ pub struct SeriesSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
     /// Warnings, joined by "; ": the status is not ok, the data reject the consensus fit against
-    /// its evidence member's, peaks were left out below `--min-significance`, the fit misses the
-    /// data, the windows leave a gap, the data run against their kernel.
+    /// its evidence member's, peaks were left out below `--min-significance`, peaks in the window
+    /// lie below 2 standard errors, the fit misses the data, the windows leave a gap, the data run
+    /// against their kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
     /// What the consensus rule's whiteness screen did (consensus only).
@@ -318,14 +319,13 @@ impl SeriesInversion {
             .peaks()
             .iter()
             .zip(significance)
-            .filter(|(p, z)| self.in_window(p) && z.is_some_and(|z| z < NOISE_SIGNIFICANCE))
-            .map(|(p, z)| {
-                format!(
-                    "tau {:.4e} s (area {:.3e}, {:.2} standard errors)",
+            .filter_map(|(p, z)| {
+                let z = z.filter(|z| *z < NOISE_SIGNIFICANCE && self.in_window(p))?;
+                Some(format!(
+                    "tau {:.4e} s (area {:.3e}, {z:.2} standard errors)",
                     p.tau_s(),
-                    p.area,
-                    z.unwrap_or(f64::NAN)
-                )
+                    p.area
+                ))
             })
             .collect();
         let (what, them) = match weak.len() {
@@ -490,7 +490,7 @@ impl SeriesInversion {
                 list.join(", ")
             )
         });
-        let significance = self.significance();
+        let (errors, significance) = (self.peak_area_errors(), self.significance());
         let weak = self.weak_peaks_warning(&significance);
         let warning = [
             chosen.choice.warning(),
@@ -539,11 +539,7 @@ impl SeriesInversion {
                     tau_median_s: p.tau_median_s(),
                     area: p.area,
                     in_window: self.in_window(p),
-                    area_stderr: self
-                        .area_stderr
-                        .as_ref()
-                        .map(|v| v[i])
-                        .filter(|v| v.is_finite()),
+                    area_stderr: errors[i],
                     significance: significance[i],
                 })
                 .collect(),

@@ -285,7 +285,7 @@ fn summary_cells_carry_axes_rules_and_metric_statistics() {
     assert_eq!(s["complete"], true);
     assert_eq!(s["runs"], 30);
     let cells = s["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 6 * 6, "6 cells x (5 rules + oracle)");
+    assert_eq!(cells.len(), 6 * 7, "6 cells x (6 rules + oracle)");
     for c in cells {
         assert!(c["axes"]["noise.sigma"].is_f64());
         assert!(c["axes"]["protocol"].is_string());
@@ -303,8 +303,9 @@ fn summary_cells_carry_axes_rules_and_metric_statistics() {
         match c["rule"].as_str().unwrap() {
             // The oracle is the path point nearest the truth: regret exactly 1.
             "oracle" => assert_eq!(regret["p95"], 1.0),
-            // Rules that choose on the path cannot beat it (discrepancy refines off the path).
-            "gcv" | "lcurve" | "ftest" | "r2-onset" => {
+            // Rules that choose on the path cannot beat it (discrepancy refines off the path;
+            // consensus takes the median of three path points' lambda, itself a path point).
+            "consensus" | "gcv" | "lcurve" | "ftest" | "r2-onset" => {
                 assert!(regret["p05"].as_f64().unwrap() >= 1.0 - 1e-12)
             }
             _ => {}
@@ -316,7 +317,7 @@ fn summary_cells_carry_axes_rules_and_metric_statistics() {
     assert!(
         header.starts_with("run,cell,repeat,seed,protocol,noise.sigma,temperature_k,rule,lambda,")
     );
-    assert_eq!(text.lines().count(), 1 + 30 * 6);
+    assert_eq!(text.lines().count(), 1 + 30 * 7);
 }
 
 #[test]

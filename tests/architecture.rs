@@ -19,27 +19,6 @@ const STAGES: &[&[&str]] = &[
     &["report"],
 ];
 
-/// Library files allowed above `MAX_LINES`, with the reason (see the issue-13 note).
-const LONG_FILES: &[(&str, &str)] = &[
-    (
-        "scenario/mod.rs",
-        "types, validation and the material loader of one file format",
-    ),
-    (
-        "report/figures.rs",
-        "one drawing function per output figure",
-    ),
-    (
-        "study/grouping.rs",
-        "the Arrhenius grouping study and its tests",
-    ),
-    ("inversion/rules.rs", "every lambda rule with its tests"),
-    (
-        "inversion/problem.rs",
-        "the problem, its solves and the active-set terms",
-    ),
-];
-
 const MAX_LINES: usize = 600;
 const MAX_MAIN_LINES: usize = 250;
 
@@ -193,14 +172,12 @@ fn the_command_line_is_small() {
 
 #[test]
 fn files_stay_readable() {
-    let mut long = Vec::new();
-    for (rel, text) in library_files() {
-        let lines = text.lines().count();
-        let allowed = LONG_FILES.iter().any(|(f, _)| *f == rel);
-        if lines > MAX_LINES && !allowed {
-            long.push(format!("{rel}: {lines} lines"));
-        }
-    }
+    let long: Vec<String> = library_files()
+        .into_iter()
+        .map(|(rel, text)| (rel, text.lines().count()))
+        .filter(|&(_, lines)| lines > MAX_LINES)
+        .map(|(rel, lines)| format!("{rel}: {lines} lines"))
+        .collect();
     assert!(
         long.is_empty(),
         "files over {MAX_LINES} lines:\n{}",

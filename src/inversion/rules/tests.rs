@@ -1,3 +1,6 @@
+//! The rules against closed forms and hand cases: the nested F-test, the disagreement warning,
+//! the classic maxent crossing, and the path's kept factor terms against a refactorization.
+
 use super::super::path::LambdaPath;
 use super::super::{FitStats, Problem, Workspace};
 use super::choice::classic_crossing;

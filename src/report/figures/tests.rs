@@ -1,3 +1,5 @@
+//! The choice of the figures' x axis among a sweep's axes.
+
 use super::*;
 
 fn cells(rows: &[(f64, f64)]) -> Vec<serde_json::Map<String, Value>> {

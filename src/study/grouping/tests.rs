@@ -1,3 +1,6 @@
+//! The grouping on exact Eq. 9 peaks: the true grouping ranks first, a shifted side breaks the
+//! continuity at T_g, a split peak shares its neighbour's size, and the truth's labelling.
+
 use super::labelling::{agrees_with_truth, truth_labelling};
 use super::*;
 

@@ -155,6 +155,13 @@ fn mandrel_data_invert_with_the_stz_table_and_documented_files() {
         .iter()
         .all(|r| r[in_window] == "true" || r[in_window] == "false"));
     assert!(peaks.iter().any(|r| r[in_window] == "true"));
+    // The console line counts the same peaks, in the right number.
+    let inside = peaks.iter().filter(|r| r[in_window] == "true").count();
+    let noun = if inside == 1 { "peak" } else { "peaks" };
+    assert!(
+        stdout.contains(&format!(", {inside} {noun} in the data window")),
+        "{stdout}"
+    );
     // Each STZ row carries its peak's significance, as peaks.csv gives it.
     let (hs, stz) = read_table(&inv.join("stz.csv"));
     let (m, z_stz, z_peak) = (

@@ -33,8 +33,9 @@ pub fn invert_lines(inv: &DataInversion) -> (Vec<String>, Vec<String>) {
             0 => String::new(),
             k => format!(" (+{k} outside it)"),
         };
+        let plural = if inside == 1 { "" } else { "s" };
         lines.push(format!(
-            "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {inside} peaks in the data window{outside}",
+            "inverted {file}{at}: rule {} lambda {:.4e}, R^2 {:.6}, chi^2 {:.1} ({} sigma, {} points), {inside} peak{plural} in the data window{outside}",
             s.rule,
             s.lambda,
             s.r2,

@@ -723,3 +723,29 @@ fn peaks_carry_their_linearized_area_error() {
         }
     }
 }
+
+#[test]
+fn a_grid_density_is_the_grid_of_that_many_points() {
+    // The mandrel window 10..1e8 s gives the default grid 1..1e9 s, nine decades: 20 per decade
+    // is 181 points, and the two flags give the same inversion to the last bit.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = common::simulate("scenarios/al-ni-y-mandrel.toml", &tmp.path().join("sim"));
+    let invert = |flag: &str, value: &str, out: &str| {
+        let dir = tmp.path().join(out);
+        run_ok(&[
+            "invert",
+            data.to_str().unwrap(),
+            "--kind",
+            "decay",
+            flag,
+            value,
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        std::fs::read_to_string(dir.join("spectrum.csv")).unwrap()
+    };
+    let by_density = invert("--per-decade", "20", "density");
+    let by_points = invert("--points", "181", "points");
+    assert_eq!(by_density.lines().count(), 1 + 181);
+    assert_eq!(by_density, by_points);
+}

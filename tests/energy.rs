@@ -175,7 +175,7 @@ fn the_command_line_inverts_a_record_and_refuses_bad_histories() {
     let short = tmp.path().join("short.csv");
     std::fs::write(&short, "t_start_s,t_end_s,temperature_k\n0,3600,300\n").unwrap();
     let material = repo("scenarios/zr-dma.toml");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--temperature-history", gap_csv.to_str().unwrap()],
             "gap.csv:3: a gap from 1800 s to 1900 s",
@@ -196,6 +196,15 @@ fn the_command_line_inverts_a_record_and_refuses_bad_histories() {
                 "1",
             ],
             "does not take --tau-min",
+        ),
+        (
+            &[
+                "--temperature-history",
+                history_csv.to_str().unwrap(),
+                "--per-decade",
+                "20",
+            ],
+            "does not take --per-decade",
         ),
         (
             &[

@@ -208,6 +208,10 @@ pub(crate) struct InvertArgs {
     /// Number of tau grid points (default: 5 per decade).
     #[arg(long)]
     pub(crate) points: Option<usize>,
+    /// Grid density instead of --points: tau grid points per decade over the grid's range
+    /// (default 5; 20 for --kind loss-global).
+    #[arg(long)]
+    pub(crate) per_decade: Option<f64>,
     /// Grid start, s (default: one decade below the data window).
     #[arg(long)]
     pub(crate) tau_min: Option<f64>,
@@ -321,6 +325,10 @@ impl InvertArgs {
                 "--tau-max (the grid is in dF: --df-max-ev)",
             ),
             (
+                self.per_decade.is_some(),
+                "--per-decade (the grid is in dF: --points)",
+            ),
+            (
                 self.material.is_some() && self.attempt_hz.is_some(),
                 "--attempt-hz with --material (paper Eq. 9 gives tau from the material's nu_G)",
             ),
@@ -412,6 +420,12 @@ impl InvertArgs {
         if self.kind == Some(KindArg::LossGlobal) {
             // Sizes lie about half a decade of tau apart: the grouping study's grid (README).
             options.per_decade = stzlab::scenario::DEFAULT_GLOBAL_PER_DECADE;
+        }
+        if let Some(d) = self.per_decade {
+            if self.points.is_some() {
+                return Err("--per-decade and --points both set the tau grid: give one".into());
+            }
+            options.per_decade = d;
         }
         options.tau_min_s = self.tau_min;
         options.tau_max_s = self.tau_max;

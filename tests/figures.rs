@@ -239,6 +239,29 @@ fn dma_inversions_draw_one_curve_per_temperature() {
     assert!(Svg::read(&inv.join("fit.svg")).has_text("E'' (Pa)"));
 }
 
+/// Creep data fit with c_inf + B t: the baseline's slope has its unit on the page too.
+#[test]
+fn a_creep_report_gives_the_baseline_slope_its_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, inv) = (tmp.path().join("sim"), tmp.path().join("inv"));
+    ok(
+        &[
+            "simulate",
+            repo("scenarios/al-ni-y-cantilever.toml").to_str().unwrap(),
+        ],
+        &sim,
+    );
+    let data = sim.join("data.csv");
+    ok(&["invert", data.to_str().unwrap(), "--kind", "creep"], &inv);
+    check_report(&inv);
+    let index = std::fs::read_to_string(inv.join("index.html")).unwrap();
+    assert!(
+        index.contains("slope_per_x"),
+        "the baseline table shows the slope"
+    );
+    assert!(index.contains("y unit / x unit"), "the slope's unit");
+}
+
 #[test]
 fn a_sweep_draws_truth_against_every_rule_metrics_and_omega() {
     let tmp = tempfile::tempdir().unwrap();

@@ -74,7 +74,7 @@ const COUNTS: &[&str] = &[
 
 /// The unit of the number under `key` in a summary (the last part of a dotted sweep-axis name
 /// counts: `noise.sigma`): `s`, `eV`, `m^3`, `K`, `Pa`, `Hz`, `rad/s`, `decades`, `atomic volumes`,
-/// `y unit` (the unit of the data's y column), `count`, `id` (a number naming a cell, peak or
+/// `y unit` (the unit of the data's y column), `y unit / x unit`, `count`, `id` (a number naming a cell, peak or
 /// seed), or `1` for a dimensionless number. `None`
 /// for a key stzlab does not write.
 #[must_use]
@@ -87,6 +87,10 @@ pub fn unit_of(key: &str) -> Option<&'static str> {
     // internal scale is a number in that unit too.
     if last == "default_model" || last == "data_scale" {
         return Some("y unit");
+    }
+    // The creep baseline's slope B of c_inf + B x: the data's unit per unit of x (s for creep).
+    if last == "slope_per_x" {
+        return Some("y unit / x unit");
     }
     // A peak's area, its error and its bootstrap quantiles are integrals of the spectrum, in the
     // data's unit (volume fractions for strain, Pa for the loss modulus); `area_error` is a ratio.
@@ -158,6 +162,7 @@ mod tests {
             ("centroid_error_decades", "decades"),
             ("noise.sigma", "y unit"),
             ("c_inf", "y unit"),
+            ("slope_per_x", "y unit / x unit"),
             ("noise.relative", "1"),
             ("default_model", "y unit"),
             ("data_scale", "y unit"),

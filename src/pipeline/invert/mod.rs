@@ -416,6 +416,7 @@ impl SeriesInversion {
     }
 }
 
+mod baseline;
 pub mod energy;
 pub mod global;
 mod summary;

@@ -500,6 +500,7 @@ impl SeriesInversion {
             self.misfit_warning(chi2),
             gap_warning,
             self.trend_warning(),
+            self.baseline_trade_warning(),
         ]
         .into_iter()
         .flatten()

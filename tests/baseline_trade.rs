@@ -23,9 +23,11 @@ mu_gpa = 19.2
 nu = 0.324
 [truth]
 kind = "spectrum"
-peaks = [{{ tau_s = 0.1, area = 0.01, width = 0.1842 }}, {{ tau_s = 1, area = 0.015, width = 0.1842 }},
-         {{ tau_s = 10, area = 0.02, width = 0.1842 }}, {{ tau_s = 100, area = 0.03, width = 0.1842 }},
-         {{ tau_s = 1000, area = 0.04, width = 0.1842 }}]
+peaks = [
+    {{ tau_s = 0.1, area = 0.01, width = 0.1842 }}, {{ tau_s = 1, area = 0.015, width = 0.1842 }},
+    {{ tau_s = 10, area = 0.02, width = 0.1842 }}, {{ tau_s = 100, area = 0.03, width = 0.1842 }},
+    {{ tau_s = 1000, area = 0.04, width = 0.1842 }},
+]
 [protocol]
 kind = "cantilever"
 temperature_k = 295

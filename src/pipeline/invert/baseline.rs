@@ -54,11 +54,17 @@ impl BaselineTrade<'_> {
         let constant_side = match self.kernel {
             Kernel::Decay => Some((
                 beyond(&|tau| tau > hi, &|_| 1.0),
-                format!("above the data window (tau > {hi:.3e} s), where recovery units have not yet relaxed by the last point"),
+                format!(
+                    "above the data window (tau > {hi:.3e} s), where recovery units have not yet \
+                     relaxed by the last point"
+                ),
             )),
             Kernel::Creep => Some((
                 beyond(&|tau| tau < lo, &|_| 1.0),
-                format!("below the data window (tau < {lo:.3e} s), where creep units have crept fully by the first point"),
+                format!(
+                    "below the data window (tau < {lo:.3e} s), where creep units have crept fully \
+                     by the first point"
+                ),
             )),
             Kernel::Loss => None,
         };

@@ -19,6 +19,7 @@ pub mod joint;
 pub(crate) mod progress;
 pub mod score;
 pub mod simulate;
+pub mod stats;
 pub mod trial;
 pub mod uncertainty;
 

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::invert::baseline::BaselineTrade;
 use super::trial::FollowedPeak;
 use super::uncertainty::{PeakUncertainty, StzInput, Uncertainty};
 use crate::analysis::linear_slope;
@@ -11,6 +12,8 @@ use crate::inversion::{significance, Baseline, Kernel, Problem, Solution, NOISE_
 use crate::pipeline::simulate::{EffectiveTruth, Series};
 use crate::scenario::{Scenario, Truth};
 use crate::spectrum::{LnTauGrid, SpectrumPeak};
+
+pub use super::stats::{quantile, Stats};
 
 /// Declares [`Metrics`] and [`METRICS`] from one list, so that the struct, the column names and
 /// the column order cannot drift apart.
@@ -57,6 +60,10 @@ metrics! {
     baseline_error,
     /// (Fitted linear term - true drift) x t_max / total effective area.
     slope_error,
+    /// 1 when the fit's baseline is negative and paid for by the spectrum beyond the window (the
+    /// rule of `invert`'s warning, README "Failures are values"), else 0; NaN without a
+    /// single baseline (loss data, joint problems).
+    baseline_traded,
     /// Mean |log10(tau_recovered / tau_true)| over matched peaks, decades.
     centroid_error_decades,
     /// Mean |area_recovered / area_true - 1| over matched peaks.
@@ -112,58 +119,6 @@ pub const NOT_FOR_REGULARIZER: &str = "not-for-regularizer";
 
 /// The oracle's name in outputs.
 pub const ORACLE: &str = "oracle";
-
-/// Count, mean, median and the 5th and 95th percentiles of the finite values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-pub struct Stats {
-    /// Number of finite values.
-    pub count: usize,
-    /// Mean.
-    #[serde(deserialize_with = "crate::files::nan_if_null")]
-    pub mean: f64,
-    /// Median.
-    #[serde(deserialize_with = "crate::files::nan_if_null")]
-    pub median: f64,
-    /// 5th percentile (linear interpolation between order statistics).
-    #[serde(deserialize_with = "crate::files::nan_if_null")]
-    pub p05: f64,
-    /// 95th percentile.
-    #[serde(deserialize_with = "crate::files::nan_if_null")]
-    pub p95: f64,
-}
-
-impl Stats {
-    /// Of `values`, ignoring NaN.
-    pub fn of(values: &[f64]) -> Self {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        v.sort_by(f64::total_cmp);
-        let count = v.len();
-        if count == 0 {
-            return Self {
-                count,
-                mean: f64::NAN,
-                median: f64::NAN,
-                p05: f64::NAN,
-                p95: f64::NAN,
-            };
-        }
-        Self {
-            count,
-            mean: v.iter().sum::<f64>() / count as f64,
-            median: quantile(&v, 0.5),
-            p05: quantile(&v, 0.05),
-            p95: quantile(&v, 0.95),
-        }
-    }
-}
-
-/// Quantile `q` of sorted values, linear between order statistics (Hyndman-Fan type 7).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * q;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-}
 
 /// The density per unit ln tau of an effective truth at the (uniformly spaced) `ln_tau`: its units
 /// projected with hat functions onto a uniform grid, extended two decades beyond the points so that
@@ -386,6 +341,20 @@ impl<'a> Scorer<'a> {
                 (sol.baseline[1] - self.true_drift()) * self.x_max / total,
             ),
         };
+        let baseline_traded = match (self.baseline, self.kernel) {
+            (Baseline::None, _) | (_, Kernel::Loss) => f64::NAN,
+            (b, kernel) => {
+                let trade = BaselineTrade {
+                    kernel,
+                    window_s: self.window,
+                    grid: &self.grid,
+                    amplitudes: f,
+                    c_inf: sol.baseline.first().copied(),
+                    slope: (b == Baseline::ConstantLinear).then(|| sol.baseline[1]),
+                };
+                f64::from(u8::from(trade.traded()))
+            }
+        };
         let matches = self.matches(peaks);
         let mut used_t = vec![false; self.peaks.len()];
         let (mut centroid_sum, mut area_sum, mut matched) = (0.0, 0.0, 0usize);
@@ -454,6 +423,7 @@ impl<'a> Scorer<'a> {
             area_error,
             baseline_error,
             slope_error,
+            baseline_traded,
             centroid_error_decades: centroid_error,
             peak_area_error,
             missed,
@@ -578,20 +548,5 @@ impl<'a> Scorer<'a> {
     /// The linear term the data truly contain: the noise model's drift.
     fn true_drift(&self) -> f64 {
         self.scenario.noise.drift_per_s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_interpolate_between_order_statistics() {
-        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
-        assert_eq!(quantile(&v, 0.5), 3.0);
-        assert!((quantile(&v, 0.05) - 1.2).abs() < 1e-15);
-        assert!((quantile(&v, 0.95) - 4.8).abs() < 1e-15);
-        let s = Stats::of(&[f64::NAN, 2.0, 1.0]);
-        assert_eq!((s.count, s.mean, s.median), (2, 1.5, 1.5));
     }
 }

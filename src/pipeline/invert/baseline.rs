@@ -34,6 +34,11 @@ pub(crate) struct BaselineTrade<'a> {
 }
 
 impl BaselineTrade<'_> {
+    /// True when [`BaselineTrade::warning`] has something to say (a sweep's `baseline_traded`).
+    pub fn traded(&self) -> bool {
+        self.warning().is_some()
+    }
+
     /// What the warning says, when a negative c_inf or B is balanced by the spectrum beyond the
     /// window (see the module docs); `None` otherwise, and for loss data.
     pub fn warning(&self) -> Option<String> {

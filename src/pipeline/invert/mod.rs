@@ -416,7 +416,7 @@ impl SeriesInversion {
     }
 }
 
-mod baseline;
+pub(crate) mod baseline;
 pub mod energy;
 pub mod global;
 mod summary;

@@ -19,6 +19,10 @@ const FACET_METRICS: [&str; 6] = [
     "area_error",
 ];
 
+/// Metrics that are 1 or 0 in each run: drawn as their mean, the fraction of the runs, without a
+/// p05-p95 band (which would span 0 to 1 whenever both occur).
+const FRACTION_METRICS: [&str; 2] = ["baseline_traded", "cover_slope"];
+
 pub(super) fn sweep_figures(dir: &Path, summary: &SweepSummary) -> Vec<Figure> {
     let mut figs = Vec::new();
     let (labels, numeric, conditions) = cell_axes(summary.cells.iter().map(|c| (c.cell, &c.axes)));
@@ -189,10 +193,16 @@ pub(super) fn sweep_figures(dir: &Path, summary: &SweepSummary) -> Vec<Figure> {
         let mut panels = Vec::new();
         for m in shown {
             for g in &groups {
-                let title = if g.is_empty() {
-                    m.clone()
+                let fraction = FRACTION_METRICS.contains(&m.as_str());
+                let name = if fraction {
+                    format!("{m} (fraction of runs)")
                 } else {
-                    format!("{m}: {g}")
+                    m.clone()
+                };
+                let title = if g.is_empty() {
+                    name
+                } else {
+                    format!("{name}: {g}")
                 };
                 let mut p = Panel::new(title, &x_label, m, x_log, m == "lambda");
                 p.x_categories = numeric.is_none();
@@ -219,8 +229,12 @@ pub(super) fn sweep_figures(dir: &Path, summary: &SweepSummary) -> Vec<Figure> {
                         };
                         let s = c.metrics.get(m).copied().unwrap_or(Stats::of(&[]));
                         let x = x + shift(k);
-                        pts.push((x, s.median));
-                        band.push((x, s.p05, s.p95));
+                        if fraction {
+                            pts.push((x, s.mean));
+                        } else {
+                            pts.push((x, s.median));
+                            band.push((x, s.p05, s.p95));
+                        }
                     }
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                     band.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -243,7 +257,7 @@ pub(super) fn sweep_figures(dir: &Path, summary: &SweepSummary) -> Vec<Figure> {
         figs.push(Figure {
             file: "metrics.svg".into(),
             caption: format!(
-                "{} against {x_label} for every rule{}: median over the repeats, {} p05-p95 (README: metric definitions; the cells' axes: the tables above). Look for the rule that stays lowest on rel_l2 and regret_l2 across the conditions.",
+                "{} against {x_label} for every rule{}: median over the repeats, {} p05-p95 (a 1-or-0 metric, such as baseline_traded: the fraction of the runs; README: metric definitions; the cells' axes: the tables above). Look for the rule that stays lowest on rel_l2 and regret_l2 across the conditions.",
                 if faceted { "The key metrics" } else { "Every metric" },
                 if faceted { ", one column per value of the other axes" } else { "" },
                 if numeric.is_some() { "shaded" } else { "bars:" }

@@ -142,7 +142,7 @@ fn a_negative_creep_baseline_balanced_beyond_the_window_is_warned_about_exactly_
 
 /// A sweep counts the same trade per run (`baseline_traded`): 0 or 1 on creep data, 1 only where
 /// the fitted baseline is negative, never with the baseline constrained, and empty for loss data,
-/// which have no baseline.
+/// which have no baseline; the metrics figure draws it as the fraction of the runs.
 #[test]
 fn a_sweep_counts_the_trade_per_run() {
     let tmp = tempfile::tempdir().unwrap();
@@ -183,16 +183,10 @@ repeats = 8
     ] {
         let out = tmp.path().join(name);
         let mut cmd = stzlab();
-        cmd.args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--quiet",
-            "--no-figures",
-            "-o",
-        ])
-        .arg(&out);
+        cmd.args(["run", scenario.to_str().unwrap(), "--quiet", "-o"])
+            .arg(&out);
         if let Some(set) = extra {
-            cmd.args(["--set", set]);
+            cmd.args(["--set", set, "--no-figures"]);
         }
         common::assert_success(&cmd.output().unwrap());
         let text = std::fs::read_to_string(out.join("runs.csv")).unwrap();
@@ -235,6 +229,12 @@ repeats = 8
         if extra.is_none() {
             eprintln!("{traded_rows} of 24 creep rows traded");
             assert!(traded_rows > 0, "the flag never came");
+            // The metrics figure draws it as the fraction of the runs.
+            let svg = std::fs::read_to_string(out.join("metrics.svg")).unwrap();
+            assert!(
+                svg.contains("baseline_traded (fraction of runs)"),
+                "metrics.svg"
+            );
         }
     }
 }

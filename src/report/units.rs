@@ -75,9 +75,8 @@ const COUNTS: &[&str] = &[
 
 /// The unit of the number under `key` in a summary (the last part of a dotted sweep-axis name
 /// counts: `noise.sigma`): `s`, `eV`, `m^3`, `K`, `Pa`, `Hz`, `rad/s`, `decades`, `atomic volumes`,
-/// `y unit` (the unit of the data's y column), `y unit / x unit`, `count`, `id` (a number naming a cell, peak or
-/// seed), or `1` for a dimensionless number. `None`
-/// for a key stzlab does not write.
+/// `y unit` (the unit of the data's y column), `y unit / x unit`, `count`, `id` (a number naming a
+/// cell, peak or seed), or `1` for a dimensionless number. `None` for a key stzlab does not write.
 #[must_use]
 pub fn unit_of(key: &str) -> Option<&'static str> {
     let last = key.rsplit('.').next().unwrap_or(key);

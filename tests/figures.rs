@@ -239,7 +239,8 @@ fn dma_inversions_draw_one_curve_per_temperature() {
     assert!(Svg::read(&inv.join("fit.svg")).has_text("E'' (Pa)"));
 }
 
-/// Creep data fit with c_inf + B t: the baseline's slope has its unit on the page too.
+/// Creep data fit with c_inf + B t: the baseline's slope has its unit on the page too, and each
+/// coefficient its standard error.
 #[test]
 fn a_creep_report_gives_the_baseline_slope_its_unit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -260,6 +261,16 @@ fn a_creep_report_gives_the_baseline_slope_its_unit() {
         "the baseline table shows the slope"
     );
     assert!(index.contains("y unit / x unit"), "the slope's unit");
+    // Each coefficient beside its linearized standard error, the same number as summary.json's.
+    let summary = common::read_json(&inv.join("summary.json"));
+    for key in ["c_inf", "slope_per_x"] {
+        let se = summary["baseline_stderr"][key].as_f64().unwrap();
+        assert!(se.is_finite() && se > 0.0, "{key}: {se}");
+    }
+    assert!(
+        index.contains("<th>standard error</th>"),
+        "the error column"
+    );
 }
 
 #[test]

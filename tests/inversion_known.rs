@@ -235,3 +235,92 @@ fn the_peak_area_standard_error_is_the_scatter_of_the_area() {
         }
     }
 }
+
+/// The linearized standard error of each baseline coefficient (c_inf and the creep slope B, in
+/// data units) against the solver's own response to the data: on a fixed free set the solution is
+/// linear in y, so central differences of re-solves with one datum moved at a time give its
+/// gradient exactly, and sum_i (dc/dy_i)^2 sigma_i^2 is the variance the formula must give. A
+/// coefficient held at its bound has none (NaN).
+#[test]
+fn the_baseline_standard_errors_are_the_solvers_response_to_the_data() {
+    use stzlab::noise::{rng_from_seed, NoiseModel};
+    let grid = LnTauGrid::with_density(1e-3, 1e5, 5.0).unwrap();
+    let t = log_times(1e-2, 1e4, 120);
+    let weights: Vec<f64> = (0..grid.len())
+        .map(|j| {
+            let x = grid.ln_tau(j);
+            0.01 * (-(x - 1.0).powi(2) / (2.0 * 2.0f64.powi(2))).exp()
+        })
+        .collect();
+    let sigma = 1e-4;
+    let clean: Vec<f64> = on_grid_data(Kernel::Creep, grid, &t, &weights)
+        .iter()
+        .zip(&t)
+        .map(|(y, ti)| y + 0.002 + 3e-8 * ti)
+        .collect();
+    let y = NoiseModel::new(sigma, 0.0, 0.0, 0.0, 0.0)
+        .unwrap()
+        .apply(&t, &clean, &mut rng_from_seed(3))
+        .y;
+    let s_col = vec![sigma; t.len()];
+    let problem = |y: &[f64], nonnegative: bool| {
+        Problem::new(
+            &t,
+            y,
+            Some(&s_col),
+            ProblemSettings {
+                baseline_nonnegative: nonnegative,
+                ..settings(Kernel::Creep, grid, Baseline::ConstantLinear)
+            },
+        )
+        .unwrap()
+    };
+    let mut ws = Workspace::new();
+    let p0 = problem(&y, false);
+    let (lo, hi) = p0.lambda_range();
+    let lambda = lo * (hi / lo).powf(0.7);
+    let solve = |y: &[f64], ws: &mut Workspace| {
+        let p = problem(y, false);
+        let mut c = p.zeros();
+        p.solve(lambda, &mut c, ws)
+    };
+    let s0 = solve(&y, &mut ws);
+    let free = |s: &stzlab::inversion::Solution| -> Vec<bool> {
+        s.amplitudes.iter().map(|a| *a > 0.0).collect()
+    };
+    let se = p0.baseline_stderr(&s0, 1.0);
+    assert_eq!(se.len(), 2);
+    let mut variance = [0.0; 2];
+    let h = 0.01 * sigma;
+    for i in 0..t.len() {
+        let (mut up, mut down) = (y.clone(), y.clone());
+        up[i] += h;
+        down[i] -= h;
+        let (su, sd) = (solve(&up, &mut ws), solve(&down, &mut ws));
+        assert!(
+            free(&su) == free(&s0) && free(&sd) == free(&s0),
+            "datum {i}"
+        );
+        for (v, (bu, bd)) in variance
+            .iter_mut()
+            .zip(su.baseline.iter().zip(&sd.baseline))
+        {
+            *v += ((bu - bd) / (2.0 * h) * sigma).powi(2);
+        }
+    }
+    for (k, (v, se)) in variance.iter().zip(&se).enumerate() {
+        let fd = v.sqrt();
+        assert!(
+            (se / fd - 1.0).abs() < 1e-5,
+            "coefficient {k}: {se:e} against the solver's {fd:e}"
+        );
+    }
+    // A true offset below zero holds the constrained c_inf at 0: no error there.
+    let shifted: Vec<f64> = y.iter().map(|v| v - 0.004).collect();
+    let p = problem(&shifted, true);
+    let mut c = p.zeros();
+    let s = p.solve(lambda, &mut c, &mut ws);
+    assert_eq!(s.baseline[0], 0.0, "c_inf at its bound");
+    let se = p.baseline_stderr(&s, 1.0);
+    assert!(se[0].is_nan(), "{se:?}");
+}

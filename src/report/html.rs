@@ -116,6 +116,35 @@ fn fields_table(title: &str, v: &Value) -> String {
     )
 }
 
+/// The baseline's coefficients with their linearized standard errors (`-` where there is none:
+/// a coefficient held at its bound, a family without them).
+fn baseline_table(values: &Value, errors: &Value) -> String {
+    let Some(o) = values.as_object().filter(|o| !o.is_empty()) else {
+        return String::new();
+    };
+    let rows: String = o
+        .iter()
+        .map(|(k, x)| {
+            let unit = if numeric(x) {
+                unit_of(k).unwrap_or("")
+            } else {
+                ""
+            };
+            format!(
+                "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(k),
+                cell(x),
+                cell(errors.get(k).unwrap_or(&Value::Null)),
+                esc(unit)
+            )
+        })
+        .collect();
+    format!(
+        "<h2>Baseline</h2>\n<table>\n<tr><th>quantity</th><th>value</th><th>standard error</th>\
+         <th>unit</th></tr>\n{rows}</table>\n"
+    )
+}
+
 /// A table of an array of objects (columns: the scalar keys of the first object).
 fn array_table(title: &str, v: &Value) -> String {
     let Some(items) = v.as_array().filter(|a| !a.is_empty()) else {
@@ -315,7 +344,10 @@ pub fn index_html(
         body.push_str(&array_table("STZ percolation", &summary["percolation"]));
     } else if !summary.is_null() {
         body.push_str(&fields_table("Chosen solution", summary));
-        body.push_str(&fields_table("Baseline", &summary["baseline"]));
+        body.push_str(&baseline_table(
+            &summary["baseline"],
+            &summary["baseline_stderr"],
+        ));
         // How the choice was made: the whiteness screen of `consensus` (its ceiling is empty where
         // the screen did not apply) and the solver's report at the chosen lambda.
         body.push_str(&fields_table(

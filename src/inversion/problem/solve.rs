@@ -385,6 +385,54 @@ impl Problem {
         peaks: &[crate::spectrum::SpectrumPeak],
         noise_variance: f64,
     ) -> Vec<f64> {
+        let weights: Vec<Vec<f64>> = peaks
+            .iter()
+            .map(|p| {
+                (0..self.n)
+                    .map(|j| if j < self.n_spec { p.weight(j) } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        self.linear_stderr(solution, &weights, noise_variance)
+            .into_iter()
+            .map(|se| se * self.scale)
+            .collect()
+    }
+
+    /// The linearized standard error of each baseline coefficient of a Tikhonov `solution`, in
+    /// the order and the units of [`Solution::baseline`] (c_inf in data units; a slope in data
+    /// units per unit x): as [`Problem::peak_area_stderr`], with a' picking the coefficient.
+    /// NaN for a coefficient held at its bound (`baseline_nonnegative`), which is not free, and
+    /// for every one when Q_PP cannot be factored.
+    pub fn baseline_stderr(&self, solution: &Solution, noise_variance: f64) -> Vec<f64> {
+        let weights: Vec<Vec<f64>> = (self.n_spec..self.n)
+            .map(|b| (0..self.n).map(|j| f64::from(u8::from(j == b))).collect())
+            .collect();
+        let mut se = self.linear_stderr(solution, &weights, noise_variance);
+        let coef = self.internal_coefficients(solution);
+        for (b, se) in (self.n_spec..self.n).zip(se.iter_mut()) {
+            if self.constrained[b] && coef[b] <= 0.0 {
+                *se = f64::NAN;
+            }
+        }
+        // Internal coefficients to the solution's units, as [`Problem::solution`] converts them.
+        for block in &self.blocks {
+            if block.baseline == Baseline::ConstantLinear {
+                se[block.columns.start + 1 - self.n_spec] /= block.linear_scale;
+            }
+        }
+        se.iter_mut().for_each(|v| *v *= self.scale);
+        se
+    }
+
+    /// sqrt(s^2 a_P' Q_PP^-1 G_PP Q_PP^-1 a_P) of each row `a` of `weights` (one per coefficient,
+    /// internal scaling) on the free set P of `solution` (see [`Problem::peak_area_stderr`]).
+    fn linear_stderr(
+        &self,
+        solution: &Solution,
+        weights: &[Vec<f64>],
+        noise_variance: f64,
+    ) -> Vec<f64> {
         let n = self.n;
         let coef = self.internal_coefficients(solution);
         let free: Vec<usize> = (0..n)
@@ -398,22 +446,15 @@ impl Problem {
         });
         let g = Mat::<f64>::from_fn(k, k, |a, b| self.gram[free[a] * n + free[b]]);
         let Ok(llt) = q.llt(faer::Side::Lower) else {
-            return vec![f64::NAN; peaks.len()];
+            return vec![f64::NAN; weights.len()];
         };
-        peaks
+        weights
             .iter()
-            .map(|p| {
-                let a = Mat::<f64>::from_fn(k, 1, |row, _| {
-                    let j = free[row];
-                    if j < self.n_spec {
-                        p.weight(j)
-                    } else {
-                        0.0
-                    }
-                });
+            .map(|w| {
+                let a = Mat::<f64>::from_fn(k, 1, |row, _| w[free[row]]);
                 let x = faer::linalg::solvers::Solve::solve(&llt, &a);
                 let var = (x.transpose() * &g * &x)[(0, 0)] * noise_variance;
-                var.max(0.0).sqrt() * self.scale
+                var.max(0.0).sqrt()
             })
             .collect()
     }

@@ -1,11 +1,12 @@
-//! The baseline's trade with the spectrum beyond the data window. Units far outside the window
-//! look like the baseline there: in recovery (`decay`) a unit much slower than the last time has
-//! not yet relaxed and adds a constant, like c_inf; in creep a unit much faster than the first time
-//! has crept fully and adds a constant, like c_inf, and one much slower creeps as a straight line,
-//! a / tau per unit time, like the slope B. The data fix only the sums, so a negative baseline
-//! balanced by area beyond the window is the regularizer's split, not a measurement: the total area
-//! and the baseline are then unknown separately. Measured on the suite's shapes (README,
-//! "Non-negative baseline"), this is where `--baseline-nonnegative` helps.
+//! The baseline's standard errors by name, and its trade with the spectrum beyond the data
+//! window. Units far outside the window look like the baseline there: in recovery (`decay`) a
+//! unit much slower than the last time has not yet relaxed and adds a constant, like c_inf; in
+//! creep a unit much faster than the first time has crept fully and adds a constant, like c_inf,
+//! and one much slower creeps as a straight line, a / tau per unit time, like the slope B. The
+//! data fix only the sums, so a negative baseline balanced by area beyond the window is the
+//! regularizer's split, not a measurement: the total area and the baseline are then unknown
+//! separately. Measured on the suite's shapes (README, "Non-negative baseline"), this is where
+//! `--baseline-nonnegative` helps.
 
 use super::SeriesInversion;
 use crate::inversion::Kernel;
@@ -103,6 +104,35 @@ impl BaselineTrade<'_> {
 }
 
 impl SeriesInversion {
+    /// [`SeriesInversion::baseline_stderr`] by coefficient name (`SET.name` for joint sets, as
+    /// the summary's `baseline`); empty without errors.
+    pub(super) fn baseline_stderr_by_name(&self) -> serde_json::Map<String, serde_json::Value> {
+        let Some(errors) = &self.baseline_stderr else {
+            return serde_json::Map::new();
+        };
+        let n_spec = self.problem.grid().len();
+        let joint = !self.sets.is_empty();
+        self.problem
+            .blocks()
+            .iter()
+            .enumerate()
+            .flat_map(|(k, block)| {
+                let prefix = match (joint, self.sets.get(k)) {
+                    (true, Some(s)) => format!("{}.", s.name),
+                    _ => String::new(),
+                };
+                let range = block.columns.start - n_spec..block.columns.end - n_spec;
+                block
+                    .baseline
+                    .names()
+                    .iter()
+                    .zip(&errors[range])
+                    .map(|(n, se)| (format!("{prefix}{n}"), serde_json::json!(se)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// [`BaselineTrade::warning`] for each block (each joint set named), joined.
     pub(super) fn baseline_trade_warning(&self) -> Option<String> {
         let sol = &self.choice().solution;

@@ -38,6 +38,10 @@ pub struct SeriesInversion {
     /// the objective's Hessian: the noise carried through the solve at the chosen lambda; not the
     /// choice of lambda, not the bias). `None` for the edge families.
     pub area_stderr: Option<Vec<f64>>,
+    /// The linearized standard error of each baseline coefficient, in the order and units of the
+    /// chosen solution's baseline ([`Problem::baseline_stderr`]; Tikhonov only, `None` for the
+    /// other families).
+    pub baseline_stderr: Option<Vec<f64>>,
 }
 
 /// A chosen fit whose chi^2 exceeds M by more than this many sqrt(2M) is reported with a warning
@@ -270,6 +274,8 @@ pub(crate) fn analyse_assembled(
         &chosen.peaks,
         analysis.scores.sigma2,
     );
+    let baseline_stderr = (options.regularizer == crate::inversion::Regularizer::Tikhonov)
+        .then(|| problem.baseline_stderr(&chosen.choice.solution, analysis.scores.sigma2));
     Ok(SeriesInversion {
         temperature_k,
         problem,
@@ -280,6 +286,7 @@ pub(crate) fn analyse_assembled(
         sets,
         regularizer: options.regularizer,
         area_stderr,
+        baseline_stderr,
     })
 }
 

@@ -224,6 +224,10 @@ pub struct SeriesSummary {
     pub dof: f64,
     /// Baseline coefficients by name.
     pub baseline: serde_json::Map<String, serde_json::Value>,
+    /// Their linearized standard errors by the same names (Tikhonov; null for a coefficient held
+    /// at its bound).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub baseline_stderr: serde_json::Map<String, serde_json::Value>,
     /// Peaks of the chosen spectrum.
     pub peaks: Vec<PeakSummary>,
     /// Solver report of the chosen solve.
@@ -531,6 +535,7 @@ impl SeriesInversion {
             points: self.problem.len(),
             dof: sol.stats.dof,
             baseline,
+            baseline_stderr: self.baseline_stderr_by_name(),
             peaks: chosen
                 .peaks
                 .iter()

@@ -13,7 +13,7 @@ use crate::inversion::Kernel;
 use crate::spectrum::LnTauGrid;
 
 /// A negative baseline term is flagged when it is at least this fraction of the spectrum's area
-/// (its slope over the window's span, for B) ...
+/// (for B: |B| times the last time, the straight line's rise over the record) ...
 const TRADE_FRACTION_OF_AREA: f64 = 0.01;
 /// ... and the spectrum beyond the window stands in for at least this fraction of it.
 const TRADE_COVERED: f64 = 0.5;

@@ -1,10 +1,10 @@
-//! The baseline's standard errors by name, and its trade with the spectrum beyond the data
-//! window. Units far outside the window look like the baseline there: in recovery (`decay`) a
-//! unit much slower than the last time has not yet relaxed and adds a constant, like c_inf; in
-//! creep a unit much faster than the first time has crept fully and adds a constant, like c_inf,
-//! and one much slower creeps as a straight line, a / tau per unit time, like the slope B. The
-//! data fix only the sums, so a negative baseline balanced by area beyond the window is the
-//! regularizer's split, not a measurement: the total area and the baseline are then unknown
+//! The baseline's coefficients and standard errors by name, and its trade with the spectrum
+//! beyond the data window. Units far outside the window look like the baseline there: in recovery
+//! (`decay`) a unit much slower than the last time has not yet relaxed and adds a constant, like
+//! c_inf; in creep a unit much faster than the first time has crept fully and adds a constant,
+//! like c_inf, and one much slower creeps as a straight line, a / tau per unit time, like the
+//! slope B. The data fix only the sums, so a negative baseline balanced by area beyond the window
+//! is the regularizer's split, not a measurement: the total area and the baseline are then unknown
 //! separately. Measured on the suite's shapes (README, "Non-negative baseline"), this is where
 //! `--baseline-nonnegative` helps.
 
@@ -57,25 +57,25 @@ impl BaselineTrade<'_> {
                 .sum()
         };
         let mut found = Vec::new();
+        // The side of the window where units look constant to the kernel: its area, and where.
         let constant_side = match self.kernel {
-            Kernel::Decay => Some((
-                beyond(&|tau| tau > hi, &|_| 1.0),
-                format!(
-                    "above the data window (tau > {hi:.3e} s), where recovery units have not yet \
-                     relaxed by the last point"
-                ),
-            )),
-            Kernel::Creep => Some((
-                beyond(&|tau| tau < lo, &|_| 1.0),
-                format!(
-                    "below the data window (tau < {lo:.3e} s), where creep units have crept fully \
-                     by the first point"
-                ),
-            )),
+            Kernel::Decay => Some((beyond(&|tau| tau > hi, &|_| 1.0), hi)),
+            Kernel::Creep => Some((beyond(&|tau| tau < lo, &|_| 1.0), lo)),
             Kernel::Loss => None,
         };
-        if let (Some(c), Some((area, where_))) = (self.c_inf, constant_side) {
+        if let (Some(c), Some((area, edge))) = (self.c_inf, constant_side) {
             if c < 0.0 && -c >= TRADE_FRACTION_OF_AREA * total && area >= TRADE_COVERED * -c {
+                let where_ = if self.kernel == Kernel::Decay {
+                    format!(
+                        "above the data window (tau > {edge:.3e} s), where recovery units have \
+                         not yet relaxed by the last point"
+                    )
+                } else {
+                    format!(
+                        "below the data window (tau < {edge:.3e} s), where creep units have \
+                         crept fully by the first point"
+                    )
+                };
                 found.push(format!(
                     "c_inf = {c:.3e} is negative and the spectrum holds {area:.3e} {where_}, as \
                      a constant would"
@@ -104,48 +104,63 @@ impl BaselineTrade<'_> {
 }
 
 impl SeriesInversion {
-    /// [`SeriesInversion::baseline_stderr`] by coefficient name (`SET.name` for joint sets, as
-    /// the summary's `baseline`); empty without errors.
-    pub(super) fn baseline_stderr_by_name(&self) -> serde_json::Map<String, serde_json::Value> {
-        let Some(errors) = &self.baseline_stderr else {
-            return serde_json::Map::new();
-        };
+    /// Block `k`'s entries of `values` (one per baseline coefficient, in the order of the chosen
+    /// solution's baseline: the coefficients, or their errors), by coefficient name.
+    pub(super) fn block_values(
+        &self,
+        k: usize,
+        values: &[f64],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let block = &self.problem.blocks()[k];
         let n_spec = self.problem.grid().len();
-        let joint = !self.sets.is_empty();
-        self.problem
-            .blocks()
+        block
+            .baseline
+            .names()
+            .iter()
+            .zip(&values[block.columns.start - n_spec..block.columns.end - n_spec])
+            .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
+            .collect()
+    }
+
+    /// Every block's entries of `values` by name: one series' by coefficient name, a joint
+    /// inversion's each prefixed with its set's name (`SET.c_inf`).
+    pub(super) fn baseline_by_name(
+        &self,
+        values: &[f64],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        if self.sets.is_empty() {
+            return self.block_values(0, values);
+        }
+        self.sets
             .iter()
             .enumerate()
-            .flat_map(|(k, block)| {
-                let prefix = match (joint, self.sets.get(k)) {
-                    (true, Some(s)) => format!("{}.", s.name),
-                    _ => String::new(),
-                };
-                let range = block.columns.start - n_spec..block.columns.end - n_spec;
-                block
-                    .baseline
-                    .names()
-                    .iter()
-                    .zip(&errors[range])
-                    .map(|(n, se)| (format!("{prefix}{n}"), serde_json::json!(se)))
+            .flat_map(|(k, set)| {
+                self.block_values(k, values)
+                    .into_iter()
+                    .map(|(n, v)| (format!("{}.{n}", set.name), v))
                     .collect::<Vec<_>>()
             })
             .collect()
     }
 
+    /// The prefix that names block `k`'s set in a warning (`SET: `; empty for one series).
+    pub(super) fn set_label(&self, k: usize) -> String {
+        self.sets
+            .get(k)
+            .map_or(String::new(), |s| format!("{}: ", s.name))
+    }
+
     /// [`BaselineTrade::warning`] for each block (each joint set named), joined.
     pub(super) fn baseline_trade_warning(&self) -> Option<String> {
         let sol = &self.choice().solution;
-        let n_spec = self.problem.grid().len();
         let flagged: Vec<String> = self
             .problem
             .blocks()
             .iter()
             .enumerate()
             .filter_map(|(k, block)| {
-                let coef = &sol.baseline[block.columns.start - n_spec..block.columns.end - n_spec];
-                let names = block.baseline.names();
-                let value = |name: &str| names.iter().position(|n| *n == name).map(|i| coef[i]);
+                let named = self.block_values(k, &sol.baseline);
+                let value = |name: &str| named.get(name).and_then(serde_json::Value::as_f64);
                 let window_s = self
                     .sets
                     .get(k)
@@ -158,11 +173,7 @@ impl SeriesInversion {
                     c_inf: value("c_inf"),
                     slope: value("slope_per_x"),
                 };
-                let name = self
-                    .sets
-                    .get(k)
-                    .map_or(String::new(), |s| format!("{}: ", s.name));
-                trade.warning().map(|w| format!("{name}{w}"))
+                trade.warning().map(|w| format!("{}{w}", self.set_label(k)))
             })
             .collect();
         (!flagged.is_empty()).then(|| flagged.join("; "))

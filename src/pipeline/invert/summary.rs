@@ -358,20 +358,6 @@ impl SeriesInversion {
         })
     }
 
-    /// Block `k`'s baseline coefficients of the chosen solution, by name.
-    fn block_baseline(&self, k: usize) -> serde_json::Map<String, serde_json::Value> {
-        let block = &self.problem.blocks()[k];
-        let n_spec = self.problem.grid().len();
-        let sol = &self.choice().solution;
-        block
-            .baseline
-            .names()
-            .iter()
-            .zip(&sol.baseline[block.columns.start - n_spec..block.columns.end - n_spec])
-            .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
-            .collect()
-    }
-
     /// A warning when a set's data run against its kernel: recovery (`decay`) falls with time and
     /// creep rises, so data that do the opposite over their window (mean of the last tenth against
     /// the first, by more than a tenth of their range) have the wrong `--kind` or a flipped sign.
@@ -396,7 +382,7 @@ impl SeriesInversion {
                     Kernel::Loss => false,
                 };
                 against.then(|| {
-                    let name = self.sets.get(k).map_or(String::new(), |s| format!("{}: ", s.name));
+                    let name = self.set_label(k);
                     let (kind, does, other) = match b.kernel {
                         Kernel::Decay => ("decay", "rise", "creep"),
                         _ => ("creep", "fall", "decay"),
@@ -426,7 +412,7 @@ impl SeriesInversion {
                     .clone()
                     .map(|i| ((y[i] - fit[i]) * w[i]).powi(2))
                     .sum(),
-                baseline: self.block_baseline(k),
+                baseline: self.block_values(k, &self.choice().solution.baseline),
             })
             .collect()
     }
@@ -437,19 +423,7 @@ impl SeriesInversion {
         let sol = &chosen.choice.solution;
         let scores = &self.analysis.scores;
         let sets = self.set_summaries();
-        // One set: its coefficients by name; several: each set's, prefixed with its name.
-        let baseline = match &sets[..] {
-            [] => self.block_baseline(0),
-            _ => sets
-                .iter()
-                .flat_map(|s| {
-                    s.baseline
-                        .iter()
-                        .map(|(n, v)| (format!("{}.{n}", s.set.name), v.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .collect(),
-        };
+        let baseline = self.baseline_by_name(&sol.baseline);
         // The path's own ends: a log-space path's lambda weighs its own penalty and has its own range.
         let (lo, hi) = match self.regularizer {
             crate::inversion::Regularizer::Tikhonov => self.problem.lambda_range(),
@@ -535,7 +509,11 @@ impl SeriesInversion {
             points: self.problem.len(),
             dof: sol.stats.dof,
             baseline,
-            baseline_stderr: self.baseline_stderr_by_name(),
+            baseline_stderr: self
+                .baseline_stderr
+                .as_deref()
+                .map(|e| self.baseline_by_name(e))
+                .unwrap_or_default(),
             peaks: chosen
                 .peaks
                 .iter()
